@@ -1,0 +1,90 @@
+// Builds Envoy v3 bootstrap YAML for tests: one listener on an ephemeral port, the wasm filter, the router, and
+// clusters pointing at local upstreams. The same shape works for real Envoy.
+import { stringify } from "yaml";
+
+export interface RouteSpec {
+  prefix?: string;
+  path?: string;
+  cluster: string;
+  timeout?: string;
+  idleTimeout?: string;
+  prefixRewrite?: string;
+}
+
+export interface BootstrapSpec {
+  /** Path of the .wasm; omit for a listener without the wasm filter. */
+  wasm?: string;
+  rootId?: string;
+  pluginName?: string;
+  /** Plugin configuration: a string is passed as is, anything else as JSON. */
+  pluginConfig?: unknown;
+  allowOnHeadersStopIteration?: boolean;
+  failOpen?: boolean;
+  routes: RouteSpec[];
+  /** Cluster name -> upstream port on 127.0.0.1. */
+  clusters: Record<string, number>;
+  streamIdleTimeout?: string;
+  connectTimeout?: string;
+  admin?: boolean;
+}
+
+function route(spec: RouteSpec) {
+  const match = spec.path !== undefined ? { path: spec.path } : { prefix: spec.prefix ?? "/" };
+  const action: Record<string, unknown> = { cluster: spec.cluster };
+  if (spec.timeout !== undefined) action.timeout = spec.timeout;
+  if (spec.idleTimeout !== undefined) action.idle_timeout = spec.idleTimeout;
+  if (spec.prefixRewrite !== undefined) action.prefix_rewrite = spec.prefixRewrite;
+  return { match, route: action };
+}
+
+function wasmFilter(spec: BootstrapSpec) {
+  const config: Record<string, unknown> = {
+    name: spec.pluginName ?? "mcp-proxy",
+    root_id: spec.rootId ?? "mcp-proxy",
+    vm_config: { runtime: "envoy.wasm.runtime.v8", code: { local: { filename: spec.wasm } } },
+  };
+  if (spec.pluginConfig !== undefined) {
+    const value = typeof spec.pluginConfig === "string" ? spec.pluginConfig : JSON.stringify(spec.pluginConfig);
+    config.configuration = { "@type": "type.googleapis.com/google.protobuf.StringValue", value };
+  }
+  if (spec.allowOnHeadersStopIteration !== undefined) config.allow_on_headers_stop_iteration = spec.allowOnHeadersStopIteration;
+  if (spec.failOpen !== undefined) config.fail_open = spec.failOpen;
+  return {
+    name: "envoy.filters.http.wasm",
+    typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm", config },
+  };
+}
+
+export function bootstrapYaml(spec: BootstrapSpec): string {
+  const httpFilters = [
+    ...(spec.wasm ? [wasmFilter(spec)] : []),
+    { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+  ];
+  const hcm: Record<string, unknown> = {
+    "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+    stat_prefix: "ingress",
+    route_config: { name: "local", virtual_hosts: [{ name: "all", domains: ["*"], routes: spec.routes.map(route) }] },
+    http_filters: httpFilters,
+  };
+  if (spec.streamIdleTimeout !== undefined) hcm.stream_idle_timeout = spec.streamIdleTimeout;
+  const bootstrap: Record<string, unknown> = {
+    static_resources: {
+      listeners: [{
+        name: "main",
+        address: { socket_address: { address: "127.0.0.1", port_value: 0 } },
+        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
+      }],
+      clusters: Object.entries(spec.clusters).map(([name, port]) => ({
+        name,
+        type: "STATIC",
+        connect_timeout: spec.connectTimeout ?? "1s",
+        load_assignment: {
+          cluster_name: name,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }],
+        },
+      })),
+    },
+  };
+  if (spec.admin) bootstrap.admin = { address: { socket_address: { address: "127.0.0.1", port_value: 0 } } };
+  return stringify(bootstrap);
+}
