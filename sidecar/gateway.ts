@@ -1,0 +1,147 @@
+// Sessions, limits and child lifecycle for every server of the catalog, independent of any HTTP
+// transport: a transport asks to open a session, finds it by id, and ends it.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Catalog, ServerConfig } from './catalog.ts';
+import type { ExitReason } from './child.ts';
+import { Session, type Transport } from './session.ts';
+import { SharedUpstream } from './shared.ts';
+import { DedicatedUpstream, type Runtime } from './upstream.ts';
+
+interface Refusal {
+  status: 429 | 503;
+  reason: string;
+  message: string;
+}
+
+export type OpenResult =
+  | { ok: true; session: Session }
+  | { ok: false; status: 429 | 503; message: string; retryAfterSeconds: number };
+
+export class Gateway {
+  private readonly sessions = new Map<string, Session>();
+  private readonly perServer = new Map<string, number>();
+  private readonly shared = new Map<string, SharedUpstream>();
+  private closing = false;
+  /** Sessions open or being opened, for the global limit. */
+  private live = 0;
+
+  constructor(readonly catalog: Catalog, readonly runtime: Runtime) {
+    for (const server of catalog.servers.values()) {
+      if (server.mode === 'shared') this.shared.set(server.name, new SharedUpstream(runtime, server));
+    }
+  }
+
+  /** Starts the shared children; per-session children start with their sessions. */
+  start(): void {
+    for (const upstream of this.shared.values()) upstream.start();
+  }
+
+  server(name: string): ServerConfig | undefined {
+    return this.catalog.servers.get(name);
+  }
+
+  /** The live session with this id on this server, if any. */
+  find(server: ServerConfig, id: string, transport: Transport): Session | undefined {
+    const session = this.sessions.get(id);
+    return session?.server === server && session.transport === transport && !session.ended ? session : undefined;
+  }
+
+  /** Reserves a slot and attaches a child; refuses (spawning nothing) when a limit is reached. */
+  async open(server: ServerConfig, transport: Transport, headers: IncomingHttpHeaders): Promise<OpenResult> {
+    const refusal = this.checkLimits(server);
+    if (refusal) return this.refuse(server, refusal);
+    this.count(server.name, +1);
+    const shared = this.shared.get(server.name);
+    const ready = !shared || await shared.whenReady(this.runtime.global.initializeTimeoutMs);
+    if (!ready || this.closing) {
+      this.count(server.name, -1);
+      return this.refuse(server, { status: 503, reason: 'not-ready', message: `MCP server "${server.name}" is not ready` });
+    }
+    const session = new Session({
+      server, transport, log: this.runtime.log, metrics: this.runtime.metrics, onEnded: (s) => this.forget(s),
+    });
+    this.sessions.set(session.id, session);
+    this.runtime.metrics.sessions.inc({ server: server.name, transport });
+    if (shared) {
+      shared.attach(session);
+      session.attach(shared);
+    } else {
+      session.attach(new DedicatedUpstream(this.runtime, session, environmentFromHeaders(server, headers)));
+    }
+    session.log.info('session opened', { transport });
+    return { ok: true, session };
+  }
+
+  /** True when every shared child is up and initialized. */
+  readiness(): { ready: boolean; servers: Record<string, string> } {
+    const servers: Record<string, string> = {};
+    for (const [name, upstream] of this.shared) servers[name] = upstream.state;
+    return { ready: !this.closing && Object.values(servers).every((state) => state === 'ready'), servers };
+  }
+
+  async stats(): Promise<Record<string, unknown>> {
+    const { metrics } = this.runtime;
+    const result: Record<string, unknown> = {};
+    for (const server of this.catalog.servers.values()) {
+      result[server.name] = {
+        mode: server.mode,
+        state: this.shared.get(server.name)?.state ?? 'on-demand',
+        sessions: this.perServer.get(server.name) ?? 0,
+        maxSessions: server.maxSessions,
+        children: await metrics.total(metrics.children, server.name),
+        spawns: await metrics.total(metrics.spawns, server.name),
+        exits: await metrics.byLabel(metrics.exits, server.name, 'reason'),
+        restarts: await metrics.total(metrics.restarts, server.name),
+        requests: await metrics.byLabel(metrics.rpcRequests, server.name, 'outcome'),
+      };
+    }
+    return result;
+  }
+
+  /** Ends every session and stops every child, sessions' and shared; SIGKILL at `killAfterMs` at the latest. */
+  async close(killAfterMs: number): Promise<void> {
+    this.closing = true;
+    for (const session of [...this.sessions.values()]) session.end('shutdown');
+    for (const upstream of this.shared.values()) upstream.stop();
+    await Promise.all([...this.runtime.children].map((child) => child.stop('shutdown', killAfterMs)));
+  }
+
+  private checkLimits(server: ServerConfig): Refusal | undefined {
+    if (this.closing) return { status: 503, reason: 'shutting-down', message: 'the sidecar is shutting down' };
+    if (this.live >= this.runtime.global.maxSessions) {
+      return { status: 429, reason: 'global-limit', message: `too many sessions (limit ${this.runtime.global.maxSessions})` };
+    }
+    if ((this.perServer.get(server.name) ?? 0) >= server.maxSessions) {
+      return { status: 429, reason: 'server-limit', message: `too many sessions for "${server.name}" (limit ${server.maxSessions})` };
+    }
+    return undefined;
+  }
+
+  private refuse(server: ServerConfig, refusal: Refusal): OpenResult {
+    this.runtime.metrics.rejectedSessions.inc({ server: server.name, reason: refusal.reason });
+    return { ok: false, status: refusal.status, message: refusal.message, retryAfterSeconds: this.runtime.global.retryAfterSeconds };
+  }
+
+  /** Sessions count against the limits from the moment they are asked for, so that racing opens cannot overshoot. */
+  private count(server: string, delta: number): void {
+    this.live += delta;
+    this.perServer.set(server, (this.perServer.get(server) ?? 0) + delta);
+  }
+
+  private forget(session: Session): void {
+    if (!this.sessions.delete(session.id)) return;
+    this.count(session.server.name, -1);
+    this.runtime.metrics.sessions.dec({ server: session.server.name, transport: session.transport });
+  }
+}
+
+/** envFromHeaders: the configured request headers become the session child's environment. */
+export function environmentFromHeaders(server: ServerConfig, headers: IncomingHttpHeaders): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [variable, header] of Object.entries(server.envFromHeaders)) {
+    const value = headers[header];
+    const text = Array.isArray(value) ? value[0] : value;
+    if (text !== undefined && !text.includes('\0')) env[variable] = text;
+  }
+  return env;
+}

@@ -1,0 +1,58 @@
+// JSON-RPC 2.0 shapes and the error replies the sidecar makes on a child's behalf.
+
+export type JsonRpcId = string | number;
+
+export interface JsonRpcMessage {
+  jsonrpc: '2.0';
+  id?: JsonRpcId | null;
+  method?: string;
+  params?: Record<string, unknown> | unknown[];
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+export const ErrorCode = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  internalError: -32603,
+  /** Implementation-defined range: the child is gone, or could not be reached. */
+  serverUnavailable: -32000,
+  requestTimeout: -32001,
+} as const;
+
+export function isMessage(value: unknown): value is JsonRpcMessage {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) &&
+    (value as { jsonrpc?: unknown }).jsonrpc === '2.0';
+}
+
+export function isRequest(message: JsonRpcMessage): message is JsonRpcMessage & { id: JsonRpcId; method: string } {
+  return typeof message.method === 'string' && isId(message.id);
+}
+
+export function isNotification(message: JsonRpcMessage): boolean {
+  return typeof message.method === 'string' && message.id === undefined;
+}
+
+export function isResponse(message: JsonRpcMessage): message is JsonRpcMessage & { id: JsonRpcId } {
+  return message.method === undefined && isId(message.id) && ('result' in message || 'error' in message);
+}
+
+function isId(id: unknown): id is JsonRpcId {
+  return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id));
+}
+
+/** Map key that keeps 1 and "1" apart, since a reply must carry the id exactly as sent. */
+export function idKey(id: JsonRpcId): string {
+  return typeof id === 'number' ? `n:${id}` : `s:${id}`;
+}
+
+export function errorReply(id: JsonRpcId | null, code: number, message: string, data?: unknown): JsonRpcMessage {
+  return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
+}
+
+export function progressToken(message: JsonRpcMessage): JsonRpcId | undefined {
+  const params = message.params as { _meta?: { progressToken?: unknown } } | undefined;
+  const token = params?._meta?.progressToken;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}

@@ -1,0 +1,36 @@
+// The 2024-11-05 HTTP+SSE transport: GET /servers/NAME/sse opens the session and its only stream;
+// POST /servers/NAME/messages?sessionId= carries the client's messages. The session lives exactly
+// as long as the stream.
+import { readMessages, sendRefusal, sendRpcError, sendStatus } from './http.ts';
+import { ErrorCode } from './jsonrpc.ts';
+import { SseStream } from './sse.ts';
+import { sseOptions, type Exchange } from './streamable.ts';
+
+export async function openLegacyStream(exchange: Exchange): Promise<void> {
+  const { req, res, server, gateway } = exchange;
+  if (req.method !== 'GET') return sendStatus(res, 405, { allow: 'GET' });
+  const opened = await gateway.open(server, 'sse', req.headers);
+  if (!opened.ok) return sendRefusal(res, opened);
+  const { session } = opened;
+  if (res.destroyed) return session.end('disconnected');
+  const sse = new SseStream(res, sseOptions(gateway));
+  session.standalone = sse;
+  session.holdStream(() => sse.close());
+  sse.onClose(() => session.end('disconnected'));
+  // Relative, so that the client resolves it against whatever prefix a proxy put before /servers.
+  sse.event('endpoint', `messages?sessionId=${encodeURIComponent(session.id)}`);
+}
+
+export async function postLegacyMessage(exchange: Exchange, url: URL): Promise<void> {
+  const { req, res, server, gateway } = exchange;
+  if (req.method !== 'POST') return sendStatus(res, 405, { allow: 'POST' });
+  const id = url.searchParams.get('sessionId');
+  if (!id) return sendRpcError(res, 400, 'sessionId query parameter is required', { code: ErrorCode.invalidRequest });
+  const session = gateway.find(server, id, 'sse');
+  if (!session) return sendRpcError(res, 404, 'Session not found', { code: ErrorCode.invalidRequest });
+  const parsed = await readMessages(req, res, gateway.runtime.global.maxBodyBytes);
+  if (!parsed) return;
+  if (!session.standalone) return sendRpcError(res, 404, 'Session not found', { code: ErrorCode.invalidRequest });
+  session.dispatch(parsed.messages, session.standalone);
+  sendStatus(res, 202);
+}
