@@ -1,0 +1,106 @@
+// Shared by the sidecar tests: start a sidecar on an ephemeral port, connect SDK clients, and
+// look at real processes through /proc rather than trusting the sidecar's own counters.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startSidecar, type RunningSidecar } from '../../sidecar/app.ts';
+import { parseCatalog } from '../../sidecar/catalog.ts';
+import { createLogger, type LogRecord } from '../../sidecar/log.ts';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const FIXTURES = join(ROOT, 'tests', 'fixtures', 'stdio');
+export const EVERYTHING = join(ROOT, 'node_modules', '.bin', 'mcp-server-everything');
+export const echoServer = (extra: Record<string, unknown> = {}) =>
+  ({ command: process.execPath, args: [join(FIXTURES, 'echo-server.mjs')], ...extra });
+
+export interface TestSidecar extends RunningSidecar {
+  logs: LogRecord[];
+}
+
+/** A sidecar on 127.0.0.1:0 whose logs are kept for assertions instead of printed. */
+export async function startTestSidecar(document: { mcpServers: Record<string, unknown>; sidecar?: Record<string, unknown> }): Promise<TestSidecar> {
+  const logs: LogRecord[] = [];
+  const sidecar = await startSidecar(parseCatalog(document), {
+    host: '127.0.0.1', port: 0, log: createLogger((record) => logs.push(record), 'debug'),
+  });
+  return { ...sidecar, logs };
+}
+
+export async function connect(url: string, options: { transport?: 'streamable' | 'sse'; headers?: Record<string, string> } = {}):
+  Promise<Client> {
+  const client = new Client({ name: 'sidecar-test', version: '1.0.0' });
+  const requestInit = { headers: options.headers ?? {} };
+  const transport = options.transport === 'sse'
+    ? new SSEClientTransport(new URL(url), { requestInit })
+    : new StreamableHTTPClientTransport(new URL(url), { requestInit });
+  await client.connect(transport);
+  return client;
+}
+
+export function toolText(result: unknown): string {
+  return (result as { content: Array<{ text: string }> }).content[0].text;
+}
+
+interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  state: string;
+}
+
+/** One process from /proc/PID/stat (fields 3-5: state, ppid, pgrp), or undefined once it is gone. */
+function processInfo(pid: number): ProcessInfo | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { pid, ppid: Number(ppid), pgid: Number(pgid), state };
+  } catch {
+    return undefined;
+  }
+}
+
+export function processes(): ProcessInfo[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+    .map((entry) => processInfo(Number(entry))).filter((p) => p !== undefined);
+}
+
+/**
+ * Live (not zombie) processes that `parent` started in process groups of their own (as the sidecar
+ * does, unlike tsx's esbuild helper), plus any member of one of `groups`.
+ */
+export function leftovers(parent: number, groups: Iterable<number> = []): ProcessInfo[] {
+  const wanted = new Set(groups);
+  return processes().filter((p) => p.state !== 'Z' && ((p.ppid === parent && p.pgid === p.pid) || wanted.has(p.pgid)));
+}
+
+/** Running or sleeping; a zombie has died and only waits to be reaped. */
+export function isAlive(pid: number): boolean {
+  const info = processInfo(pid);
+  return info !== undefined && info.state !== 'Z';
+}
+
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A raw JSON-RPC POST, for what the SDK client will not send. */
+export async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+export const initializeRequest = (id: number | string = 1) => ({
+  jsonrpc: '2.0', id, method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+});
