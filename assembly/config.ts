@@ -1,0 +1,380 @@
+// Plugin configuration: Higress's mcp-proxy schema (single server: `server`, `allowTools`, `tools`), our
+// multi-server form (`servers`, chosen by path prefix) and our additions. Parsed with the same non-trapping
+// scanner as requests; the first problem found is reported as "<field>: <problem>".
+import { Elements, Kind, Members, Scanner, Span } from "./json";
+import { SchemeType, SecurityRequirement, SecurityScheme } from "./credentials";
+
+export const enum HeadersMode { Hold = 0, Continue = 1 }
+export const enum Transport { Http = 0, Stdio = 1 }
+
+export const DEFAULT_TIMEOUT_MS: i32 = 5000;
+export const DEFAULT_DEADLINE_MS: i32 = 30000;
+export const DEFAULT_SESSION_IDLE_MS: i32 = 600000;
+export const DEFAULT_MAX_SESSIONS: i32 = 1000;
+export const DEFAULT_MAX_REQUEST_BYTES: i32 = 1 << 20;
+export const DEFAULT_MAX_RESPONSE_BYTES: i32 = 8 << 20;
+export const DEFAULT_FORWARD_HEADERS = ["traceparent", "tracestate", "baggage", "x-request-id"];
+/** Headers the filter sets itself on dispatched calls, or that must never leave the gateway. */
+const NOT_FORWARDABLE = ["cookie", "authorization", "host", "content-type", "content-length", "accept",
+  "mcp-session-id", "mcp-protocol-version", "transfer-encoding", "connection", "x-envoy-allow-mcp-tools"];
+
+export class ToolConfig {
+  /** Tool-level downstream scheme (`security`) and upstream scheme (`requestTemplate.security`). */
+  downstream: SecurityRequirement = new SecurityRequirement();
+  upstream: SecurityRequirement = new SecurityRequirement();
+}
+
+export class ServerConfig {
+  index: i32 = 0;
+  name: string = "";
+  /** Envoy-stat-safe form of the name. */
+  statName: string = "";
+  /** "" matches every path (the single-server form). */
+  pathPrefix: string = "";
+  /** "" means the route's cluster (`xds.cluster_name`). */
+  cluster: string = "";
+  transport: Transport = Transport.Http;
+  /** "" means the request's own :authority. */
+  authority: string = "";
+  path: string = "/";
+  timeoutMs: i32 = DEFAULT_TIMEOUT_MS;
+  passthroughAuthHeader: bool = false;
+  schemes: Map<string, SecurityScheme> = new Map();
+  defaultDownstream: SecurityRequirement = new SecurityRequirement();
+  defaultUpstream: SecurityRequirement = new SecurityRequirement();
+  /** null: no `allowTools` key (no restriction); an empty set denies all. */
+  allowTools: Set<string> | null = null;
+  tools: Map<string, ToolConfig> = new Map();
+
+  downstreamFor(tool: string): SecurityRequirement {
+    if (this.tools.has(tool)) {
+      const req = this.tools.get(tool).downstream;
+      if (req.id.length > 0) return req;
+    }
+    return this.defaultDownstream;
+  }
+
+  upstreamFor(tool: string): SecurityRequirement {
+    if (this.tools.has(tool)) {
+      const req = this.tools.get(tool).upstream;
+      if (req.id.length > 0) return req;
+    }
+    return this.defaultUpstream;
+  }
+
+  scheme(req: SecurityRequirement): SecurityScheme | null {
+    return req.id.length > 0 && this.schemes.has(req.id) ? this.schemes.get(req.id) : null;
+  }
+}
+
+export class Config {
+  mode: HeadersMode = HeadersMode.Hold;
+  servers: ServerConfig[] = [];
+  deadlineMs: i32 = DEFAULT_DEADLINE_MS;
+  sessionIdleMs: i32 = DEFAULT_SESSION_IDLE_MS;
+  maxSessions: i32 = DEFAULT_MAX_SESSIONS;
+  maxRequestBytes: i32 = DEFAULT_MAX_REQUEST_BYTES;
+  maxResponseBytes: i32 = DEFAULT_MAX_RESPONSE_BYTES;
+  forwardHeaders: string[] = DEFAULT_FORWARD_HEADERS;
+
+  /** The server whose pathPrefix is the longest prefix of `path` (query ignored), or null. */
+  match(path: string): ServerConfig | null {
+    const q = path.indexOf("?");
+    const p = q < 0 ? path : path.substring(0, q);
+    let best: ServerConfig | null = null;
+    for (let i = 0; i < this.servers.length; i++) {
+      const s = this.servers[i];
+      if (!prefixMatches(p, s.pathPrefix)) continue;
+      if (best === null || s.pathPrefix.length > best.pathPrefix.length) best = s;
+    }
+    return best;
+  }
+}
+
+/** A prefix matches at a segment boundary: /mcp/a matches /mcp/a and /mcp/a/x, not /mcp/ab. */
+function prefixMatches(path: string, prefix: string): bool {
+  if (!path.startsWith(prefix)) return false;
+  return path.length == prefix.length || prefix.endsWith("/") || path.charCodeAt(prefix.length) == 0x2f;
+}
+
+export class ConfigResult {
+  constructor(public config: Config | null, public error: string) {}
+}
+
+/** Parses the plugin configuration; never traps. */
+export function parseConfig(text: string): ConfigResult {
+  const r = new Reader(Scanner.of(String.UTF8.encode(text)));
+  const config = r.root();
+  return r.error.length > 0 ? new ConfigResult(null, r.error) : new ConfigResult(config, "");
+}
+
+/** Walks the configuration, remembering the first error. Every accessor is a no-op once an error is set. */
+class Reader {
+  s: Scanner;
+  error: string = "";
+
+  constructor(s: Scanner) {
+    this.s = s;
+  }
+
+  fail(path: string, problem: string): bool {
+    if (this.error.length == 0) this.error = (path.length > 0 ? path : "(root)") + ": " + problem;
+    return false;
+  }
+
+  get ok(): bool {
+    return this.error.length == 0;
+  }
+
+  /** Fills `out` with member `key` of `obj`; false when absent. A present value of the wrong kind is an error. */
+  member(obj: Span, key: string, path: string, kind: Kind, out: Span): bool {
+    if (!this.ok || !this.s.member(obj, key, out)) return false;
+    const kindOk = out.kind == kind || (kind == Kind.True && out.kind == Kind.False);
+    return kindOk || this.fail(path, "must be " + kindName(kind));
+  }
+
+  str(obj: Span, key: string, path: string, fallback: string): string {
+    const v = new Span();
+    return this.member(obj, key, path, Kind.String, v) ? this.s.decodeSpan(v) : fallback;
+  }
+
+  requiredStr(obj: Span, key: string, path: string): string {
+    const value = this.str(obj, key, path, "");
+    if (value.length == 0) this.fail(path, "required (a non-empty string)");
+    return value;
+  }
+
+  bool(obj: Span, key: string, path: string, fallback: bool): bool {
+    const v = new Span();
+    return this.member(obj, key, path, Kind.True, v) ? v.kind == Kind.True : fallback;
+  }
+
+  /** A non-negative integer below 2^31. */
+  int(obj: Span, key: string, path: string, fallback: i32): i32 {
+    const v = new Span();
+    if (!this.member(obj, key, path, Kind.Number, v)) return fallback;
+    let n: i64 = 0;
+    for (let i = v.start; i < v.end; i++) {
+      const d = <i32>this.s.at(i) - 0x30;
+      if (d < 0 || d > 9 || n > 0x7fffffff) { this.fail(path, "must be a non-negative integer"); return fallback; }
+      n = n * 10 + d;
+    }
+    if (n > 0x7fffffff) this.fail(path, "is too large");
+    return <i32>n;
+  }
+
+  /** A list of strings, or null when absent. */
+  strings(obj: Span, key: string, path: string): string[] | null {
+    const v = new Span();
+    if (!this.member(obj, key, path, Kind.Array, v)) return null;
+    const out: string[] = [];
+    const it = new Elements(this.s, v.start);
+    while (it.next()) {
+      if (it.value.kind != Kind.String) { this.fail(path + "[" + out.length.toString() + "]", "must be a string"); return null; }
+      out.push(this.s.decodeSpan(it.value));
+    }
+    return out;
+  }
+
+  root(): Config {
+    const c = new Config();
+    const doc = new Span();
+    if (!this.s.isDocument(doc)) { this.fail("", "not valid JSON"); return c; }
+    if (doc.kind != Kind.Object) { this.fail("", "must be a JSON object"); return c; }
+    const mode = this.str(doc, "requestHeadersMode", "requestHeadersMode", "hold");
+    if (mode == "continue") c.mode = HeadersMode.Continue;
+    else if (mode != "hold") this.fail("requestHeadersMode", 'must be "hold" or "continue"');
+    c.deadlineMs = this.positive(doc, "deadlineMs", DEFAULT_DEADLINE_MS);
+    c.sessionIdleMs = this.int(doc, "sessionIdleTimeoutMs", "sessionIdleTimeoutMs", DEFAULT_SESSION_IDLE_MS);
+    c.maxSessions = this.positive(doc, "maxBackendSessions", DEFAULT_MAX_SESSIONS);
+    c.maxRequestBytes = this.positive(doc, "maxRequestBodyBytes", DEFAULT_MAX_REQUEST_BYTES);
+    c.maxResponseBytes = this.positive(doc, "maxResponseBodyBytes", DEFAULT_MAX_RESPONSE_BYTES);
+    this.forwardHeaders(doc, c);
+    this.servers(doc, c);
+    return c;
+  }
+
+  private positive(obj: Span, key: string, fallback: i32): i32 {
+    const n = this.int(obj, key, key, fallback);
+    if (n == 0) this.fail(key, "must be greater than 0");
+    return n;
+  }
+
+  private forwardHeaders(doc: Span, c: Config): void {
+    const names = this.strings(doc, "forwardHeaders", "forwardHeaders");
+    if (names === null) return;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i].toLowerCase();
+      const path = "forwardHeaders[" + i.toString() + "]";
+      if (name.length == 0 || name.startsWith(":")) this.fail(path, "must be a header name");
+      else if (NOT_FORWARDABLE.includes(name)) this.fail(path, '"' + name + '" is never forwarded (cookies never; credentials only through security schemes or passthroughAuthHeader)');
+      names[i] = name;
+    }
+    c.forwardHeaders = names;
+  }
+
+  private servers(doc: Span, c: Config): void {
+    const single = new Span();
+    const many = new Span();
+    const hasSingle = this.member(doc, "server", "server", Kind.Object, single);
+    const hasMany = this.member(doc, "servers", "servers", Kind.Array, many);
+    if (!this.ok) return;
+    if (hasSingle == hasMany) { this.fail("server", hasSingle ? 'use either "server" or "servers", not both' : 'required (or "servers")'); return; }
+    if (hasSingle) {
+      c.servers.push(this.server(single, doc, "server", "", false));
+      return;
+    }
+    const it = new Elements(this.s, many.start);
+    while (it.next() && this.ok) {
+      const path = "servers[" + c.servers.length.toString() + "]";
+      if (it.value.kind != Kind.Object) { this.fail(path, "must be an object"); return; }
+      const entry = it.value;
+      const server = this.server(entry, entry, path, path + ".", true);
+      server.index = c.servers.length;
+      c.servers.push(server);
+    }
+    if (this.ok && c.servers.length == 0) this.fail("servers", "must list at least one server");
+  }
+
+  /** Reads server fields from `obj` and allowTools/tools from `holder`; `prefix` names fields in errors. */
+  private server(obj: Span, holder: Span, objPath: string, prefix: string, multi: bool): ServerConfig {
+    const sv = new ServerConfig();
+    const at = multi ? prefix : objPath + ".";
+    if (multi) {
+      sv.pathPrefix = this.requiredStr(obj, "pathPrefix", at + "pathPrefix");
+      if (this.ok && !sv.pathPrefix.startsWith("/")) this.fail(at + "pathPrefix", 'must start with "/"');
+      sv.cluster = this.requiredStr(obj, "cluster", at + "cluster");
+    } else {
+      sv.cluster = this.str(obj, "cluster", at + "cluster", "");
+    }
+    sv.name = this.requiredStr(obj, "name", at + "name");
+    sv.statName = statSafe(sv.name);
+    const type = this.str(obj, "type", at + "type", "mcp-proxy");
+    if (type != "mcp-proxy") this.fail(at + "type", 'must be "mcp-proxy"');
+    this.transport(obj, at, sv);
+    sv.timeoutMs = this.int(obj, "timeout", at + "timeout", DEFAULT_TIMEOUT_MS);
+    if (sv.timeoutMs == 0) sv.timeoutMs = DEFAULT_TIMEOUT_MS;
+    sv.passthroughAuthHeader = this.bool(obj, "passthroughAuthHeader", at + "passthroughAuthHeader", false);
+    this.schemes(obj, at, sv);
+    sv.defaultDownstream = this.requirement(obj, "defaultDownstreamSecurity", at + "defaultDownstreamSecurity", sv);
+    sv.defaultUpstream = this.requirement(obj, "defaultUpstreamSecurity", at + "defaultUpstreamSecurity", sv);
+    const allow = this.strings(holder, "allowTools", prefix + "allowTools");
+    if (allow !== null) {
+      const set = new Set<string>();
+      for (let i = 0; i < allow.length; i++) set.add(allow[i]);
+      sv.allowTools = set;
+    }
+    this.tools(holder, prefix + "tools", sv);
+    return sv;
+  }
+
+  private transport(obj: Span, at: string, sv: ServerConfig): void {
+    const transport = this.requiredStr(obj, "transport", at + "transport");
+    if (!this.ok) return;
+    if (transport == "sse") { this.fail(at + "transport", '"sse" (legacy HTTP+SSE backends) is not implemented yet'); return; }
+    if (transport == "stdio") sv.transport = Transport.Stdio;
+    else if (transport != "http") { this.fail(at + "transport", 'must be "http", "sse" or "stdio"'); return; }
+    const url = sv.transport == Transport.Stdio
+      ? this.str(obj, "mcpServerURL", at + "mcpServerURL", "/servers/" + sv.name + "/mcp")
+      : this.requiredStr(obj, "mcpServerURL", at + "mcpServerURL");
+    if (!this.ok) return;
+    if (!splitUrl(url, sv)) this.fail(at + "mcpServerURL", "must be an http(s):// URL or a path starting with /");
+  }
+
+  private schemes(obj: Span, at: string, sv: ServerConfig): void {
+    const list = new Span();
+    if (!this.member(obj, "securitySchemes", at + "securitySchemes", Kind.Array, list)) return;
+    const it = new Elements(this.s, list.start);
+    let i = 0;
+    while (it.next() && this.ok) {
+      const path = at + "securitySchemes[" + (i++).toString() + "]";
+      if (it.value.kind != Kind.Object) { this.fail(path, "must be an object"); return; }
+      const scheme = this.scheme(it.value, path);
+      if (this.ok) sv.schemes.set(scheme.id, scheme);
+    }
+  }
+
+  private scheme(obj: Span, path: string): SecurityScheme {
+    const id = this.requiredStr(obj, "id", path + ".id");
+    const type = this.requiredStr(obj, "type", path + ".type");
+    const credential = this.str(obj, "defaultCredential", path + ".defaultCredential", "");
+    if (type == "http") {
+      const scheme = this.str(obj, "scheme", path + ".scheme", "").toLowerCase();
+      if (scheme == "bearer") return new SecurityScheme(id, SchemeType.Bearer, "authorization", credential);
+      if (scheme == "basic") return new SecurityScheme(id, SchemeType.Basic, "authorization", credential);
+      this.fail(path + ".scheme", 'must be "bearer" or "basic"');
+    } else if (type == "apiKey") {
+      const where = this.str(obj, "in", path + ".in", "header");
+      const name = this.requiredStr(obj, "name", path + ".name");
+      if (where == "header") return new SecurityScheme(id, SchemeType.ApiKeyHeader, name.toLowerCase(), credential);
+      if (where == "query") return new SecurityScheme(id, SchemeType.ApiKeyQuery, name, credential);
+      this.fail(path + ".in", 'must be "header" or "query"');
+    } else {
+      this.fail(path + ".type", 'must be "http" or "apiKey"');
+    }
+    return new SecurityScheme(id, SchemeType.Bearer, "", "");
+  }
+
+  private requirement(obj: Span, key: string, path: string, sv: ServerConfig): SecurityRequirement {
+    const v = new Span();
+    if (!this.member(obj, key, path, Kind.Object, v)) return new SecurityRequirement();
+    const id = this.requiredStr(v, "id", path + ".id");
+    if (this.ok && !sv.schemes.has(id)) this.fail(path + ".id", 'no security scheme "' + id + '"');
+    return new SecurityRequirement(id, this.bool(v, "passthrough", path + ".passthrough", false));
+  }
+
+  private tools(holder: Span, path: string, sv: ServerConfig): void {
+    const list = new Span();
+    if (!this.member(holder, "tools", path, Kind.Array, list)) return;
+    const it = new Elements(this.s, list.start);
+    let i = 0;
+    while (it.next() && this.ok) {
+      const at = path + "[" + (i++).toString() + "]";
+      if (it.value.kind != Kind.Object) { this.fail(at, "must be an object"); return; }
+      const tool = new ToolConfig();
+      const name = this.requiredStr(it.value, "name", at + ".name");
+      tool.downstream = this.requirement(it.value, "security", at + ".security", sv);
+      const template = new Span();
+      if (this.member(it.value, "requestTemplate", at + ".requestTemplate", Kind.Object, template)) {
+        tool.upstream = this.requirement(template, "security", at + ".requestTemplate.security", sv);
+      }
+      sv.tools.set(name, tool);
+    }
+  }
+}
+
+/** Splits http(s)://authority/path or /path into the server's authority and path. */
+function splitUrl(url: string, sv: ServerConfig): bool {
+  if (url.startsWith("/")) {
+    sv.authority = "";
+    sv.path = url;
+    return true;
+  }
+  const schemeEnd = url.startsWith("http://") ? 7 : url.startsWith("https://") ? 8 : -1;
+  if (schemeEnd < 0) return false;
+  let slash = url.indexOf("/", schemeEnd);
+  const query = url.indexOf("?", schemeEnd);
+  if (query >= 0 && (slash < 0 || query < slash)) slash = query;
+  sv.authority = slash < 0 ? url.substring(schemeEnd) : url.substring(schemeEnd, slash);
+  sv.path = slash < 0 ? "/" : url.charCodeAt(slash) == 0x3f ? "/" + url.substring(slash) : url.substring(slash);
+  return sv.authority.length > 0;
+}
+
+/** Envoy stat names: keep [A-Za-z0-9_-], map anything else to '_'. */
+export function statSafe(name: string): string {
+  let out = "";
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const keep = (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c == 0x2d || c == 0x5f;
+    out += keep ? String.fromCharCode(c) : "_";
+  }
+  return out;
+}
+
+function kindName(kind: Kind): string {
+  if (kind == Kind.Object) return "an object";
+  if (kind == Kind.Array) return "an array";
+  if (kind == Kind.String) return "a string";
+  if (kind == Kind.Number) return "a number";
+  return "a boolean";
+}

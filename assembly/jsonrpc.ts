@@ -1,0 +1,166 @@
+// JSON-RPC 2.0 envelopes: reading one message's top-level members as spans, and writing replies that carry the
+// client's id bytes verbatim (a string id stays a string, 1.0 stays 1.0).
+import { ByteWriter, bytesEqual } from "./bytes";
+import { Kind, Members, Scanner, Span } from "./json";
+
+export const PARSE_ERROR = -32700;
+export const INVALID_REQUEST = -32600;
+export const METHOD_NOT_FOUND = -32601;
+export const INVALID_PARAMS = -32602;
+export const INTERNAL_ERROR = -32603;
+/** The SDK's code for a request timeout. */
+export const REQUEST_TIMEOUT = -32001;
+
+export const enum Shape {
+  /** Not JSON at all. */
+  Malformed = 0,
+  /** JSON, but not a JSON-RPC 2.0 message. */
+  Invalid = 1,
+  Request = 2,
+  Notification = 3,
+  Response = 4,
+}
+
+/** The top-level members of one JSON-RPC message; absent members have kind None. */
+export class Message {
+  s: Scanner;
+  shape: Shape = Shape.Malformed;
+  jsonrpc: Span = new Span();
+  id: Span = new Span();
+  method: Span = new Span();
+  params: Span = new Span();
+  result: Span = new Span();
+  error: Span = new Span();
+
+  constructor(s: Scanner) {
+    this.s = s;
+  }
+
+  /** Decoded method name ("" when absent). */
+  methodName(): string {
+    return this.s.decodeSpan(this.method);
+  }
+
+  idIs(n: i64): bool {
+    return this.id.kind == Kind.Number && bytesEqual(this.s.ptr, this.id.start, this.id.end, n.toString());
+  }
+}
+
+/** Parses and classifies a whole body as one JSON-RPC message (one pass; the body must be a single object). */
+export function parseMessage(s: Scanner): Message {
+  const m = new Message(s);
+  const start = s.ws(0);
+  if (start >= s.len) return m;
+  if (s.at(start) != 0x7b) {
+    const whole = new Span();
+    m.shape = s.isDocument(whole) ? Shape.Invalid : Shape.Malformed;
+    return m;
+  }
+  const it = new Members(s, start);
+  while (it.next()) {
+    const target = pick(m, it);
+    if (target !== null) target.set(it.value.start, it.value.end, it.value.kind);
+  }
+  if (!it.ok || s.ws(it.end) != s.len) return m;
+  m.shape = classify(m);
+  return m;
+}
+
+function pick(m: Message, it: Members): Span | null {
+  const s = m.s;
+  const k0 = it.keyStart, k1 = it.keyEnd;
+  const n = k1 - k0 - 2;
+  // Dispatch on length first: only one key is compared per member.
+  if (n == 2) return s.keyIs(k0, k1, "id") ? m.id : null;
+  if (n == 5) return s.keyIs(k0, k1, "error") ? m.error : null;
+  if (n == 6) {
+    if (s.keyIs(k0, k1, "method")) return m.method;
+    if (s.keyIs(k0, k1, "params")) return m.params;
+    if (s.keyIs(k0, k1, "result")) return m.result;
+    return null;
+  }
+  if (n == 7) return s.keyIs(k0, k1, "jsonrpc") ? m.jsonrpc : null;
+  // A key with escapes has a longer raw form; fall back to comparing decoded names.
+  if (n > 7) {
+    const name = s.decode(k0, k1);
+    if (name == "id") return m.id;
+    if (name == "error") return m.error;
+    if (name == "method") return m.method;
+    if (name == "params") return m.params;
+    if (name == "result") return m.result;
+    if (name == "jsonrpc") return m.jsonrpc;
+  }
+  return null;
+}
+
+function classify(m: Message): Shape {
+  if (!m.s.spanIs(m.jsonrpc, "2.0")) return Shape.Invalid;
+  const idKind = m.id.kind;
+  const idValid = idKind == Kind.String || idKind == Kind.Number;
+  if (idKind != Kind.None && !idValid) return Shape.Invalid;
+  if (m.method.present) {
+    if (m.method.kind != Kind.String) return Shape.Invalid;
+    if (m.params.present && m.params.kind != Kind.Object && m.params.kind != Kind.Array) return Shape.Invalid;
+    return idValid ? Shape.Request : Shape.Notification;
+  }
+  if (idValid && (m.result.present != m.error.present)) return Shape.Response;
+  return Shape.Invalid;
+}
+
+const HEAD = '{"jsonrpc":"2.0","id":';
+const NULL_ID = "null";
+
+/** The id to echo: the request's raw bytes, or null when the message had none. */
+export class ReplyId {
+  constructor(public bytes: Uint8Array | null, public start: i32 = 0, public end: i32 = 0) {}
+
+  static of(m: Message): ReplyId {
+    return m.id.present ? new ReplyId(m.s.bytes, m.id.start, m.id.end) : new ReplyId(null);
+  }
+
+  static none(): ReplyId {
+    return new ReplyId(null);
+  }
+
+  write(w: ByteWriter): void {
+    const b = this.bytes;
+    if (b === null) w.str(NULL_ID);
+    else w.span(b, this.start, this.end);
+  }
+
+  get length(): i32 {
+    return this.bytes === null ? NULL_ID.length : this.end - this.start;
+  }
+}
+
+/** `{"jsonrpc":"2.0","id":ID,"result":<bytes [start,end) of src>}` in one exactly-sized allocation. */
+export function resultReply(id: ReplyId, src: Uint8Array, start: i32, end: i32): ArrayBuffer {
+  const w = new ByteWriter(HEAD.length + id.length + 10 + (end - start) + 1);
+  w.str(HEAD);
+  id.write(w);
+  return w.str(',"result":').span(src, start, end).byte(0x7d).take();
+}
+
+/** A reply whose result is the given literal JSON text. */
+export function literalResultReply(id: ReplyId, json: string): ArrayBuffer {
+  const w = new ByteWriter(64 + json.length);
+  w.str(HEAD);
+  id.write(w);
+  return w.str(',"result":').str(json).byte(0x7d).take();
+}
+
+/** A reply whose error object is copied verbatim from src (a backend's error passes through untouched). */
+export function errorObjectReply(id: ReplyId, src: Uint8Array, start: i32, end: i32): ArrayBuffer {
+  const w = new ByteWriter(HEAD.length + id.length + 9 + (end - start) + 1);
+  w.str(HEAD);
+  id.write(w);
+  return w.str(',"error":').span(src, start, end).byte(0x7d).take();
+}
+
+export function errorReply(id: ReplyId, code: i32, message: string): ArrayBuffer {
+  const w = new ByteWriter(64 + message.length);
+  w.str(HEAD);
+  id.write(w);
+  w.str(',"error":{"code":').int(code).str(',"message":').jsonString(message);
+  return w.str("}}").take();
+}

@@ -1,0 +1,121 @@
+// Incremental text/event-stream parser (WHATWG HTML "server-sent events" interpretation). Feed it chunks as
+// they come; it keeps only the unfinished line between chunks and never rescans bytes it has consumed. Lines end
+// with LF, CRLF or CR (a CR at the end of one chunk and an LF at the start of the next are one line end).
+import { ByteWriter, bytesEqual } from "./bytes";
+
+export class SseEvent {
+  constructor(public type: string, public data: ArrayBuffer, public id: string) {}
+
+  get text(): string {
+    return String.UTF8.decode(this.data);
+  }
+}
+
+export class SseParser {
+  /** Dispatched events not yet taken by the caller. */
+  events: SseEvent[] = [];
+  /** The last event id seen (kept across events, as the spec says). */
+  lastId: string = "";
+  /** The last valid `retry` value in ms, or -1. */
+  retry: i64 = -1;
+  private line: ByteWriter = new ByteWriter(128);
+  private data: ByteWriter = new ByteWriter(256);
+  private type: string = "";
+  private hasData: bool = false;
+  private afterCR: bool = false;
+
+  /** Consumes `len` bytes at `ptr`; complete events are appended to `events`. */
+  push(ptr: usize, len: i32): void {
+    let i = 0;
+    if (this.afterCR && len > 0 && load<u8>(ptr) == 0x0a) i = 1;
+    this.afterCR = false;
+    let lineStart = i;
+    while (i < len) {
+      const c = load<u8>(ptr + i);
+      if (c != 0x0a && c != 0x0d) { i++; continue; }
+      this.endLine(ptr + lineStart, i - lineStart);
+      i++;
+      if (c == 0x0d) {
+        if (i == len) this.afterCR = true;
+        else if (load<u8>(ptr + i) == 0x0a) i++;
+      }
+      lineStart = i;
+    }
+    this.line.raw(ptr + lineStart, len - lineStart);
+  }
+
+  pushBytes(b: Uint8Array): void {
+    this.push(b.dataStart, b.length);
+  }
+
+  /** Ends the stream: a final event without its blank line is discarded, per the spec. */
+  finish(): void {
+    this.line.len = 0;
+    this.resetEvent();
+  }
+
+  private endLine(ptr: usize, n: i32): void {
+    // Complete the line with the carried-over prefix only when there is one (the common case copies nothing).
+    if (this.line.len > 0) {
+      this.line.raw(ptr, n);
+      this.field(changetype<usize>(this.line.buf), this.line.len);
+      this.line.len = 0;
+    } else {
+      this.field(ptr, n);
+    }
+  }
+
+  private field(ptr: usize, n: i32): void {
+    if (n == 0) { this.dispatch(); return; }
+    if (load<u8>(ptr) == 0x3a) return; // comment
+    let colon = 0;
+    while (colon < n && load<u8>(ptr + colon) != 0x3a) colon++;
+    let v = colon + 1;
+    if (v < n && load<u8>(ptr + v) == 0x20) v++;
+    const vptr = ptr + min(v, n);
+    const vlen = max(n - v, 0);
+    if (bytesEqual(ptr, 0, colon, "data")) {
+      if (this.hasData) this.data.byte(0x0a);
+      this.data.raw(vptr, vlen);
+      this.hasData = true;
+    } else if (bytesEqual(ptr, 0, colon, "event")) {
+      this.type = String.UTF8.decodeUnsafe(vptr, vlen);
+    } else if (bytesEqual(ptr, 0, colon, "id")) {
+      if (!containsNul(vptr, vlen)) this.lastId = String.UTF8.decodeUnsafe(vptr, vlen);
+    } else if (bytesEqual(ptr, 0, colon, "retry")) {
+      this.retry = digits(vptr, vlen, this.retry);
+    }
+  }
+
+  private dispatch(): void {
+    // An event with no data line (e.g. a priming event carrying only an id) is not dispatched.
+    if (this.hasData) {
+      const type = this.type.length > 0 ? this.type : "message";
+      this.events.push(new SseEvent(type, this.data.buf.slice(0, this.data.len), this.lastId));
+    }
+    this.resetEvent();
+  }
+
+  private resetEvent(): void {
+    this.data.len = 0;
+    this.hasData = false;
+    this.type = "";
+  }
+}
+
+function containsNul(ptr: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) if (load<u8>(ptr + i) == 0) return true;
+  return false;
+}
+
+/** The value when all bytes are ASCII digits (and it fits), else `previous`. */
+function digits(ptr: usize, n: i32, previous: i64): i64 {
+  if (n == 0 || n > 15) return previous;
+  let v: i64 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = <i32>load<u8>(ptr + i) - 0x30;
+    if (d < 0 || d > 9) return previous;
+    v = v * 10 + d;
+  }
+  return v;
+}
