@@ -77,6 +77,12 @@ export function leftovers(parent: number, groups: Iterable<number> = []): Proces
   return processes().filter((p) => p.state !== 'Z' && ((p.ppid === parent && p.pgid === p.pid) || wanted.has(p.pgid)));
 }
 
+/** Live members of the given process groups, wherever they were re-parented to. */
+export function groupMembers(groups: Iterable<number>): ProcessInfo[] {
+  const wanted = new Set(groups);
+  return processes().filter((p) => p.state !== 'Z' && wanted.has(p.pgid));
+}
+
 /** Running or sleeping; a zombie has died and only waits to be reaped. */
 export function isAlive(pid: number): boolean {
   const info = processInfo(pid);
