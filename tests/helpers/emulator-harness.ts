@@ -1,0 +1,129 @@
+// Shared plumbing for the emulator end-to-end tests: building the test filters, starting the emulator from a
+// bootstrap spec, raw HTTP requests (node:http, so Host, duplicates and hop-by-hop headers go out as written), and
+// polling the plugin's log lines.
+import { spawnSync } from "node:child_process";
+import { request as httpRequest } from "node:http";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { startEmulator } from "../../emulator/index.ts";
+import type { Emulator, LogLevelName } from "../../emulator/api.ts";
+import { bootstrapYaml, type BootstrapSpec } from "./bootstrap.ts";
+
+export const repoRoot = new URL("../..", import.meta.url).pathname;
+let built = false;
+
+/** Path of build/tests/NAME.wasm, building the test filters first if any is out of date. */
+export function filterWasm(name: string): string {
+  if (!built) {
+    const { status, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed"], { cwd: repoRoot });
+    if (status !== 0) throw new Error(`build failed: ${stderr}`);
+    built = true;
+  }
+  return join(repoRoot, "build/tests", `${name}.wasm`);
+}
+
+/** Anything with close(): closed when the test ends, pass or fail. */
+export async function own<T extends { close(): Promise<void> }>(t: TestContext, thing: Promise<T>): Promise<T> {
+  const value = await thing;
+  t.after(() => value.close());
+  return value;
+}
+
+export interface Started {
+  emu: Emulator;
+  url: string;
+}
+
+/** Starts the emulator on bootstrapYaml(spec) with the named test filter (root id = filter name by default). */
+export async function startWith(t: TestContext, filter: string | undefined, spec: Omit<BootstrapSpec, "wasm">,
+  logLevel: LogLevelName = "info"): Promise<Started> {
+  const yaml = bootstrapYaml({ rootId: filter, pluginName: filter, ...spec, wasm: filter && filterWasm(filter) });
+  const emu = await own(t, startEmulator({ yaml, quiet: true, logLevel }));
+  return { emu, url: emu.listeners[0].url };
+}
+
+export interface Reply {
+  status: number;
+  /** Raw header pairs as received (lowercased names, duplicates kept, in order). */
+  headers: [string, string][];
+  body: string;
+}
+
+export interface RequestSpec {
+  method?: string;
+  path?: string;
+  /** Raw header pairs, sent as written. */
+  headers?: [string, string][];
+  body?: string;
+  /** Body sent chunked, one write per element with a pause between, so the proxy sees several reads. */
+  chunks?: string[];
+}
+
+async function writeChunks(req: import("node:http").ClientRequest, chunks: string[]): Promise<void> {
+  for (const chunk of chunks) {
+    req.write(chunk);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  req.end();
+}
+
+/** One HTTP/1.1 request on a fresh connection; resolves with the whole reply. */
+export function send(url: string, spec: RequestSpec = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers = [...(spec.headers ?? [])];
+    if (spec.chunks) headers.push(["transfer-encoding", "chunked"]);
+    if (spec.body !== undefined && !headers.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k))) {
+      headers.push(["content-length", String(Buffer.byteLength(spec.body))]);
+    }
+    const req = httpRequest(`${url}${spec.path ?? "/"}`, { method: spec.method ?? "GET", agent: false,
+      headers: headers.flat() as unknown as Record<string, string> }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: rawPairs(res.rawHeaders),
+        body: Buffer.concat(chunks).toString() }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (spec.chunks) writeChunks(req, spec.chunks).catch(reject);
+    else req.end(spec.body);
+  });
+}
+
+export function rawPairs(raw: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i].toLowerCase(), raw[i + 1]]);
+  return out;
+}
+
+export function header(reply: { headers: [string, string][] }, name: string): string | undefined {
+  return reply.headers.find(([k]) => k === name)?.[1];
+}
+
+/** The plugin's log messages (not the host's own lines), optionally only those starting with `prefix`. */
+export function pluginLogs(emu: Emulator, prefix = ""): string[] {
+  return emu.logs.filter((l) => l.source !== "emulator" && l.message.startsWith(prefix)).map((l) => l.message);
+}
+
+/** Polls until `check` returns a value other than undefined/false; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Waits until the plugin logged a message starting with `prefix`; returns every such message. */
+export function waitForLog(emu: Emulator, prefix: string, count = 1, timeoutMs = 5000): Promise<string[]> {
+  return waitFor(`${count} plugin log(s) starting with "${prefix}"`, () => {
+    const lines = pluginLogs(emu, prefix);
+    return lines.length >= count && lines;
+  }, timeoutMs);
+}
+
+/** The value after `key=` in the first plugin log line starting with `prefix` (filters log "prefix key=value ..."). */
+export function loggedValue(emu: Emulator, prefix: string): string | undefined {
+  return pluginLogs(emu, prefix)[0]?.slice(prefix.length);
+}
