@@ -45,6 +45,8 @@ export class ServerConfig {
   /** null: no `allowTools` key (no restriction); an empty set denies all. */
   allowTools: Set<string> | null = null;
   tools: Map<string, ToolConfig> = new Map();
+  /** Every scheme used downstream (server default or per tool): their credentials are read and stripped. */
+  downstreamSchemes: SecurityScheme[] = [];
 
   downstreamFor(tool: string): SecurityRequirement {
     if (this.tools.has(tool)) {
@@ -265,6 +267,7 @@ class Reader {
       sv.allowTools = set;
     }
     this.tools(holder, prefix + "tools", sv);
+    collectDownstreamSchemes(sv);
     return sv;
   }
 
@@ -341,6 +344,15 @@ class Reader {
       sv.tools.set(name, tool);
     }
   }
+}
+
+function collectDownstreamSchemes(sv: ServerConfig): void {
+  const ids = new Set<string>();
+  if (sv.defaultDownstream.id.length > 0) ids.add(sv.defaultDownstream.id);
+  const tools = sv.tools.values();
+  for (let i = 0; i < tools.length; i++) if (tools[i].downstream.id.length > 0) ids.add(tools[i].downstream.id);
+  const list = ids.values();
+  for (let i = 0; i < list.length; i++) if (sv.schemes.has(list[i])) sv.downstreamSchemes.push(sv.schemes.get(list[i]));
 }
 
 /** Splits http(s)://authority/path or /path into the server's authority and path. */

@@ -114,8 +114,10 @@ const NULL_ID = "null";
 export class ReplyId {
   constructor(public bytes: Uint8Array | null, public start: i32 = 0, public end: i32 = 0) {}
 
+  /** The message's id when it is a valid one (string or number), else null. */
   static of(m: Message): ReplyId {
-    return m.id.present ? new ReplyId(m.s.bytes, m.id.start, m.id.end) : new ReplyId(null);
+    const k = m.id.kind;
+    return k == Kind.String || k == Kind.Number ? new ReplyId(m.s.bytes, m.id.start, m.id.end) : new ReplyId(null);
   }
 
   static none(): ReplyId {
@@ -133,34 +135,37 @@ export class ReplyId {
   }
 }
 
-/** `{"jsonrpc":"2.0","id":ID,"result":<bytes [start,end) of src>}` in one exactly-sized allocation. */
-export function resultReply(id: ReplyId, src: Uint8Array, start: i32, end: i32): ArrayBuffer {
-  const w = new ByteWriter(HEAD.length + id.length + 10 + (end - start) + 1);
+/** Writes `{"jsonrpc":"2.0","id":ID,"<member>":`; the caller writes the value and the closing brace. */
+export function writeHead(w: ByteWriter, id: ReplyId, member: string): ByteWriter {
   w.str(HEAD);
   id.write(w);
-  return w.str(',"result":').span(src, start, end).byte(0x7d).take();
+  return w.str(',"').str(member).str('":');
+}
+
+function headLength(id: ReplyId, member: string): i32 {
+  return HEAD.length + id.length + member.length + 4;
+}
+
+/** `{"jsonrpc":"2.0","id":ID,"result":<bytes [start,end) of src>}` in one exactly-sized allocation. */
+export function resultReply(id: ReplyId, src: Uint8Array, start: i32, end: i32): ArrayBuffer {
+  const w = new ByteWriter(headLength(id, "result") + (end - start) + 1);
+  return writeHead(w, id, "result").span(src, start, end).byte(0x7d).take();
 }
 
 /** A reply whose result is the given literal JSON text. */
 export function literalResultReply(id: ReplyId, json: string): ArrayBuffer {
-  const w = new ByteWriter(64 + json.length);
-  w.str(HEAD);
-  id.write(w);
-  return w.str(',"result":').str(json).byte(0x7d).take();
+  const w = new ByteWriter(headLength(id, "result") + json.length + 1);
+  return writeHead(w, id, "result").str(json).byte(0x7d).take();
 }
 
 /** A reply whose error object is copied verbatim from src (a backend's error passes through untouched). */
 export function errorObjectReply(id: ReplyId, src: Uint8Array, start: i32, end: i32): ArrayBuffer {
-  const w = new ByteWriter(HEAD.length + id.length + 9 + (end - start) + 1);
-  w.str(HEAD);
-  id.write(w);
-  return w.str(',"error":').span(src, start, end).byte(0x7d).take();
+  const w = new ByteWriter(headLength(id, "error") + (end - start) + 1);
+  return writeHead(w, id, "error").span(src, start, end).byte(0x7d).take();
 }
 
 export function errorReply(id: ReplyId, code: i32, message: string): ArrayBuffer {
-  const w = new ByteWriter(64 + message.length);
-  w.str(HEAD);
-  id.write(w);
-  w.str(',"error":{"code":').int(code).str(',"message":').jsonString(message);
+  const w = new ByteWriter(headLength(id, "error") + 40 + message.length);
+  writeHead(w, id, "error").str('{"code":').int(code).str(',"message":').jsonString(message);
   return w.str("}}").take();
 }

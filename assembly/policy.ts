@@ -1,5 +1,8 @@
 // Which tools a request may see and call: Higress's allowTools semantics combined with the per-consumer
 // `x-envoy-allow-mcp-tools` header that an auth filter in front sets. The header can only narrow the list.
+import { ByteWriter } from "./bytes";
+import { Elements, Kind, Scanner, Span } from "./json";
+import { ReplyId, resultReply, writeHead } from "./jsonrpc";
 
 export const ALLOW_TOOLS_HEADER = "x-envoy-allow-mcp-tools";
 
@@ -46,4 +49,24 @@ export function splitNames(list: string): Set<string> {
     if (name.length > 0) out.add(name);
   }
   return out;
+}
+
+/**
+ * The tools/list reply with only the allowed entries of `result.tools`; every other byte is copied as the backend
+ * sent it (nextCursor, _meta, each tool's schema).
+ */
+export function filteredToolsResult(id: ReplyId, s: Scanner, result: Span, filter: ToolFilter): ArrayBuffer {
+  const tools = new Span();
+  if (!s.member(result, "tools", tools) || tools.kind != Kind.Array) return resultReply(id, s.bytes, result.start, result.end);
+  const w = writeHead(new ByteWriter(result.end - result.start + 64), id, "result");
+  w.span(s.bytes, result.start, tools.start + 1);
+  const it = new Elements(s, tools.start);
+  const name = new Span();
+  let kept = 0;
+  while (it.next()) {
+    if (!s.member(it.value, "name", name) || name.kind != Kind.String || !filter.allows(s.decodeSpan(name))) continue;
+    if (kept++ > 0) w.byte(0x2c);
+    w.span(s.bytes, it.value.start, it.value.end);
+  }
+  return w.span(s.bytes, tools.end - 1, result.end).byte(0x7d).take();
 }

@@ -1,0 +1,89 @@
+// Thin wrappers over the host calls the filter makes, each written so that it cannot trap (the SDK's own
+// helpers throw on some non-Ok results, and a trap kills the VM for every later request).
+import {
+  BufferTypeValues, GrpcStatusValues, HeaderPair, Headers, LogLevelValues, MetricTypeValues, define_metric,
+  get_buffer_bytes, get_current_time_nanoseconds, get_property_or_null, increment_metric, log, proxy_set_effective_context,
+  record_metric, send_local_response, set_property, stream_context,
+} from "@solo-io/proxy-runtime/assembly";
+
+export function nowMs(): i64 {
+  return <i64>(get_current_time_nanoseconds() / 1000000);
+}
+
+export function requestHeader(name: string): string {
+  return stream_context.headers.request.get(name);
+}
+
+/** Removing a request header is Ok even when absent; only call it while the request headers are held. */
+export function removeRequestHeader(name: string): void {
+  stream_context.headers.request.remove(name);
+}
+
+export function replaceRequestHeader(name: string, value: string): void {
+  stream_context.headers.request.replace(name, value);
+}
+
+export function callResponseHeader(name: string): string {
+  return stream_context.headers.http_callback.get(name);
+}
+
+export function requestBody(size: i32): ArrayBuffer {
+  return get_buffer_bytes(BufferTypeValues.HttpRequestBody, 0, size);
+}
+
+export function callResponseBody(size: i32): ArrayBuffer {
+  return get_buffer_bytes(BufferTypeValues.HttpCallResponseBody, 0, size);
+}
+
+/** A property's raw bytes; "" when absent. Segments of the path are joined with NUL, as the ABI wants. */
+export function propertyString(path: string): string {
+  const value = get_property_or_null(path);
+  return value === null ? "" : String.UTF8.decode(value);
+}
+
+export function setProperty(name: string, value: string): void {
+  set_property(name, String.UTF8.encode(value));
+}
+
+export function pair(name: string, value: string): HeaderPair {
+  return new HeaderPair(String.UTF8.encode(name), String.UTF8.encode(value));
+}
+
+/** Sends a local reply on stream `contextId` (the effective context may be the root inside a callout). */
+export function localReply(contextId: u32, status: u32, body: ArrayBuffer, headers: Headers): void {
+  proxy_set_effective_context(contextId);
+  send_local_response(status, "mcp_proxy", body, headers, GrpcStatusValues.InvalidCode);
+}
+
+export function logInfo(message: string): void {
+  log(LogLevelValues.info, "mcp-proxy: " + message);
+}
+
+export function logWarn(message: string): void {
+  log(LogLevelValues.warn, "mcp-proxy: " + message);
+}
+
+export function logError(message: string): void {
+  log(LogLevelValues.error, "mcp-proxy: " + message);
+}
+
+/** Metrics are defined on first use; ids are cached per name. */
+const metricIds = new Map<string, u32>();
+
+function metric(type: MetricTypeValues, name: string): u32 {
+  if (metricIds.has(name)) return metricIds.get(name);
+  const defined = define_metric(type, name);
+  const id = defined.result == 0 ? defined.metric_id : 0xffffffff;
+  metricIds.set(name, id);
+  return id;
+}
+
+export function count(name: string): void {
+  const id = metric(MetricTypeValues.Counter, name);
+  if (id != 0xffffffff) increment_metric(id, 1);
+}
+
+export function recordMs(name: string, value: i64): void {
+  const id = metric(MetricTypeValues.Histogram, name);
+  if (id != 0xffffffff) record_metric(id, <u64>max<i64>(value, 0));
+}

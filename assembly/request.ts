@@ -1,0 +1,352 @@
+// The Streamable HTTP request path, in one place: what the filter does with one client request from its headers
+// to the local reply. The filter is the MCP server clients see: it answers initialize/ping itself, applies the
+// tool policy and credentials, and proxies tools/list and tools/call through a (reused) backend session.
+import { Context, FilterDataStatusValues, FilterHeadersStatusValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
+import { ByteWriter } from "./bytes";
+import { HeadersMode, ServerConfig, statSafe } from "./config";
+import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withQueryParam,
+  withoutQueryParam } from "./credentials";
+import { Kind, Scanner, Span } from "./json";
+import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
+  ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
+import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
+import { count, localReply, nowMs, pair, propertyString, removeRequestHeader, replaceRequestHeader, requestBody,
+  requestHeader, setProperty } from "./host";
+import { BackendSession, Failure, SessionPool, SessionSpec, Waiter, describe } from "./sessions";
+import { BackendReply, Call, Target, postHeaders, requestBody as rpcRequestBody, responseFor, sessionLost,
+  transportProblem } from "./upstream";
+
+/** Protocol versions we speak towards clients (initialize negotiation and the MCP-Protocol-Version header). */
+export const SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+const LATEST_VERSION = "2025-11-25";
+const SERVER_VERSION = "0.1.0";
+
+export class McpStream extends Context {
+  private exchange: Exchange | null = null;
+
+  constructor(id: u32, root: RootContext, public pool: SessionPool) {
+    super(id, root);
+  }
+
+  onRequestHeaders(_headers: u32, endOfStream: bool): FilterHeadersStatusValues {
+    const server = this.pool.config.match(requestHeader(":path"));
+    // Paths of no configured server pass through untouched: the filter can share a listener with other routes.
+    if (server === null) return FilterHeadersStatusValues.Continue;
+    const exchange = new Exchange(this, server);
+    this.exchange = exchange;
+    return exchange.headers(endOfStream);
+  }
+
+  onRequestBody(size: usize, endOfStream: bool): FilterDataStatusValues {
+    const exchange = this.exchange;
+    return exchange === null ? FilterDataStatusValues.Continue : exchange.body(<i32>size, endOfStream);
+  }
+
+  onResponseHeaders(_headers: u32, _endOfStream: bool): FilterHeadersStatusValues {
+    // In "continue" mode the route's upstream saw the request headers; hold anything it answers until our reply.
+    const exchange = this.exchange;
+    return exchange !== null && exchange.waiting() ? FilterHeadersStatusValues.StopIteration : FilterHeadersStatusValues.Continue;
+  }
+
+  onDelete(): void {
+    const exchange = this.exchange;
+    if (exchange !== null) exchange.abandon();
+  }
+}
+
+/** One client request and its reply. */
+class Exchange extends Waiter {
+  private done: bool = false;
+  // Captured from the request headers: in "continue" mode they are unreadable once onRequestHeaders returns.
+  private authority: string = "";
+  private cluster: string = "";
+  private allowHeader: string = "";
+  private authorization: string = "";
+  private credentials: Map<string, string> = new Map();
+  private forwarded: Headers = [];
+  // From the body.
+  private msg: Message = new Message(Scanner.of(new ArrayBuffer(0)));
+  private id: ReplyId = ReplyId.none();
+  private method: string = "";
+  private statMethod: string = "http";
+  private tool: string = "";
+  private filter: ToolFilter = ToolFilter.open();
+  // Towards the backend.
+  private session: BackendSession | null = null;
+  private backendId: i64 = 0;
+  private retried: bool = false;
+  private deadline: i64 = 0;
+
+  constructor(public stream: McpStream, public server: ServerConfig) {
+    super();
+  }
+
+  get pool(): SessionPool {
+    return this.stream.pool;
+  }
+
+  waiting(): bool {
+    return !this.done;
+  }
+
+  abandon(): void {
+    this.done = true;
+    this.pool.active.delete(this);
+  }
+
+  // ---- Request headers ----
+
+  headers(endOfStream: bool): FilterHeadersStatusValues {
+    setProperty("mcp_server_name", this.server.name);
+    const config = this.pool.config;
+    const stop = FilterHeadersStatusValues.StopIteration;
+    if (requestHeader(":method") != "POST") {
+      this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP requests are POSTs"), "rejected", [pair("allow", "POST")]);
+      return stop;
+    }
+    const version = requestHeader("mcp-protocol-version");
+    if (version.length > 0 && !SUPPORTED_VERSIONS.includes(version)) {
+      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Unsupported MCP-Protocol-Version: " + version), "rejected");
+      return stop;
+    }
+    const length = requestHeader("content-length");
+    if (length.length > 0 && (length.length > 10 || I64.parseInt(length) > <i64>config.maxRequestBytes)) {
+      this.tooLarge();
+      return stop;
+    }
+    if (endOfStream) {
+      this.finish(400, errorReply(this.id, PARSE_ERROR, "Parse error: empty body"), "invalid");
+      return stop;
+    }
+    this.capture();
+    return config.mode == HeadersMode.Hold ? stop : FilterHeadersStatusValues.Continue;
+  }
+
+  private tooLarge(): void {
+    const limit = this.pool.config.maxRequestBytes.toString();
+    this.finish(413, errorReply(this.id, INVALID_REQUEST, "Request body larger than " + limit + " bytes"), "rejected");
+  }
+
+  private capture(): void {
+    this.authority = requestHeader(":authority");
+    this.cluster = this.server.cluster.length > 0 ? this.server.cluster : propertyString("xds\0cluster_name");
+    this.allowHeader = requestHeader(ALLOW_TOOLS_HEADER);
+    removeRequestHeader(ALLOW_TOOLS_HEADER);
+    this.captureCredentials();
+    const names = this.pool.config.forwardHeaders;
+    for (let i = 0; i < names.length; i++) {
+      const value = requestHeader(names[i]);
+      if (value.length > 0) this.forwarded.push(pair(names[i], value));
+    }
+  }
+
+  /** Reads and strips every downstream credential; Authorization goes too unless passthroughAuthHeader. */
+  private captureCredentials(): void {
+    const schemes = this.server.downstreamSchemes;
+    const original = requestHeader(":path");
+    let path = original;
+    for (let i = 0; i < schemes.length; i++) {
+      const scheme = schemes[i];
+      const value = scheme.inQuery ? queryParam(path, scheme.name) : requestHeader(scheme.name);
+      if (value.length == 0) continue;
+      this.credentials.set(scheme.id, value);
+      if (scheme.inQuery) path = withoutQueryParam(path, scheme.name);
+      else removeRequestHeader(scheme.name);
+    }
+    if (path != original) replaceRequestHeader(":path", path);
+    this.authorization = requestHeader("authorization");
+    if (!this.server.passthroughAuthHeader) removeRequestHeader("authorization");
+  }
+
+  // ---- Request body ----
+
+  body(size: i32, endOfStream: bool): FilterDataStatusValues {
+    const hold = FilterDataStatusValues.StopIterationAndBuffer;
+    if (this.done) return hold;
+    if (size > this.pool.config.maxRequestBytes) { this.tooLarge(); return hold; }
+    if (endOfStream) this.handle(requestBody(size));
+    return hold;
+  }
+
+  private handle(body: ArrayBuffer): void {
+    const m = parseMessage(Scanner.of(body));
+    this.msg = m;
+    this.id = ReplyId.of(m);
+    if (m.shape == Shape.Malformed) {
+      this.statMethod = "invalid";
+      this.finish(400, errorReply(ReplyId.none(), PARSE_ERROR, "Parse error"), "invalid");
+    } else if (m.shape == Shape.Invalid) {
+      this.statMethod = "invalid";
+      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message (batches are not supported)"), "invalid");
+    } else if (m.shape != Shape.Request) {
+      // Notifications and responses from the client: accepted, nothing to answer.
+      this.statMethod = m.shape == Shape.Notification ? "notification" : "response";
+      this.finish(202, new ArrayBuffer(0), "accepted");
+    } else {
+      this.request(m.methodName());
+    }
+  }
+
+  private request(method: string): void {
+    this.method = method;
+    setProperty("mcp_method", method);
+    const known = method == "initialize" || method == "ping" || method == "tools/list" || method == "tools/call";
+    this.statMethod = known ? statSafe(method) : "other";
+    if (method == "initialize") this.initialize();
+    else if (method == "ping") this.finish(200, literalResultReply(this.id, "{}"), "ok");
+    else if (method == "tools/list") this.toolsList();
+    else if (method == "tools/call") this.toolsCall();
+    else this.finish(200, errorReply(this.id, METHOD_NOT_FOUND, "Method not found: " + method), "not_found");
+  }
+
+  /** Answered locally: no client session is issued, so any replica can serve any later request. */
+  private initialize(): void {
+    const m = this.msg;
+    const requested = new Span();
+    if (!m.s.member(m.params, "protocolVersion", requested) || requested.kind != Kind.String) {
+      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: protocolVersion is required"), "invalid");
+      return;
+    }
+    const asked = m.s.decodeSpan(requested);
+    const version = SUPPORTED_VERSIONS.includes(asked) ? asked : LATEST_VERSION;
+    const w = new ByteWriter(160 + this.server.name.length);
+    w.str('{"protocolVersion":"').str(version).str('","capabilities":{"tools":{}},"serverInfo":{"name":');
+    w.jsonString(this.server.name).str(',"version":"').str(SERVER_VERSION).str('"}}');
+    this.finish(200, literalResultReply(this.id, w.toString()), "ok");
+  }
+
+  private toolsList(): void {
+    this.filter = effectiveFilter(this.server.allowTools, this.allowHeader);
+    this.forward();
+  }
+
+  private toolsCall(): void {
+    const m = this.msg;
+    const name = new Span();
+    if (!m.s.member(m.params, "name", name) || name.kind != Kind.String || name.end - name.start <= 2) {
+      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: missing tool name"), "invalid");
+      return;
+    }
+    this.tool = m.s.decodeSpan(name);
+    setProperty("mcp_tool_name", this.tool);
+    if (!effectiveFilter(this.server.allowTools, this.allowHeader).allows(this.tool)) {
+      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Tool not allowed: " + this.tool), "denied");
+      return;
+    }
+    this.forward();
+  }
+
+  // ---- Towards the backend ----
+
+  private forward(): void {
+    if (this.cluster.length == 0) {
+      this.fail(new Failure(200, describe(this.server, 'has no cluster: the route has none; set "cluster"')));
+      return;
+    }
+    this.deadline = nowMs() + <i64>this.pool.config.deadlineMs;
+    this.pool.active.add(this);
+    this.pool.acquire(this.spec(), this);
+  }
+
+  /** The upstream identity: the tool's (or server's) upstream scheme fed by a passthrough credential, if any. */
+  private upstream(): UpstreamAuth {
+    const server = this.server;
+    const down = server.downstreamFor(this.tool);
+    const downScheme = server.scheme(down);
+    let passthrough = "";
+    if (downScheme !== null && down.passthrough && this.credentials.has(down.id)) {
+      passthrough = extractCredential(downScheme as SecurityScheme, this.credentials.get(down.id));
+    }
+    const upScheme = server.scheme(server.upstreamFor(this.tool));
+    if (upScheme !== null) return upstreamAuth(upScheme as SecurityScheme, passthrough);
+    if (downScheme === null && server.passthroughAuthHeader && this.authorization.length > 0) {
+      return new UpstreamAuth("authorization", this.authorization);
+    }
+    return new UpstreamAuth();
+  }
+
+  private spec(): SessionSpec {
+    const server = this.server;
+    const auth = this.upstream();
+    const headers: Headers = [];
+    let path = server.path;
+    if (auth.inQuery) path = withQueryParam(path, auth.name, auth.value);
+    else if (auth.name.length > 0) headers.push(pair(auth.name, auth.value));
+    const authority = server.authority.length > 0 ? server.authority : this.authority;
+    const key = server.index.toString() + "\n" + this.cluster + "\n" + authority + "\n" + auth.key;
+    return new SessionSpec(key, server, new Target(this.cluster, authority, path, server.timeoutMs), headers, this.forwarded);
+  }
+
+  onSession(session: BackendSession): void {
+    this.session = session;
+    this.backendId = this.pool.nextId();
+    const p = this.msg.params;
+    const body = rpcRequestBody(this.backendId, this.method, p.present ? this.msg.s.bytes : null, p.start, p.end);
+    const headers = session.headers();
+    for (let i = 0; i < this.forwarded.length; i++) headers.push(this.forwarded[i]);
+    const target = session.spec.target;
+    const stat = "mcp_proxy.upstream." + this.server.statName + "." + this.statMethod;
+    if (!this.pool.post(target, postHeaders(target, headers), body, this, stat, <i32>(this.deadline - nowMs()))) {
+      this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
+    }
+  }
+
+  onSessionFailed(failure: Failure): void {
+    this.fail(failure);
+  }
+
+  onReply(_call: Call, reply: BackendReply): void {
+    const session = this.session;
+    if (!this.waiting() || session === null) return;
+    if (sessionLost(reply) && session.sessionId.length > 0 && !this.retried) {
+      // The backend ended our session (restart, expiry): re-initialize once, transparently.
+      this.retried = true;
+      count("mcp_proxy.sessions." + this.server.statName + ".lost");
+      this.pool.forget(session);
+      this.pool.acquire(this.spec(), this);
+      return;
+    }
+    session.lastUsedMs = nowMs();
+    this.answer(reply);
+    this.pool.release(session);
+  }
+
+  private answer(reply: BackendReply): void {
+    const problem = transportProblem(reply, this.session!.spec.target.timeoutMs);
+    if (problem.length > 0) { this.fail(Failure.fromReply(this.server, reply, problem)); return; }
+    const m = responseFor(reply, this.backendId);
+    if (m === null) { this.fail(new Failure(200, describe(this.server, "sent an unparseable reply to " + this.method))); return; }
+    if (m.error.present) { this.finish(200, errorObjectReply(this.id, m.s.bytes, m.error.start, m.error.end), "backend_error"); return; }
+    const body = this.filter.restricted
+      ? filteredToolsResult(this.id, m.s, m.result, this.filter)
+      : resultReply(this.id, m.s.bytes, m.result.start, m.result.end);
+    this.finish(200, body, "ok");
+  }
+
+  private fail(f: Failure): void {
+    const e = f.error;
+    const body = e !== null
+      ? errorObjectReply(this.id, e.s.bytes, e.error.start, e.error.end)
+      : errorReply(this.id, INTERNAL_ERROR, f.message);
+    const headers: Headers = [];
+    if (f.wwwAuthenticate.length > 0) headers.push(pair("www-authenticate", f.wwwAuthenticate));
+    this.finish(f.httpStatus, body, e !== null ? "backend_error" : "upstream_failure", headers);
+  }
+
+  tick(now: i64): void {
+    if (now < this.deadline) return;
+    const ms = this.pool.config.deadlineMs.toString();
+    this.finish(200, errorReply(this.id, REQUEST_TIMEOUT, "Request timed out after " + ms + " ms (deadlineMs)"), "timeout");
+  }
+
+  // ---- The reply ----
+
+  private finish(status: u32, body: ArrayBuffer, outcome: string, headers: Headers = []): void {
+    if (this.done) return;
+    this.done = true;
+    this.pool.active.delete(this);
+    count("mcp_proxy.requests." + this.server.statName + "." + this.statMethod + "." + outcome);
+    if (body.byteLength > 0) headers.push(pair("content-type", "application/json"));
+    localReply(this.stream.context_id, status, body, headers);
+  }
+}

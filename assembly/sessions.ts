@@ -1,0 +1,241 @@
+// Backend MCP sessions, kept in the root context per (server, cluster, authority, upstream credential): one
+// handshake (initialize, notifications/initialized) serves every later request until the session idles out, so
+// a warm tools/call costs one upstream request. Requests that arrive while a handshake runs wait on it.
+import { Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
+import { Config, ServerConfig } from "./config";
+import { Message } from "./jsonrpc";
+import { count, logWarn, nowMs, pair } from "./host";
+import { BackendReply, Call, Handler, Target, deleteHeaders, dispatch, notificationBody, postHeaders, requestBody,
+  responseFor, resultString, transportProblem } from "./upstream";
+
+/** The version we ask backends for; they answer with the one they speak, which we then send on every request. */
+export const BACKEND_PROTOCOL_VERSION = "2025-11-25";
+/** What a backend that sends no protocolVersion is assumed to speak (the spec's default). */
+const ASSUMED_VERSION = "2025-03-26";
+const INIT_PARAMS = String.UTF8.encode(
+  '{"protocolVersion":"' + BACKEND_PROTOCOL_VERSION + '","capabilities":{},"clientInfo":{"name":"mcp-proxy-wasm","version":"0.1.0"}}');
+
+/** Why a client request could not be served by the backend. */
+export class Failure {
+  constructor(
+    /** HTTP status for the client: 200 (JSON-RPC error), or the backend's 401/403. */
+    public httpStatus: i32,
+    public message: string,
+    public wwwAuthenticate: string = "",
+    /** A JSON-RPC error from the backend, passed through verbatim. */
+    public error: Message | null = null,
+  ) {}
+
+  /** From an unusable reply: 401/403 keep their status (and challenge) so clients can authenticate. */
+  static fromReply(server: ServerConfig, reply: BackendReply, problem: string): Failure {
+    const auth = reply.status == 401 || reply.status == 403;
+    return new Failure(auth ? reply.status : 200, describe(server, problem), auth ? reply.wwwAuthenticate : "");
+  }
+}
+
+export function describe(server: ServerConfig, problem: string): string {
+  return 'MCP server "' + server.name + '" ' + problem;
+}
+
+/** A client request waiting on a backend session. */
+export class Waiter extends Handler {
+  /** False once answered or abandoned: sessions then skip it. */
+  waiting(): bool { return false; }
+  onSession(_session: BackendSession): void {}
+  onSessionFailed(_failure: Failure): void {}
+  /** Called on every tick; the waiter ends itself when its deadline passed. */
+  tick(_now: i64): void {}
+}
+
+/** Everything that identifies a backend session and how to reach it. */
+export class SessionSpec {
+  constructor(public key: string, public server: ServerConfig, public target: Target,
+    /** Upstream credential header(s); sent on every call of the session. */
+    public auth: Headers,
+    /** Allowlisted client headers of the request that starts the handshake. */
+    public forwarded: Headers) {}
+}
+
+const enum Stage { Initialize, Notify, Ready }
+
+export class BackendSession extends Handler {
+  sessionId: string = "";
+  protocolVersion: string = "";
+  waiters: Waiter[] = [];
+  lastUsedMs: i64 = 0;
+  private stage: Stage = Stage.Initialize;
+  private initId: i64 = 0;
+
+  constructor(public spec: SessionSpec, public pool: SessionPool) {
+    super();
+  }
+
+  get ready(): bool {
+    return this.stage == Stage.Ready;
+  }
+
+  /** Session, version and credential headers for a request in this session. */
+  headers(): Headers {
+    const h: Headers = [];
+    if (this.protocolVersion.length > 0) h.push(pair("mcp-protocol-version", this.protocolVersion));
+    if (this.sessionId.length > 0) h.push(pair("mcp-session-id", this.sessionId));
+    for (let i = 0; i < this.spec.auth.length; i++) h.push(this.spec.auth[i]);
+    return h;
+  }
+
+  private handshakeHeaders(): Headers {
+    const h = this.headers();
+    for (let i = 0; i < this.spec.forwarded.length; i++) h.push(this.spec.forwarded[i]);
+    return h;
+  }
+
+  start(): void {
+    this.initId = this.pool.nextId();
+    const body = requestBody(this.initId, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
+    this.send(body, "initialize");
+  }
+
+  private send(body: ArrayBuffer, what: string): void {
+    const spec = this.spec;
+    const stat = "mcp_proxy.upstream." + spec.server.statName + "." + what;
+    if (!this.pool.post(spec.target, postHeaders(spec.target, this.handshakeHeaders()), body, this, stat)) {
+      this.fail(new Failure(200, describe(spec.server, "could not be called (cluster \"" + spec.target.cluster + "\")")));
+    }
+  }
+
+  onReply(_call: Call, reply: BackendReply): void {
+    if (this.stage == Stage.Initialize) this.initialized(reply);
+    else if (this.stage == Stage.Notify) this.notified(reply);
+  }
+
+  private initialized(reply: BackendReply): void {
+    const server = this.spec.server;
+    const problem = transportProblem(reply, this.spec.target.timeoutMs);
+    if (problem.length > 0) { this.fail(Failure.fromReply(server, reply, "failed initialize: " + problem)); return; }
+    const m = responseFor(reply, this.initId);
+    if (m === null) { this.fail(new Failure(200, describe(server, "sent an unparseable reply to initialize"))); return; }
+    if (m.error.present) { this.fail(new Failure(200, describe(server, "refused initialize"), "", m)); return; }
+    this.sessionId = reply.sessionId;
+    const version = resultString(m, "protocolVersion");
+    this.protocolVersion = version.length > 0 ? version : ASSUMED_VERSION;
+    this.stage = Stage.Notify;
+    this.send(notificationBody("notifications/initialized"), "initialized");
+  }
+
+  private notified(reply: BackendReply): void {
+    // A failed notification is only logged: most servers serve requests regardless.
+    if (reply.status < 200 || reply.status >= 300) {
+      logWarn(describe(this.spec.server, "answered notifications/initialized with HTTP " + reply.status.toString()));
+    }
+    this.stage = Stage.Ready;
+    this.lastUsedMs = nowMs();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (let i = 0; i < waiters.length; i++) if (waiters[i].waiting()) waiters[i].onSession(this);
+  }
+
+  private fail(failure: Failure): void {
+    this.pool.forget(this);
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (let i = 0; i < waiters.length; i++) if (waiters[i].waiting()) waiters[i].onSessionFailed(failure);
+  }
+}
+
+/** Replies to fire-and-forget calls (session DELETEs) are ignored. */
+class Ignore extends Handler {}
+const ignore = new Ignore();
+
+/** Per-root state shared by all streams: the configuration, backend sessions and the requests in flight. */
+export class SessionPool {
+  sessions: Map<string, BackendSession> = new Map();
+  /** Requests waiting on a backend, checked against their deadline on every tick. */
+  active: Set<Waiter> = new Set();
+  private lastId: i64 = 0;
+
+  constructor(public root: RootContext, public config: Config) {}
+
+  /** Ids for our requests to backends: never the client's. */
+  nextId(): i64 {
+    return ++this.lastId;
+  }
+
+  get reuse(): bool {
+    return this.config.sessionIdleMs > 0;
+  }
+
+  post(target: Target, headers: Headers, body: ArrayBuffer, handler: Handler, stat: string, timeoutMs: i32 = 0): bool {
+    const timeout = timeoutMs > 0 ? min(timeoutMs, target.timeoutMs) : target.timeoutMs;
+    return dispatch(this.root, target, headers, body, handler, stat, timeout, this.config.maxResponseBytes);
+  }
+
+  /** Hands `waiter` a ready session now, or once the (possibly shared) handshake completes. */
+  acquire(spec: SessionSpec, waiter: Waiter): void {
+    const stats = "mcp_proxy.sessions." + spec.server.statName;
+    if (this.reuse && this.sessions.has(spec.key)) {
+      const existing = this.sessions.get(spec.key);
+      if (!existing.ready) { count(stats + ".shared_handshake"); existing.waiters.push(waiter); return; }
+      if (nowMs() - existing.lastUsedMs <= <i64>this.config.sessionIdleMs) {
+        count(stats + ".hit");
+        existing.lastUsedMs = nowMs();
+        waiter.onSession(existing);
+        return;
+      }
+      this.drop(existing);
+    }
+    count(stats + ".miss");
+    const session = new BackendSession(spec, this);
+    if (this.reuse) {
+      this.evictIfFull();
+      this.sessions.set(spec.key, session);
+    }
+    session.waiters.push(waiter);
+    session.start();
+  }
+
+  /** Forgets a session the backend no longer knows (or that failed); nothing to DELETE. */
+  forget(session: BackendSession): void {
+    if (this.sessions.has(session.spec.key) && this.sessions.get(session.spec.key) === session) {
+      this.sessions.delete(session.spec.key);
+    }
+  }
+
+  /** After a request: a session that is not kept for reuse is ended at once. */
+  release(session: BackendSession): void {
+    if (!this.reuse) this.end(session);
+  }
+
+  /** Ends a session: forgets it and DELETEs it on the backend (fire and forget). */
+  drop(session: BackendSession): void {
+    this.forget(session);
+    this.end(session);
+  }
+
+  private end(session: BackendSession): void {
+    if (session.sessionId.length == 0) return;
+    const spec = session.spec;
+    const stat = "mcp_proxy.upstream." + spec.server.statName + ".delete";
+    dispatch(this.root, spec.target, deleteHeaders(spec.target, session.headers()), new ArrayBuffer(0), ignore, stat,
+      spec.target.timeoutMs, this.config.maxResponseBytes);
+  }
+
+  private evictIfFull(): void {
+    if (this.sessions.size < this.config.maxSessions) return;
+    const all = this.sessions.values();
+    let oldest: BackendSession | null = null;
+    for (let i = 0; i < all.length; i++) {
+      if (all[i].ready && (oldest === null || all[i].lastUsedMs < oldest.lastUsedMs)) oldest = all[i];
+    }
+    if (oldest !== null) this.drop(oldest);
+  }
+
+  /** Ends idle sessions and times out requests past their deadline. */
+  tick(now: i64): void {
+    const all = this.sessions.values();
+    for (let i = 0; i < all.length; i++) {
+      if (all[i].ready && now - all[i].lastUsedMs > <i64>this.config.sessionIdleMs) this.drop(all[i]);
+    }
+    const waiting = this.active.values();
+    for (let i = 0; i < waiting.length; i++) waiting[i].tick(now);
+  }
+}

@@ -1,0 +1,139 @@
+// Dispatched calls to MCP backends (proxy_http_call): issuing them, reading the reply once in the callback, and
+// finding the JSON-RPC response to our request in a JSON or SSE body.
+import { Context, Headers, RootContext, WasmResultValues } from "@solo-io/proxy-runtime/assembly";
+import { ByteWriter, containsAsciiCI } from "./bytes";
+import { Scanner, Span } from "./json";
+import { Message, Shape, parseMessage } from "./jsonrpc";
+import { SseParser } from "./sse";
+import { callResponseBody, callResponseHeader, count, nowMs, pair, recordMs } from "./host";
+
+/** Receives a dispatched call's reply. Subclasses override onReply. */
+export class Handler {
+  onReply(_call: Call, _reply: BackendReply): void {}
+}
+
+/**
+ * The SDK hands a call's origin context back to the callback (AssemblyScript has no closures), so each call gets
+ * its own origin object carrying the handler. Its id is the root's: the SDK makes it the effective context, which
+ * must be valid even when the client's stream is gone.
+ */
+export class Call extends Context {
+  constructor(root: RootContext, public handler: Handler, public stat: string, public startedMs: i64,
+    public maxBytes: i32) {
+    super(root.context_id, root);
+  }
+}
+
+export class BackendReply {
+  /** 0 when the call was reset or never answered. */
+  status: i32 = 0;
+  contentType: string = "";
+  sessionId: string = "";
+  wwwAuthenticate: string = "";
+  body: ArrayBuffer = new ArrayBuffer(0);
+  tooLarge: bool = false;
+}
+
+/** The fixed part of a dispatched POST's headers. */
+export class Target {
+  constructor(public cluster: string, public authority: string, public path: string, public timeoutMs: i32) {}
+}
+
+const ACCEPT = "application/json, text/event-stream";
+
+export function postHeaders(target: Target, extra: Headers): Headers {
+  const h: Headers = [pair(":method", "POST"), pair(":path", target.path), pair(":authority", target.authority),
+    pair("content-type", "application/json"), pair("accept", ACCEPT)];
+  for (let i = 0; i < extra.length; i++) h.push(extra[i]);
+  return h;
+}
+
+export function deleteHeaders(target: Target, extra: Headers): Headers {
+  const h: Headers = [pair(":method", "DELETE"), pair(":path", target.path), pair(":authority", target.authority)];
+  for (let i = 0; i < extra.length; i++) h.push(extra[i]);
+  return h;
+}
+
+/** Issues the call; false when the host refused it synchronously (then no callback will ever come). */
+export function dispatch(root: RootContext, target: Target, headers: Headers, body: ArrayBuffer, handler: Handler,
+  stat: string, timeoutMs: i32, maxBytes: i32): bool {
+  count(stat);
+  const call = new Call(root, handler, stat, nowMs(), maxBytes);
+  const result = root.httpCall(target.cluster, headers, body, [], <u32>max(timeoutMs, 1), call, onCallResponse);
+  return result == WasmResultValues.Ok;
+}
+
+function onCallResponse(origin: Context, _headers: u32, bodySize: usize, _trailers: u32): void {
+  const call = changetype<Call>(origin);
+  recordMs(call.stat + "_ms", nowMs() - call.startedMs);
+  call.handler.onReply(call, readReply(call, <i32>bodySize));
+}
+
+function readReply(call: Call, bodySize: i32): BackendReply {
+  const r = new BackendReply();
+  r.status = I32.parseInt(callResponseHeader(":status"));
+  if (isNaN(<f64>r.status)) r.status = 0;
+  r.contentType = callResponseHeader("content-type");
+  r.sessionId = callResponseHeader("mcp-session-id");
+  r.wwwAuthenticate = callResponseHeader("www-authenticate");
+  if (bodySize > call.maxBytes) r.tooLarge = true;
+  else if (bodySize > 0) r.body = callResponseBody(bodySize);
+  return r;
+}
+
+/** The JSON-RPC response whose id is `id`, from a JSON or an SSE reply; null when there is none. */
+export function responseFor(reply: BackendReply, id: i64): Message | null {
+  if (reply.contentType.toLowerCase().includes("text/event-stream")) return fromSse(reply.body, id);
+  const m = parseMessage(Scanner.of(reply.body));
+  return m.shape == Shape.Response && m.idIs(id) ? m : null;
+}
+
+/** Skips notifications, server-to-client requests and other ids; the first matching response wins. */
+function fromSse(body: ArrayBuffer, id: i64): Message | null {
+  const parser = new SseParser();
+  parser.push(changetype<usize>(body), body.byteLength);
+  const events = parser.events;
+  for (let i = 0; i < events.length; i++) {
+    if (events[i].type != "message") continue;
+    const m = parseMessage(Scanner.of(events[i].data));
+    if (m.shape == Shape.Response && m.idIs(id)) return m;
+  }
+  return null;
+}
+
+/** A backend's way of saying our session is gone: 404, or 400 "session not found" (server-everything). */
+export function sessionLost(reply: BackendReply): bool {
+  if (reply.status == 404) return true;
+  return reply.status == 400 && containsAsciiCI(changetype<usize>(reply.body), reply.body.byteLength, "session not found");
+}
+
+/** Why a reply is unusable, for the client's error message; "" when the HTTP exchange itself succeeded. */
+export function transportProblem(reply: BackendReply, timeoutMs: i32): string {
+  if (reply.tooLarge) return "sent a reply larger than maxResponseBodyBytes";
+  if (reply.status == 0) return "reset the connection";
+  const body = String.UTF8.decode(reply.body);
+  if (reply.status == 504 && body == "upstream request timeout") return "timed out after " + timeoutMs.toString() + " ms";
+  if (reply.status == 503 && (body.startsWith("upstream connect error") || body.startsWith("no healthy upstream"))) {
+    return "is unreachable (" + body.substring(0, 160) + ")";
+  }
+  if (reply.status >= 300) return "returned HTTP " + reply.status.toString();
+  return "";
+}
+
+/** `{"jsonrpc":"2.0","id":N,"method":M[,"params":P]}` with params copied verbatim from `src`. */
+export function requestBody(id: i64, method: string, src: Uint8Array | null, start: i32, end: i32): ArrayBuffer {
+  const w = new ByteWriter(48 + method.length + (end - start));
+  w.str('{"jsonrpc":"2.0","id":').int(id).str(',"method":"').str(method).byte(0x22);
+  if (src !== null) w.str(',"params":').span(src, start, end);
+  return w.byte(0x7d).take();
+}
+
+export function notificationBody(method: string): ArrayBuffer {
+  return new ByteWriter(40 + method.length).str('{"jsonrpc":"2.0","method":"').str(method).str('"}').take();
+}
+
+/** The string member `key` of a result object ("" when absent). */
+export function resultString(m: Message, key: string): string {
+  const v = new Span();
+  return m.s.member(m.result, key, v) ? m.s.decodeSpan(v) : "";
+}
