@@ -12,7 +12,6 @@ export type DataVerdict = "continue" | "buffer" | "watermark" | "drop";
 export interface SlotStream {
   requestHeaders: HeaderMap;
   responseHeaders?: HeaderMap;
-  localReplyRequested: boolean;
   clearRouteCache(): void;
   continueDecoding(slot: WasmSlot): void;
   continueEncoding(slot: WasmSlot): void;
@@ -40,6 +39,8 @@ export class WasmSlot implements StreamHost {
   private logging = false;
   private current?: { type: BufferType; data: Buffer; blocked: boolean };
   private failedStream = false;
+  /** send_local_response during the current callback forces its result to stop (cpp-host). */
+  private repliedInCall = false;
 
   constructor(private readonly vm: PluginVm, readonly config: WasmFilterConfig, private readonly stream: SlotStream) {}
 
@@ -54,6 +55,7 @@ export class WasmSlot implements StreamHost {
     this.contextId ??= this.vm.createStream(this);
     if (this.contextId === undefined) return this.failStream();
     this.requestHeadersVisible = true;
+    this.repliedInCall = false;
     const result = this.vm.call(this.contextId, "proxy_on_request_headers", this.contextId, this.stream.requestHeaders.entries.length, endStream ? 1 : 0);
     return this.headersVerdict(result, "request");
   }
@@ -61,6 +63,7 @@ export class WasmSlot implements StreamHost {
   onResponseHeaders(headers: HeaderMap, endStream: boolean): HeadersVerdict {
     if (this.vm.failed || this.contextId === undefined) return this.contextId === undefined && !this.vm.failed ? "continue" : this.failStream();
     this.responseHeadersVisible = true;
+    this.repliedInCall = false;
     const result = this.vm.call(this.contextId, "proxy_on_response_headers", this.contextId, headers.entries.length, endStream ? 1 : 0);
     return this.headersVerdict(result, "response");
   }
@@ -86,11 +89,12 @@ export class WasmSlot implements StreamHost {
       return { verdict: this.contextId === undefined && !this.vm.failed ? "continue" : toData(this.failStream()), data };
     }
     this.current = { type, data, blocked: false };
+    this.repliedInCall = false;
     const result = this.vm.call(this.contextId, callback, this.contextId, data.length, endStream ? 1 : 0);
     const out = this.current.data;
     this.current = undefined;
     if (result === undefined) return { verdict: toData(this.failStream()), data: out };
-    if (this.stream.localReplyRequested) return { verdict: "drop", data: out };
+    if (this.repliedInCall) return { verdict: "drop", data: out };
     const verdict: DataVerdict = result === 0 ? "continue" : result === 1 ? "buffer" : result === 2 ? "watermark" : "drop";
     if (verdict === "continue") {
       if (type === BufferType.HttpRequestBody) this.requestHeadersVisible = false;
@@ -103,7 +107,7 @@ export class WasmSlot implements StreamHost {
   private headersVerdict(result: number | undefined, direction: "request" | "response"): HeadersVerdict {
     if (result === undefined) return this.failStream();
     let verdict: HeadersVerdict;
-    if (this.stream.localReplyRequested || result > 2) verdict = "stopAll";
+    if (this.repliedInCall || result > 2) verdict = "stopAll";
     else if (result === 1) verdict = this.config.allowOnHeadersStopIteration ? "stop" : "stopAll";
     else verdict = "continue";
     if (verdict === "continue") {
@@ -161,6 +165,7 @@ export class WasmSlot implements StreamHost {
   }
 
   sendLocalResponse(reply: LocalReply): void {
+    this.repliedInCall = true;
     this.stream.requestLocalReply(reply);
   }
 
