@@ -55,6 +55,7 @@ export class StdioChild {
   private killDeadline = Infinity;
   private finished = false;
   private killTimer: NodeJS.Timeout | undefined;
+  private killed = false;
   private resolveExited!: (info: ExitInfo) => void;
   private resolveEnded!: (info: ExitInfo) => void;
 
@@ -169,12 +170,16 @@ export class StdioChild {
       this.signalGroup('SIGTERM');
       this.armKill(this.options.gracePeriodMs);
     }
-    while (this.groupAlive() && Date.now() < this.killDeadline + 1_000) await sleep(GROUP_POLL_MS);
+    // After SIGKILL nothing can survive; members may linger only as zombies for their new parent to reap.
+    while (!this.killed && this.groupAlive()) await sleep(GROUP_POLL_MS);
   }
 
   private armKill(afterMs: number): void {
     this.killDeadline = Date.now() + afterMs;
-    this.killTimer = setTimeout(() => this.signalGroup('SIGKILL'), afterMs);
+    this.killTimer = setTimeout(() => {
+      this.killed = true;
+      this.signalGroup('SIGKILL');
+    }, afterMs);
   }
 
   private groupAlive(): boolean {
