@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import {
-  connect, echoServer, groupMembers, initializeRequest, leftovers, post, startTestSidecar, toolText, waitFor,
+  closeWithDelete, connect, echoServer, groupMembers, initializeRequest, leftovers, post, startTestSidecar, toolText, waitFor,
   type TestSidecar,
 } from './helpers.ts';
 
@@ -31,8 +31,7 @@ const whoamiCall = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', 
 async function streamableClean(): Promise<number | undefined> {
   const client = await connect(mcpUrl());
   const { pgid } = JSON.parse(toolText(await client.callTool({ name: 'whoami', arguments: {} })));
-  await (client.transport as { terminateSession(): Promise<void> }).terminateSession();
-  await client.close();
+  await closeWithDelete(client);
   return pgid;
 }
 

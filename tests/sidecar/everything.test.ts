@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connect, EVERYTHING, leftovers, startTestSidecar, toolText, waitFor, type TestSidecar } from './helpers.ts';
+import { closeWithDelete, connect, EVERYTHING, leftovers, startTestSidecar, toolText, waitFor, type TestSidecar } from './helpers.ts';
 
 const SECRET = 'SIDECAR_TEST_SECRET';
 let sidecar: TestSidecar;
@@ -70,10 +70,6 @@ test('envFromHeaders reaches each session\'s child; the sidecar\'s own environme
 test('closing the clients leaves no server-everything process behind', async () => {
   const groups = leftovers(process.pid).map((p) => p.pgid);
   assert.ok(groups.length > 0, 'children were running');
-  await Promise.all(clients.splice(0).map(async (client) => {
-    const transport = client.transport as { terminateSession?: () => Promise<void> };
-    await transport.terminateSession?.();
-    await client.close();
-  }));
+  await Promise.all(clients.splice(0).map(closeWithDelete));
   await waitFor(() => leftovers(process.pid, groups).length === 0, 10_000, 'children to exit');
 });

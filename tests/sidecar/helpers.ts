@@ -41,6 +41,12 @@ export async function connect(url: string, options: { transport?: 'streamable' |
   return client;
 }
 
+/** Ends the session with DELETE (Streamable HTTP; the legacy transport ends with its stream), then closes. */
+export async function closeWithDelete(client: Client): Promise<void> {
+  if (client.transport instanceof StreamableHTTPClientTransport) await client.transport.terminateSession();
+  await client.close();
+}
+
 export function toolText(result: unknown): string {
   return (result as { content: Array<{ text: string }> }).content[0].text;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
-  connect, echoServer, FIXTURES, groupMembers, isAlive, leftovers, post, startTestSidecar, toolText, waitFor,
+  closeWithDelete, connect, echoServer, FIXTURES, groupMembers, isAlive, leftovers, post, startTestSidecar, toolText, waitFor,
   type TestSidecar,
 } from './helpers.ts';
 
@@ -104,7 +104,7 @@ test('grandchildren die with their child\'s process group, even when they ignore
   const { pgid } = await whoami(client);
   const grandchild = JSON.parse(toolText(await client.callTool({ name: 'grandchild', arguments: {} }))).pid as number;
   assert.ok(isAlive(grandchild));
-  await (client.transport as { terminateSession(): Promise<void> }).terminateSession();
+  await closeWithDelete(client);
   await waitFor(() => !isAlive(grandchild), 3_000, 'the grandchild to be killed');
   assert.deepEqual(groupMembers([pgid]), []);
 });
