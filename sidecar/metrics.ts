@@ -27,12 +27,13 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry],
   });
 
-  /** Sum of a metric's values for one server, optionally grouped by another label. */
+  /** Sum of a metric's values for one server. */
   async total(metric: Counter | Gauge, server: string): Promise<number> {
     const { values } = await metric.get();
     return values.filter((v) => v.labels.server === server).reduce((sum, v) => sum + v.value, 0);
   }
 
+  /** A counter's values for one server, summed per value of another label. */
   async byLabel(metric: Counter, server: string, label: string): Promise<Record<string, number>> {
     const { values } = await metric.get();
     const result: Record<string, number> = {};

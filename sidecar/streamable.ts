@@ -66,6 +66,7 @@ async function initialize(exchange: Exchange, messages: JsonRpcMessage[]): Promi
   const opened = await gateway.open(server, 'streamable', req.headers);
   if (!opened.ok) return sendRefusal(res, opened, message.id);
   const { session } = opened;
+  if (res.destroyed) return session.end('disconnected');
   let answered = false;
   // Nobody else can ever know this session's id: a client gone before the reply takes it along.
   res.on('close', () => { if (!answered) session.end('disconnected'); });
