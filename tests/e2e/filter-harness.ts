@@ -1,0 +1,72 @@
+// Shared plumbing for the filter's end-to-end tests: the real build/mcp-proxy.wasm in the emulator, raw JSON-RPC
+// POSTs, and the SDK's MCP Client pointed at the gateway.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startEmulator } from "../../emulator/index.ts";
+import type { Emulator } from "../../emulator/api.ts";
+import { bootstrapYaml, type RouteSpec } from "../helpers/bootstrap.ts";
+import { own, repoRoot, send, type Reply } from "../helpers/emulator-harness.ts";
+
+let built = false;
+
+export function filterWasm(): string {
+  if (!built) {
+    const { status, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: repoRoot });
+    if (status !== 0) throw new Error(`build failed: ${stderr}`);
+    built = true;
+  }
+  return join(repoRoot, "build/mcp-proxy.wasm");
+}
+
+export interface GatewaySpec {
+  pluginConfig: unknown;
+  clusters: Record<string, number>;
+  routes?: RouteSpec[];
+  /** Default true ("hold" mode needs it); false reproduces Istio / Envoy Gateway. */
+  allowOnHeadersStopIteration?: boolean;
+}
+
+export interface Gateway {
+  emu: Emulator;
+  url: string;
+}
+
+/** The emulator with the filter; by default one route "/" to the first cluster. */
+export async function startGateway(t: TestContext, spec: GatewaySpec): Promise<Gateway> {
+  const routes = spec.routes ?? [{ prefix: "/", cluster: Object.keys(spec.clusters)[0] }];
+  const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: spec.pluginConfig, routes, clusters: spec.clusters,
+    allowOnHeadersStopIteration: spec.allowOnHeadersStopIteration ?? true });
+  const emu = await own(t, startEmulator({ yaml, quiet: true }));
+  return { emu, url: emu.listeners[0].url };
+}
+
+/** Higress's single-server config for a Streamable HTTP backend on the route's cluster. */
+export function httpServer(extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Record<string, unknown> {
+  return { server: { name: "fixture", type: "mcp-proxy", transport: "http", mcpServerURL: "http://backend/mcp", ...extra }, ...top };
+}
+
+/** POSTs one JSON-RPC body (a string is sent as is). */
+export function post(url: string, body: unknown, headers: [string, string][] = [], path = "/mcp"): Promise<Reply> {
+  return send(url, {
+    method: "POST", path, body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: [["content-type", "application/json"], ["accept", "application/json, text/event-stream"], ...headers],
+  });
+}
+
+export function json(reply: Reply): any {
+  return JSON.parse(reply.body);
+}
+
+export async function connectClient(t: TestContext, url: string, headers: Record<string, string> = {}): Promise<Client> {
+  const client = new Client({ name: "e2e", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers } }));
+  t.after(() => client.close());
+  return client;
+}
+
+export function metric(emu: Emulator, name: string): number {
+  return emu.metrics().get(name) ?? 0;
+}
