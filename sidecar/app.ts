@@ -1,18 +1,22 @@
 // The HTTP service: routing, API keys, Origin checks, and the health/metrics endpoints.
 // `startSidecar` is the programmatic entry point (tests start it in-process with it).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { WebSocketServer } from 'ws';
 import type { Catalog } from './catalog.ts';
 import type { StdioChild } from './child.ts';
 import { Gateway } from './gateway.ts';
-import { sendJson, sendRpcError } from './http.ts';
+import { sendJson, sendJsonError, sendRpcError } from './http.ts';
 import { ErrorCode } from './jsonrpc.ts';
 import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, keepingProblems, type Logger, type LogRecord } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { handleTools, ToolPool } from './rest.ts';
+import { sendStatusPage } from './status-page.ts';
 import { handleStreamable, type Exchange } from './streamable.ts';
 import type { Runtime } from './upstream.ts';
+import { createSocketServer, openWebSocket, type Upgrade } from './websocket.ts';
 
 export interface StartOptions {
   host?: string;
@@ -28,21 +32,43 @@ export interface RunningSidecar {
   close(): Promise<void>;
 }
 
-const SERVER_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|messages)$/;
-const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+const SERVER_ROUTE = /^\/servers\/([^/]+)\/(mcp|sse|messages|ws|tools)$/;
+const TOOL_ROUTE = /^\/servers\/([^/]+)\/tools\/([^/]+)$/;
+/** The status page holds no data (its script fetches /status with the key typed into it), so it is open. */
+const OPEN_PATHS = new Set(['/', '/healthz', '/readyz']);
+/** Warnings and errors kept for the status page. */
+const RECENT_PROBLEMS = 50;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+/** What a request may need besides itself. */
+interface Services {
+  gateway: Gateway;
+  pool: ToolPool;
+  sockets: WebSocketServer;
+}
+
 export async function startSidecar(catalog: Catalog, options: StartOptions = {}): Promise<RunningSidecar> {
-  const log = options.log ?? createLogger();
-  const runtime: Runtime = { global: catalog.global, log, metrics: new Metrics(), children: new Set<StdioChild>() };
+  const problems: LogRecord[] = [];
+  const log = keepingProblems(options.log ?? createLogger(), problems, RECENT_PROBLEMS);
+  const runtime: Runtime = { global: catalog.global, log, metrics: new Metrics(), children: new Set<StdioChild>(), problems };
   for (const warning of catalog.warnings) log.warn('catalog', { warning });
   const gateway = new Gateway(catalog, runtime);
-  const http = createServer((req, res) => {
-    route(gateway, req, res).catch((error: Error) => {
+  const services: Services = { gateway, pool: new ToolPool(gateway), sockets: createSocketServer(catalog.global) };
+  const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => {
+    route(services, req, res, upgrade).catch((error: Error) => {
       log.error('request failed', { error: error.message, stack: error.stack });
       if (!res.headersSent) sendRpcError(res, 500, 'internal error', { code: ErrorCode.internalError });
       else res.destroy();
     });
+  };
+  const http = createServer((req, res) => handle(req, res));
+  // An upgrade gets a response object on its raw socket, so that refusals go through the same routes.
+  http.on('upgrade', (req: IncomingMessage, socket: Upgrade['socket'], head: Buffer) => {
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as never);
+    res.on('finish', () => socket.end());
+    handle(req, res, { socket, head });
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -57,20 +83,29 @@ export async function startSidecar(catalog: Catalog, options: StartOptions = {})
     http.close();
     await gateway.close(Math.floor(catalog.global.gracePeriodMs * 0.8));
     http.closeAllConnections();
+    // Upgraded sockets are no longer the HTTP server's; their sessions are over, so no closing handshake is awaited.
+    for (const ws of services.sockets.clients) ws.terminate();
     log.info('stopped');
   })();
   return { url, port, gateway, close };
 }
 
-async function route(gateway: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(services: Services, req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
+  const { gateway } = services;
   const url = new URL(req.url ?? '/', 'http://sidecar');
   if (!originAllowed(req, gateway.runtime.global.allowedOrigins)) return sendRpcError(res, 403, 'Origin not allowed');
   if (!OPEN_PATHS.has(url.pathname) && !authorized(req, gateway.runtime.global.apiKeys)) {
     return sendRpcError(res, 401, 'a valid API key is required', { headers: { 'www-authenticate': 'Bearer' } });
   }
-  const match = SERVER_ROUTE.exec(url.pathname);
-  if (match) return routeServer(gateway, req, res, decodeURIComponent(match[1]), match[2], url);
+  const tool = TOOL_ROUTE.exec(url.pathname);
+  const match = tool ?? SERVER_ROUTE.exec(url.pathname);
+  if (match) {
+    const endpoint = tool ? 'tools' : match[2];
+    return routeServer(services, { req, res, url, upgrade }, decodeURIComponent(match[1]), endpoint, tool && decodeURIComponent(tool[2]));
+  }
+  if (upgrade) return sendRpcError(res, 404, 'WebSocket connections are taken at /servers/NAME/ws', { code: ErrorCode.invalidRequest });
   switch (url.pathname) {
+    case '/': return sendStatusPage(req, res);
     case '/healthz': return sendJson(res, 200, { status: 'ok' });
     case '/readyz': {
       const readiness = gateway.readiness();
@@ -82,21 +117,45 @@ async function route(gateway: Gateway, req: IncomingMessage, res: ServerResponse
       return void res.end(await registry.metrics());
     }
     case '/stats': return sendJson(res, 200, await gateway.stats());
+    case '/status': return sendJson(res, 200, {
+      servers: await gateway.stats(), sessions: gateway.liveSessions(), problems: gateway.runtime.problems.slice().reverse(),
+    });
     default: return sendRpcError(res, 404, 'not found', { code: ErrorCode.invalidRequest });
   }
 }
 
-async function routeServer(gateway: Gateway, req: IncomingMessage, res: ServerResponse, name: string,
-  endpoint: string, url: URL): Promise<void> {
+interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  upgrade?: Upgrade;
+}
+
+async function routeServer(services: Services, call: Call, name: string, endpoint: string, tool: string | null): Promise<void> {
+  const { gateway } = services;
+  const { req, res, url, upgrade } = call;
+  // REST callers get plain JSON errors; everything else speaks JSON-RPC.
+  const sendError = endpoint === 'tools' ? sendJsonError : sendRpcError;
   const server = gateway.server(name);
-  if (!server) return sendRpcError(res, 404, `unknown MCP server "${name}"`, { code: ErrorCode.invalidRequest });
+  if (!server) return sendError(res, 404, `unknown MCP server "${name}"`, { code: ErrorCode.invalidRequest });
   res.on('close', () => gateway.runtime.metrics.httpRequests.inc({
     server: name, endpoint, method: req.method ?? '', status: String(res.statusCode),
   }));
+  if (upgrade && endpoint !== 'ws') return sendError(res, 400, 'only /servers/NAME/ws takes a WebSocket upgrade', { code: ErrorCode.invalidRequest });
+  const client = clientOf(req, gateway.runtime.global.apiKeys);
+  const retryAfterSeconds = gateway.throttle(server, client, endpoint);
+  if (retryAfterSeconds !== undefined) {
+    return sendError(res, 429, `rate limit exceeded for "${name}"`,
+      { code: ErrorCode.rateLimited, data: { retryAfterSeconds }, headers: { 'retry-after': String(retryAfterSeconds) } });
+  }
   const exchange: Exchange = { req, res, server, gateway };
-  if (endpoint === 'mcp') return handleStreamable(exchange);
-  if (endpoint === 'sse') return openLegacyStream(exchange);
-  return postLegacyMessage(exchange, url);
+  switch (endpoint) {
+    case 'mcp': return handleStreamable(exchange);
+    case 'sse': return openLegacyStream(exchange);
+    case 'messages': return postLegacyMessage(exchange, url);
+    case 'ws': return openWebSocket(exchange, upgrade, services.sockets, client);
+    default: return handleTools(exchange, services.pool, tool ?? undefined);
+  }
 }
 
 /** Browsers send Origin; only local pages and configured origins may reach us (DNS rebinding). */
@@ -112,10 +171,23 @@ function originAllowed(req: IncomingMessage, allowed: string[]): boolean {
 
 function authorized(req: IncomingMessage, apiKeys: string[]): boolean {
   if (apiKeys.length === 0) return true;
-  const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  if (!match) return false;
-  const given = digest(match[1].trim());
-  return apiKeys.some((key) => timingSafeEqual(digest(key), given));
+  const key = bearer(req);
+  if (key === undefined) return false;
+  const given = digest(key);
+  return apiKeys.some((known) => timingSafeEqual(digest(known), given));
+}
+
+/**
+ * Who a rate limit applies to: the API key (already checked) when keys are configured, else the peer
+ * address; an unchecked key would let a client pick a fresh bucket per request.
+ */
+function clientOf(req: IncomingMessage, apiKeys: string[]): string {
+  const key = apiKeys.length > 0 ? bearer(req) : undefined;
+  return key === undefined ? `address:${req.socket.remoteAddress}` : `key:${digest(key).toString('hex', 0, 8)}`;
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1].trim();
 }
 
 /** Equal-length digests, so that comparing keys takes the same time whatever they are. */

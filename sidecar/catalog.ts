@@ -11,6 +11,12 @@ export interface RestartPolicy {
   maxDelayMs: number;
 }
 
+/** Token bucket per client and server: `burst` requests at once, refilled at `requestsPerSecond` (0: no limit). */
+export interface RateLimit {
+  requestsPerSecond: number;
+  burst: number;
+}
+
 export interface ServerConfig {
   name: string;
   command: string;
@@ -23,6 +29,7 @@ export interface ServerConfig {
   /** Child environment variable -> request header (lower case). */
   envFromHeaders: Record<string, string>;
   restart: RestartPolicy;
+  rateLimit: RateLimit;
 }
 
 export interface GlobalConfig {
@@ -36,6 +43,7 @@ export interface GlobalConfig {
   idleTimeoutMs: number;
   retryAfterSeconds: number;
   allowedOrigins: string[];
+  rateLimit: RateLimit;
 }
 
 export interface Catalog {
@@ -56,6 +64,7 @@ export const GLOBAL_DEFAULTS: GlobalConfig = {
   idleTimeoutMs: 15 * 60_000,
   retryAfterSeconds: 5,
   allowedOrigins: [],
+  rateLimit: { requestsPerSecond: 100, burst: 200 },
 };
 
 export const RESTART_DEFAULTS: RestartPolicy = { initialDelayMs: 500, maxDelayMs: 30_000 };
@@ -70,7 +79,7 @@ const SERVER_NAME = /^[A-Za-z0-9._-]+$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const KNOWN_SERVER_FIELDS = new Set([
-  'command', 'args', 'env', 'cwd', 'mode', 'maxSessions', 'idleTimeoutMs', 'envFromHeaders', 'restart', 'enabled', 'type',
+  'command', 'args', 'env', 'cwd', 'mode', 'maxSessions', 'idleTimeoutMs', 'envFromHeaders', 'restart', 'rateLimit', 'enabled', 'type',
 ]);
 
 /** Collects every problem with a path, so one start-up shows them all. */
@@ -97,6 +106,11 @@ class Checker {
   integer(path: string, value: unknown, min: number): number | undefined {
     if (typeof value === 'number' && Number.isInteger(value) && value >= min) return value;
     return this.fail(path, `must be an integer >= ${min}`);
+  }
+
+  number(path: string, value: unknown, min: number): number | undefined {
+    if (typeof value === 'number' && Number.isFinite(value) && value >= min) return value;
+    return this.fail(path, `must be a number >= ${min}`);
   }
 
   stringArray(path: string, value: unknown): string[] | undefined {
@@ -146,6 +160,15 @@ function readGlobal(check: Checker, raw: unknown): GlobalConfig {
     idleTimeoutMs: int('idleTimeoutMs', 10),
     retryAfterSeconds: int('retryAfterSeconds', 0),
     allowedOrigins: check.optional(raw, 'allowedOrigins', 'sidecar', (p, v) => check.stringArray(p, v), d.allowedOrigins),
+    rateLimit: check.optional(raw, 'rateLimit', 'sidecar', (p, v) => readRateLimit(check, p, v, d.rateLimit), d.rateLimit),
+  };
+}
+
+function readRateLimit(check: Checker, path: string, raw: unknown, fallback: RateLimit): RateLimit {
+  if (!check.isObject(path, raw)) return fallback;
+  return {
+    requestsPerSecond: check.optional(raw, 'requestsPerSecond', path, (p, v) => check.number(p, v, 0), fallback.requestsPerSecond),
+    burst: check.optional(raw, 'burst', path, (p, v) => check.integer(p, v, 1), fallback.burst),
   };
 }
 
@@ -187,6 +210,7 @@ function readServer(check: Checker, name: string, raw: unknown, global: GlobalCo
     envFromHeaders: check.optional(raw, 'envFromHeaders', path,
       (p, v) => check.stringRecord(p, v, ENV_NAME, 'an environment variable name'), {}),
     restart: check.optional(raw, 'restart', path, (p, v) => readRestart(check, p, v), { ...RESTART_DEFAULTS }),
+    rateLimit: check.optional(raw, 'rateLimit', path, (p, v) => readRateLimit(check, p, v, global.rateLimit), global.rateLimit),
   };
   for (const [variable, header] of Object.entries(server.envFromHeaders)) {
     if (typeof header === 'string' && !HEADER_NAME.test(header)) {

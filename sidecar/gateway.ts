@@ -2,7 +2,7 @@
 // transport: a transport asks to open a session, finds it by id, and ends it.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Catalog, ServerConfig } from './catalog.ts';
-import type { ExitReason } from './child.ts';
+import { RateLimiter } from './ratelimit.ts';
 import { Session, type Transport } from './session.ts';
 import { SharedUpstream } from './shared.ts';
 import { DedicatedUpstream, type Runtime } from './upstream.ts';
@@ -21,6 +21,7 @@ export class Gateway {
   private readonly sessions = new Map<string, Session>();
   private readonly perServer = new Map<string, number>();
   private readonly shared = new Map<string, SharedUpstream>();
+  private readonly limiter = new RateLimiter();
   private closing = false;
   /** Sessions open or being opened, for the global limit. */
   private live = 0;
@@ -28,6 +29,8 @@ export class Gateway {
   constructor(readonly catalog: Catalog, readonly runtime: Runtime) {
     for (const server of catalog.servers.values()) {
       if (server.mode === 'shared') this.shared.set(server.name, new SharedUpstream(runtime, server));
+      runtime.metrics.rateLimitRate.set({ server: server.name }, server.rateLimit.requestsPerSecond);
+      runtime.metrics.rateLimitBurst.set({ server: server.name }, server.rateLimit.burst);
     }
   }
 
@@ -44,6 +47,13 @@ export class Gateway {
   find(server: ServerConfig, id: string, transport: Transport): Session | undefined {
     const session = this.sessions.get(id);
     return session?.server === server && session.transport === transport && !session.ended ? session : undefined;
+  }
+
+  /** One request of `client` to `server`: undefined when within its rate limit, else the seconds to wait. */
+  throttle(server: ServerConfig, client: string, endpoint: string): number | undefined {
+    const retryAfter = this.limiter.take(server.name, client, server.rateLimit);
+    if (retryAfter !== undefined) this.runtime.metrics.rateLimited.inc({ server: server.name, endpoint });
+    return retryAfter;
   }
 
   /** Reserves a slot and attaches a child; refuses (spawning nothing) when a limit is reached. */
@@ -96,6 +106,17 @@ export class Gateway {
       };
     }
     return result;
+  }
+
+  /** Live sessions, newest first, with a short id prefix (enough to tell them apart, useless to take one over). */
+  liveSessions(): Array<{ server: string; transport: Transport; id: string; openedAt: string; inFlight: number }> {
+    return [...this.sessions.values()].reverse().map((session) => ({
+      server: session.server.name,
+      transport: session.transport,
+      id: session.id.slice(0, 6),
+      openedAt: new Date(session.openedAt).toISOString(),
+      inFlight: session.inFlight,
+    }));
   }
 
   /** Ends every session and stops every child, sessions' and shared; SIGKILL at `killAfterMs` at the latest. */

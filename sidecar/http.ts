@@ -1,4 +1,4 @@
-// Small HTTP helpers shared by both transports: bounded body reading, JSON and JSON-RPC replies.
+// Small HTTP helpers shared by the transports: bounded body reading, JSON and JSON-RPC replies.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errorReply, ErrorCode, isMessage, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
 
@@ -11,8 +11,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 /** An HTTP error that also carries a JSON-RPC error, which MCP clients show to their users. */
 export function sendRpcError(res: ServerResponse, status: number, message: string,
-  options: { code?: number; id?: JsonRpcId | null; headers?: OutgoingHttpHeaders } = {}): void {
-  sendJson(res, status, errorReply(options.id ?? null, options.code ?? ErrorCode.serverUnavailable, message), options.headers);
+  options: { code?: number; id?: JsonRpcId | null; data?: unknown; headers?: OutgoingHttpHeaders } = {}): void {
+  sendJson(res, status, errorReply(options.id ?? null, options.code ?? ErrorCode.serverUnavailable, message, options.data), options.headers);
+}
+
+/** An HTTP error for callers that do not speak JSON-RPC (the REST API): `{"error": {"message", "code"?, "data"?}}`. */
+export function sendJsonError(res: ServerResponse, status: number, message: string,
+  options: { code?: number; data?: unknown; headers?: OutgoingHttpHeaders } = {}): void {
+  const { code, data } = options;
+  sendJson(res, status, { error: { message, ...(code === undefined ? {} : { code }), ...(data === undefined ? {} : { data }) } },
+    options.headers);
 }
 
 export function sendStatus(res: ServerResponse, status: number, headers: OutgoingHttpHeaders = {}): void {

@@ -15,10 +15,13 @@ export const ErrorCode = {
   parseError: -32700,
   invalidRequest: -32600,
   methodNotFound: -32601,
+  invalidParams: -32602,
   internalError: -32603,
   /** Implementation-defined range: the child is gone, or could not be reached. */
   serverUnavailable: -32000,
   requestTimeout: -32001,
+  /** Ours, like HTTP 429: the client's rate limit is spent (data.retryAfterSeconds says for how long). */
+  rateLimited: -32029,
 } as const;
 
 export function isMessage(value: unknown): value is JsonRpcMessage {
@@ -55,4 +58,13 @@ export function progressToken(message: JsonRpcMessage): JsonRpcId | undefined {
   const params = message.params as { _meta?: { progressToken?: unknown } } | undefined;
   const token = params?._meta?.progressToken;
   return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+/**
+ * Our answer to a request from a child that no single client can take (sampling, roots, elicitation):
+ * `ping` is answered, anything else is refused, so that the child never waits forever.
+ */
+export function answerForClient(request: JsonRpcMessage & { id: JsonRpcId; method: string }, where: string): JsonRpcMessage {
+  return request.method === 'ping' ? { jsonrpc: '2.0', id: request.id, result: {} }
+    : errorReply(request.id, ErrorCode.methodNotFound, `not available through ${where}`);
 }

@@ -33,3 +33,18 @@ export function createLogger(sink: LogSink = stdoutSink, minLevel: LogLevel = 'i
     with: (fields) => createLogger(sink, minLevel, { ...base, ...fields }),
   };
 }
+
+/** Also keeps the last `max` warnings and errors in `kept` (oldest first), for the status page. */
+export function keepingProblems(log: Logger, kept: LogRecord[], max: number, base: LogFields = {}): Logger {
+  const keep = (level: LogLevel, msg: string, fields?: LogFields): void => {
+    kept.push({ time: new Date().toISOString(), level, msg, ...base, ...fields });
+    if (kept.length > max) kept.shift();
+  };
+  return {
+    debug: (msg, fields) => log.debug(msg, fields),
+    info: (msg, fields) => log.info(msg, fields),
+    warn: (msg, fields) => { log.warn(msg, fields); keep('warn', msg, fields); },
+    error: (msg, fields) => { log.error(msg, fields); keep('error', msg, fields); },
+    with: (fields) => keepingProblems(log.with(fields), kept, max, { ...base, ...fields }),
+  };
+}

@@ -22,6 +22,9 @@ export class Metrics {
   readonly rejectedSessions = new Counter({ name: 'mcp_sidecar_sessions_rejected_total', help: 'Sessions refused, by reason', labelNames: ['server', 'reason'], registers: [this.registry] });
   readonly httpRequests = new Counter({ name: 'mcp_sidecar_http_requests_total', help: 'HTTP requests, by endpoint and status', labelNames: ['server', 'endpoint', 'method', 'status'], registers: [this.registry] });
   readonly rpcRequests = new Counter({ name: 'mcp_sidecar_rpc_requests_total', help: 'JSON-RPC requests answered, by outcome', labelNames: ['server', 'method', 'outcome'], registers: [this.registry] });
+  readonly rateLimited = new Counter({ name: 'mcp_sidecar_rate_limited_total', help: 'Requests refused by the per-client rate limit', labelNames: ['server', 'endpoint'], registers: [this.registry] });
+  readonly rateLimitRate = new Gauge({ name: 'mcp_sidecar_rate_limit_requests_per_second', help: 'Configured refill rate of each client\'s token bucket (0: no limit)', labelNames: ['server'], registers: [this.registry] });
+  readonly rateLimitBurst = new Gauge({ name: 'mcp_sidecar_rate_limit_burst', help: 'Configured size of each client\'s token bucket', labelNames: ['server'], registers: [this.registry] });
   readonly rpcDuration = new Histogram({
     name: 'mcp_sidecar_rpc_duration_seconds', help: 'Time from a JSON-RPC request to its reply', labelNames: ['server', 'method'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry],

@@ -9,7 +9,7 @@ import {
 import type { Logger } from './log.ts';
 import { methodLabel, type Metrics } from './metrics.ts';
 
-export type Transport = 'streamable' | 'sse';
+export type Transport = 'streamable' | 'sse' | 'ws' | 'rest';
 
 /** Where messages for the client go: a POST's reply, a GET stream, a legacy SSE stream. */
 export interface MessageSink {
@@ -47,6 +47,7 @@ export class Session {
   readonly server: ServerConfig;
   readonly transport: Transport;
   readonly log: Logger;
+  readonly openedAt = Date.now();
   /** The stream for messages unrelated to a request (GET stream, or the legacy SSE stream). */
   standalone: MessageSink | undefined;
   private upstream: Upstream | undefined;
@@ -66,6 +67,11 @@ export class Session {
 
   get ended(): boolean {
     return this.endReason !== undefined;
+  }
+
+  /** Requests of the client still waiting for their reply. */
+  get inFlight(): number {
+    return this.pending.size;
   }
 
   attach(upstream: Upstream): void {

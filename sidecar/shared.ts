@@ -4,7 +4,7 @@
 import type { ServerConfig } from './catalog.ts';
 import type { ExitInfo, StdioChild } from './child.ts';
 import {
-  errorReply, ErrorCode, idKey, isRequest, isResponse, progressToken, type JsonRpcId, type JsonRpcMessage,
+  answerForClient, errorReply, ErrorCode, idKey, isRequest, isResponse, progressToken, type JsonRpcId, type JsonRpcMessage,
 } from './jsonrpc.ts';
 import type { Logger } from './log.ts';
 import type { Session, Upstream } from './session.ts';
@@ -139,9 +139,7 @@ export class SharedUpstream implements Upstream {
     if (isResponse(message)) return this.routeReply(message);
     if (isRequest(message)) {
       // A shared child cannot know which session a request of its own is for; answer it here.
-      const reply = message.method === 'ping' ? { jsonrpc: '2.0' as const, id: message.id, result: {} }
-        : errorReply(message.id, ErrorCode.methodNotFound, 'not available through a shared stdio server');
-      this.child?.send(reply);
+      this.child?.send(answerForClient(message, 'a shared stdio server'));
       return;
     }
     if (message.method === 'notifications/progress') return this.routeProgress(message);

@@ -3,7 +3,7 @@
 import type { GlobalConfig, ServerConfig } from './catalog.ts';
 import { StdioChild, type ExitInfo, type ExitReason } from './child.ts';
 import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
-import type { Logger } from './log.ts';
+import type { Logger, LogRecord } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Session, Upstream } from './session.ts';
 
@@ -14,6 +14,8 @@ export interface Runtime {
   metrics: Metrics;
   /** Every child not yet fully ended, whoever owns it, so that shutdown can wait for all. */
   children: Set<StdioChild>;
+  /** The latest warnings and errors logged, oldest first (the status page shows them). */
+  problems: LogRecord[];
 }
 
 export function launchChild(runtime: Runtime, server: ServerConfig, log: Logger, sessionEnv: Record<string, string>,

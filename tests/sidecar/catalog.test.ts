@@ -27,7 +27,9 @@ test('a Claude Desktop entry gets every documented default', () => {
   assert.deepEqual(catalog.servers.get('gh'), {
     name: 'gh', command: 'npx', args: ['-y', 'server'], env: { A: 'b' }, cwd: undefined, mode: 'session',
     maxSessions: GLOBAL_DEFAULTS.maxSessions, idleTimeoutMs: GLOBAL_DEFAULTS.idleTimeoutMs, envFromHeaders: {}, restart: RESTART_DEFAULTS,
+    rateLimit: GLOBAL_DEFAULTS.rateLimit,
   });
+  assert.deepEqual(GLOBAL_DEFAULTS.rateLimit, { requestsPerSecond: 100, burst: 200 }, 'the documented rate limit');
 });
 
 test('per-server options override the global ones; header names are matched case-insensitively', () => {
@@ -41,6 +43,20 @@ test('per-server options override the global ones; header names are matched case
   assert.deepEqual(a.envFromHeaders, { TOKEN: 'x-token' });
   assert.equal(catalog.global.maxSessions, 10);
   assert.ok(!catalog.servers.has('off'), 'enabled: false leaves a server out');
+});
+
+test('rateLimit: global default for every server, per-server override field by field, 0 turns it off', () => {
+  const catalog = parseCatalog({
+    mcpServers: { a: { command: 'x' }, b: { command: 'y', rateLimit: { burst: 3 } }, c: { command: 'z', rateLimit: { requestsPerSecond: 0 } } },
+    sidecar: { rateLimit: { requestsPerSecond: 0.5, burst: 10 } },
+  });
+  assert.deepEqual(catalog.servers.get('a')!.rateLimit, { requestsPerSecond: 0.5, burst: 10 });
+  assert.deepEqual(catalog.servers.get('b')!.rateLimit, { requestsPerSecond: 0.5, burst: 3 });
+  assert.deepEqual(catalog.servers.get('c')!.rateLimit, { requestsPerSecond: 0, burst: 10 });
+  assert.deepEqual(problems({ mcpServers: { r: { command: 'x', rateLimit: { requestsPerSecond: -1, burst: 0.5 } } } }), [
+    'mcpServers.r.rateLimit.requestsPerSecond: must be a number >= 0',
+    'mcpServers.r.rateLimit.burst: must be an integer >= 1',
+  ]);
 });
 
 test('every bad field is named', () => {
