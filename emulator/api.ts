@@ -9,6 +9,14 @@ export interface EmulatorLogLine {
   message: string;
 }
 
+/** Key of wasmTime() under which the time spent in host functions (the emulator's code) is reported. */
+export const HOST_FUNCTIONS = "(host functions)";
+
+/** startEmulator rejects with this when Envoy would refuse the configuration; `logs` says why. */
+export interface EmulatorStartError extends Error {
+  logs?: EmulatorLogLine[];
+}
+
 export interface EmulatorOptions {
   /** Bootstrap YAML text (alternative to a file path). */
   yaml?: string;
@@ -27,15 +35,30 @@ export interface ListenerInfo {
   url: string;
 }
 
+/** One finished stream, as an Envoy access log line would describe it. */
+export interface AccessLogEntry {
+  method: string;
+  path: string;
+  /** Status sent downstream; 0 when the stream was reset before any response. */
+  status: number;
+  /** Values the wasm filters stored with proxy_set_property (Envoy filter state), path segments joined by ".". */
+  filterState: Record<string, string>;
+}
+
 export interface Emulator {
   listeners: ListenerInfo[];
   /** http://127.0.0.1:PORT of the admin endpoint, when `admin.address` is configured. */
   adminUrl?: string;
   /** Every log line of the host and the plugins, in order, whatever the console level. */
   logs: EmulatorLogLine[];
+  /** Every finished stream, in order of completion. */
+  accessLog: AccessLogEntry[];
   /** Current value of every metric the plugins defined, by name (as in the admin /stats output). */
   metrics(): Map<string, number>;
-  /** Time spent inside wasm exports, in nanoseconds, per export name (for benchmarks). */
+  /**
+   * Time spent inside wasm exports, in nanoseconds, per export name, not counting the host functions they called;
+   * the host functions' own total is under HOST_FUNCTIONS (for benchmarks).
+   */
   wasmTime(): Map<string, { calls: number; ns: bigint }>;
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { forwardChunks } from "./chunks.ts";
 import { matchRoute, rewritePath, type MatchedRoute } from "./routing.ts";
 import { connectFailureBody, type Cluster, type UpstreamFailure } from "./upstream.ts";
 import type { Logger } from "./services.ts";
+import type { AccessLogEntry } from "./api.ts";
 import type { LocalReply, PluginVm } from "./wasm/vm.ts";
 import { WasmSlot, type DirectionState, type SlotStream } from "./wasm-slot.ts";
 
@@ -17,6 +18,8 @@ export interface StreamEnvironment {
   clusters: Map<string, Cluster>;
   vms: Map<WasmFilterConfig, PluginVm>;
   logger: Logger;
+  /** Called once per finished stream, like an Envoy access log. */
+  accessLog: (entry: AccessLogEntry) => void;
   /** Envoy's default per-connection buffer limit (1 MiB): over it, a buffering filter gets 413 / 500. */
   bufferLimit: number;
 }
@@ -186,6 +189,8 @@ export class ActiveStream implements SlotStream {
         return;
       }
       this.upstream = request;
+      // Envoy's router sends the headers as soon as the connection is up, even while a filter still holds the body.
+      request.flushHeaders();
       const writes = this.upstreamWrites;
       this.upstreamWrites = [];
       writes.forEach(([data, end]) => this.writeUpstream(data, end));
@@ -391,7 +396,16 @@ export class ActiveStream implements SlotStream {
     clearTimeout(this.idleTimer);
     clearTimeout(this.routeTimer);
     if (!this.upstreamResponse?.complete) this.upstream?.destroy();
-    this.slots.forEach((slot) => slot.end());
+    const filterState: Record<string, string> = {};
+    for (const slot of this.slots) {
+      for (const [key, value] of slot.end()) filterState[key.replaceAll("\0", ".")] = value.toString("utf8");
+    }
+    this.env.accessLog({
+      method: this.requestHeaders.get(":method") ?? "",
+      path: this.requestHeaders.get(":path") ?? "",
+      status: this.downstreamHeadersSent ? this.res.statusCode : 0,
+      filterState,
+    });
   }
 
   /** stream_idle_timeout (or the route's idle_timeout): reset by any activity in either direction. */

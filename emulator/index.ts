@@ -2,7 +2,7 @@
 // filters loaded as Envoy loads them, clusters, and the admin endpoint.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Emulator, EmulatorOptions, ListenerInfo } from "./api.ts";
+import type { AccessLogEntry, Emulator, EmulatorOptions, ListenerInfo } from "./api.ts";
 import { parseBootstrap, readBootstrap, type BootstrapConfig, type WasmFilterConfig } from "./config.ts";
 import { ActiveStream } from "./http-stream.ts";
 import { Logger, MetricStore, SharedState } from "./services.ts";
@@ -40,6 +40,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const clusters = new Map([...config.clusters].map(([name, c]) => [name, new Cluster(c)]));
   const http_ = { start: dispatchHttpCall(clusters) };
   const vms: PluginVm[] = [];
+  const accessLog: AccessLogEntry[] = [];
   const servers: http.Server[] = [];
   const close = async () => {
     await Promise.all(servers.map(closeServer));
@@ -58,7 +59,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         vms.push(vm);
         listenerVms.set(filter, vm);
       }
-      const env = { listener, clusters, vms: listenerVms, logger, bufferLimit: DEFAULT_BUFFER_LIMIT };
+      const env = { listener, clusters, vms: listenerVms, logger, bufferLimit: DEFAULT_BUFFER_LIMIT, accessLog: (e: AccessLogEntry) => accessLog.push(e) };
       const server = http.createServer({ noDelay: true, keepAlive: true }, (req, res) => new ActiveStream(env, req, res).start());
       // Envoy has no request-level timeout of its own beyond stream_idle_timeout.
       server.requestTimeout = 0;
@@ -79,9 +80,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       listeners,
       adminUrl,
       logs: logger.lines,
+      accessLog,
       metrics: () => metrics.snapshot(),
       wasmTime: () => {
         const total = new Map<string, { calls: number; ns: bigint }>();
+        // Guest time per export excludes the host functions it called; their total is reported as HOST_FUNCTIONS.
         for (const vm of vms) {
           for (const [name, t] of vm.timings) {
             const sum = total.get(name) ?? { calls: 0, ns: 0n };
@@ -94,6 +97,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     };
   } catch (error) {
     await close();
+    // Envoy logs why it refused a plugin; keep those lines reachable for callers that start it programmatically.
+    if (error instanceof Error) Object.assign(error, { logs: logger.lines });
     throw error;
   }
 }

@@ -77,11 +77,12 @@ export class WasmSlot implements StreamHost {
   }
 
   /** on_log (headers still readable), on_done, on_delete. */
-  end(): void {
-    if (this.contextId === undefined) return;
+  end(): Map<string, Buffer> {
+    if (this.contextId === undefined) return new Map();
     this.logging = true;
-    this.vm.endStream(this.contextId);
+    const state = this.vm.endStream(this.contextId);
     this.contextId = undefined;
+    return state;
   }
 
   private runBody(type: BufferType, callback: string, data: Buffer, endStream: boolean): { verdict: DataVerdict; data: Buffer } {

@@ -10,6 +10,7 @@ import { BufferType, LOG_LEVELS, MapType, StreamType, WasmResult } from "./abi.t
 import { GuestMemory } from "./memory.ts";
 import { checkModule } from "./module-check.ts";
 import { encodeProperty } from "./properties.ts";
+import { HOST_FUNCTIONS } from "../api.ts";
 
 export interface LocalReply { status: number; details: string; body: Buffer; headers: HeaderList; grpcStatus: number }
 
@@ -70,6 +71,7 @@ export class PluginVm {
   private lastStatus = { code: 0, message: "" };
   private readonly failureListeners: (() => void)[] = [];
   readonly timings = new Map<string, { calls: number; ns: bigint }>();
+  private hostNs = 0n;
 
   constructor(readonly config: WasmFilterConfig, private readonly services: VmServices) {}
 
@@ -115,14 +117,19 @@ export class PluginVm {
     return this.call(record.id, "proxy_on_context_create", record.id, this.rootId) === undefined ? undefined : record.id;
   }
 
-  /** on_log, on_done, on_delete, in Envoy's order (access logs run before filters are destroyed). */
-  endStream(id: number): void {
+  /**
+   * on_log, on_done, on_delete, in Envoy's order (access logs run before filters are destroyed). Returns the
+   * values the filter stored with set_property: Envoy keeps them as filter state that access logs can print.
+   */
+  endStream(id: number): Map<string, Buffer> {
     if (!this.failed) {
       this.call(id, "proxy_on_log", id);
       this.call(id, "proxy_on_done", id);
       this.call(id, "proxy_on_delete", id);
     }
+    const state = this.contexts.get(id)?.filterState ?? new Map<string, Buffer>();
     this.contexts.delete(id);
+    return state;
   }
 
   /**
@@ -142,6 +149,7 @@ export class PluginVm {
 
   private invoke(name: string, args: number[]): number | undefined {
     const started = process.hrtime.bigint();
+    const hostBefore = this.hostNs;
     this.depth++;
     try {
       const value = this.exports[name](...args);
@@ -151,12 +159,34 @@ export class PluginVm {
       return undefined;
     } finally {
       this.depth--;
-      const timing = this.timings.get(name) ?? { calls: 0, ns: 0n };
-      timing.calls++;
-      timing.ns += process.hrtime.bigint() - started;
-      this.timings.set(name, timing);
+      this.addTiming(name, process.hrtime.bigint() - started - (this.hostNs - hostBefore));
       if (this.depth === 0 && this.deferred.length > 0) process.nextTick(() => this.runDeferred());
     }
+  }
+
+  private addTiming(name: string, ns: bigint): void {
+    const timing = this.timings.get(name) ?? { calls: 0, ns: 0n };
+    timing.calls++;
+    timing.ns += ns;
+    this.timings.set(name, timing);
+  }
+
+  /** Wraps host functions so their time is not charged to the guest export that called them. */
+  private timed(functions: Record<string, (...args: any[]) => any>): Record<string, (...args: any[]) => any> {
+    const wrapped: Record<string, (...args: any[]) => any> = {};
+    for (const [name, fn] of Object.entries(functions)) {
+      wrapped[name] = (...args: any[]) => {
+        const started = process.hrtime.bigint();
+        try {
+          return fn(...args);
+        } finally {
+          const ns = process.hrtime.bigint() - started;
+          this.hostNs += ns;
+          this.addTiming(HOST_FUNCTIONS, ns);
+        }
+      };
+    }
+    return wrapped;
   }
 
   private fail(name: string, error: unknown): void {
@@ -444,8 +474,8 @@ export class PluginVm {
       // Envoy's foreign functions (compress, declare_property, ...) are not reproduced; unknown names are NotFound.
       proxy_call_foreign_function: () => WasmResult.NotFound,
     };
-    const wasi = this.wasi();
-    return { env, wasi_snapshot_preview1: wasi, wasi_unstable: wasi };
+    const wasi = this.timed(this.wasi());
+    return { env: this.timed(env), wasi_snapshot_preview1: wasi, wasi_unstable: wasi };
   }
 
   private streamAction(type: number, action: (stream: StreamHost, type: StreamType) => void): WasmResult {
