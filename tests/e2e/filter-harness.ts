@@ -60,9 +60,9 @@ export function json(reply: Reply): any {
   return JSON.parse(reply.body);
 }
 
-export async function connectClient(t: TestContext, url: string, headers: Record<string, string> = {}): Promise<Client> {
+export async function connectClient(t: TestContext, url: string, headers: Record<string, string> = {}, path = "/mcp"): Promise<Client> {
   const client = new Client({ name: "e2e", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}${path}`), { requestInit: { headers } }));
   t.after(() => client.close());
   return client;
 }
