@@ -7,8 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
+import { WebSocket, type ClientOptions } from 'ws';
 import { startSidecar, type RunningSidecar } from '../../sidecar/app.ts';
 import { parseCatalog } from '../../sidecar/catalog.ts';
+import type { JsonRpcMessage } from '../../sidecar/jsonrpc.ts';
 import { createLogger, type LogRecord } from '../../sidecar/log.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -30,15 +33,52 @@ export async function startTestSidecar(document: { mcpServers: Record<string, un
   return { ...sidecar, logs };
 }
 
-export async function connect(url: string, options: { transport?: 'streamable' | 'sse'; headers?: Record<string, string> } = {}):
+export async function connect(url: string, options: { transport?: 'streamable' | 'sse' | 'ws'; headers?: Record<string, string> } = {}):
   Promise<Client> {
   const client = new Client({ name: 'sidecar-test', version: '1.0.0' });
   const requestInit = { headers: options.headers ?? {} };
-  const transport = options.transport === 'sse'
-    ? new SSEClientTransport(new URL(url), { requestInit })
-    : new StreamableHTTPClientTransport(new URL(url), { requestInit });
-  await client.connect(transport);
+  const transports = {
+    sse: () => new SSEClientTransport(new URL(url), { requestInit }),
+    streamable: () => new StreamableHTTPClientTransport(new URL(url), { requestInit }),
+    // The SDK's transport uses the global WebSocket, which Node 20 does not have; `ws` stands in.
+    ws: () => {
+      (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+      return new WebSocketClientTransport(new URL(url));
+    },
+  };
+  await client.connect(transports[options.transport ?? 'streamable']());
   return client;
+}
+
+/** ws://... for a path of the sidecar. */
+export const wsUrl = (sidecar: RunningSidecar, path: string) => `${sidecar.url.replace(/^http/, 'ws')}${path}`;
+
+/** A raw WebSocket (subprotocol "mcp"), open; rejects with the HTTP status when the upgrade is refused. */
+export function openSocket(url: string, options: ClientOptions = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, 'mcp', options);
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (request, response) => {
+      reject(Object.assign(new Error(`upgrade refused: ${response.statusCode}`), { status: response.statusCode, headers: response.headers }));
+      request.destroy();
+    });
+  });
+}
+
+/** Sends a request and resolves with the reply carrying its id (other messages are skipped). */
+export function rpc(ws: WebSocket, request: { id: number | string } & Record<string, unknown>): Promise<JsonRpcMessage> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as JsonRpcMessage;
+      if (message.id !== request.id) return;
+      ws.off('message', onMessage).off('close', onClose);
+      resolve(message);
+    };
+    const onClose = (code: number) => reject(new Error(`socket closed (${code}) before the reply to ${request.id}`));
+    ws.on('message', onMessage).once('close', onClose);
+    ws.send(JSON.stringify({ jsonrpc: '2.0', ...request }));
+  });
 }
 
 /** Ends the session with DELETE (Streamable HTTP; the legacy transport ends with its stream), then closes. */

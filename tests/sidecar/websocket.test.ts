@@ -1,0 +1,171 @@
+// The WebSocket transport: server-everything through the SDK's WebSocket client, protocol edges,
+// keep-alive, maxSessions before the upgrade, and connections dropped every which way leaving no
+// child behind (checked by process group in /proc).
+import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
+import { after, before, test } from 'node:test';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { WebSocket } from 'ws';
+import {
+  connect, echoServer, EVERYTHING, groupMembers, initializeRequest, leftovers, openSocket, rpc, startTestSidecar, toolText,
+  waitFor, wsUrl, type TestSidecar,
+} from './helpers.ts';
+
+const KEEP_ALIVE_MS = 100;
+let sidecar: TestSidecar;
+const clients: Client[] = [];
+const sockets: WebSocket[] = [];
+
+before(async () => {
+  sidecar = await startTestSidecar({
+    mcpServers: { everything: { command: EVERYTHING }, echo: echoServer(), limited: echoServer({ maxSessions: 1 }) },
+    sidecar: { keepAliveIntervalMs: KEEP_ALIVE_MS, maxBodyBytes: 4096, retryAfterSeconds: 3, gracePeriodMs: 500 },
+  });
+});
+
+after(async () => {
+  await Promise.allSettled(clients.map((client) => client.close()));
+  for (const ws of sockets) ws.terminate();
+  await sidecar.close();
+  assert.deepEqual(leftovers(process.pid), [], 'children left after close');
+});
+
+const url = (server: string) => wsUrl(sidecar, `/servers/${server}/ws`);
+
+async function socket(server: string, options = {}): Promise<WebSocket> {
+  const ws = await openSocket(url(server), options);
+  sockets.push(ws);
+  return ws;
+}
+
+const whoami = (id: number) => ({ id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+const pgidOf = (reply: { result?: unknown }) => JSON.parse(toolText(reply.result)).pgid as number;
+const closed = (ws: WebSocket) => new Promise<number>((resolve) => ws.once('close', resolve));
+
+test('server-everything over WebSocket with the SDK client: lists tools, calls echo and get-sum', async () => {
+  const client = await connect(url('everything'), { transport: 'ws' });
+  clients.push(client);
+  const { tools } = await client.listTools();
+  assert.ok(tools.some((tool) => tool.name === 'echo'), 'echo is listed');
+  assert.match(toolText(await client.callTool({ name: 'echo', arguments: { message: 'hello over ws' } })), /hello over ws/);
+  assert.match(toolText(await client.callTool({ name: 'get-sum', arguments: { a: 2, b: 40 } })), /42/);
+  const stats = await (await fetch(`${sidecar.url}/stats`)).json() as { everything: { sessions: number; children: number } };
+  assert.equal(stats.everything.sessions, 1);
+  assert.equal(stats.everything.children, 1);
+  await client.close();
+  await waitFor(async () => (await (await fetch(`${sidecar.url}/stats`)).json()).everything.children === 0, 5_000,
+    'the child to end with its socket');
+});
+
+test('subprotocol "mcp"; bad JSON gets a parse error; a binary frame or an over-size frame closes the socket', async () => {
+  const ws = await socket('echo');
+  assert.equal(ws.protocol, 'mcp');
+  assert.equal((await rpc(ws, initializeRequest(1))).error, undefined);
+  const parseError = new Promise<{ error: { code: number } }>((resolve) => ws.once('message', (data) => resolve(JSON.parse(String(data)))));
+  ws.send('{not json');
+  assert.equal((await parseError).error.code, -32700);
+  const echoed = await rpc(ws, { id: 'two', method: 'tools/call', params: { name: 'echo', arguments: { text: 'still open' } } });
+  assert.equal(toolText(echoed.result), 'still open');
+  const binaryClosed = closed(ws);
+  ws.send(Buffer.from('{}'), { binary: true });
+  assert.equal(await binaryClosed, 1003);
+  const big = await socket('echo');
+  const bigClosed = closed(big);
+  big.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(8192) } }));
+  assert.equal(await bigClosed, 1009);
+});
+
+test('keep-alive: pings at the configured interval; a peer that stops answering them is dropped, and its child with it', async () => {
+  const healthy = await socket('echo');
+  let pings = 0;
+  healthy.on('ping', () => pings++);
+  await waitFor(() => pings >= 3, 20 * KEEP_ALIVE_MS, 'three pings');
+  assert.equal(healthy.readyState, healthy.OPEN, 'a peer answering pings stays connected');
+  healthy.close();
+  const running = new Set(leftovers(process.pid).map((p) => p.pgid));
+  const silent = await socket('echo', { autoPong: false });
+  // The child is spawned before the upgrade completes, so it is there by now.
+  const groups = leftovers(process.pid).map((p) => p.pgid).filter((pgid) => !running.has(pgid));
+  assert.equal(groups.length, 1, 'the silent peer\'s session has a child');
+  assert.equal(await closed(silent), 1006, 'dropped without a closing handshake');
+  await waitFor(() => groupMembers(groups).length === 0, 5_000, 'the silent peer\'s child to be gone');
+});
+
+test('beyond maxSessions the upgrade is refused with 429 and Retry-After, nothing spawned; a slot frees when a socket closes', async () => {
+  const first = await socket('limited');
+  await rpc(first, initializeRequest(1));
+  const before = new Set(leftovers(process.pid).map((p) => p.pid));
+  const refusal = await openSocket(url('limited')).then(() => assert.fail('a second session was opened'), (error) => error);
+  assert.equal(refusal.status, 429);
+  assert.equal(refusal.headers['retry-after'], '3');
+  assert.deepEqual(leftovers(process.pid).filter((p) => !before.has(p.pid)), [], 'a child was spawned for a refused session');
+  first.close();
+  await waitFor(async () => (await (await fetch(`${sidecar.url}/stats`)).json()).limited.sessions === 0, 5_000, 'the slot to free');
+  const again = await socket('limited');
+  assert.equal((await rpc(again, initializeRequest(1))).error, undefined);
+  again.close();
+});
+
+/** Clean close after a reply. */
+async function cleanClose(): Promise<number | undefined> {
+  const ws = await openSocket(url('echo'));
+  await rpc(ws, initializeRequest(1));
+  const pgid = pgidOf(await rpc(ws, whoami(2)));
+  ws.close(1000);
+  await closed(ws);
+  return pgid;
+}
+
+/** TCP connection destroyed right after a reply: no closing handshake. */
+async function abruptAfterReply(): Promise<number | undefined> {
+  const ws = await openSocket(url('echo'));
+  await rpc(ws, initializeRequest(1));
+  const pgid = pgidOf(await rpc(ws, whoami(2)));
+  ws.terminate();
+  return pgid;
+}
+
+/** Destroyed while initialize is in flight. */
+async function abruptDuringInitialize(): Promise<undefined> {
+  const ws = await openSocket(url('echo'));
+  ws.send(JSON.stringify(initializeRequest(1)));
+  ws.terminate();
+  return undefined;
+}
+
+/** The upgrade request sent and the connection dropped before the handshake could finish. */
+function abruptDuringUpgrade(): Promise<undefined> {
+  return new Promise((resolve) => {
+    const tcp = tcpConnect(sidecar.port, '127.0.0.1', () => {
+      tcp.write('GET /servers/echo/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', () => tcp.destroy());
+    });
+    tcp.on('close', () => resolve(undefined));
+    tcp.on('error', () => {});
+  });
+}
+
+test('80 WebSocket connections closed cleanly or dropped (after a reply, during initialize, during the upgrade) leave no child', async () => {
+  const kinds = [cleanClose, abruptAfterReply, abruptDuringInitialize, abruptDuringUpgrade];
+  const cycles = 80;
+  const groups = new Set<number>();
+  const spawnsBefore = (await (await fetch(`${sidecar.url}/stats`)).json()).echo.spawns as number;
+  let next = 0;
+  const lane = async () => {
+    while (next < cycles) {
+      const pgid = await kinds[next++ % kinds.length]();
+      if (pgid !== undefined) groups.add(pgid);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, lane));
+  assert.equal(groups.size, cycles / 2, 'each reply came from a child of its own');
+  await waitFor(() => leftovers(process.pid, groups).length === 0, 10_000, 'every child to be gone');
+  assert.deepEqual(groupMembers(groups), []);
+  await waitFor(async () => {
+    const stats = (await (await fetch(`${sidecar.url}/stats`)).json()).echo;
+    return stats.sessions === 0 && stats.children === 0;
+  }, 5_000, 'no session or child counted');
+  const stats = (await (await fetch(`${sidecar.url}/stats`)).json()).echo;
+  assert.ok(stats.spawns - spawnsBefore >= cycles * 0.75, `${stats.spawns - spawnsBefore} spawns for ${cycles} connections`);
+  assert.ok(stats.exits.disconnected >= cycles * 0.75, `exits ${JSON.stringify(stats.exits)}`);
+});
