@@ -106,6 +106,21 @@ test('beyond maxSessions the upgrade is refused with 429 and Retry-After, nothin
   again.close();
 });
 
+test('the upgrade goes through the same Origin and API-key checks as HTTP: 403, 401', async () => {
+  const foreign = await openSocket(url('echo'), { origin: 'https://evil.example' }).then(() => assert.fail('upgraded'), (error) => error);
+  assert.equal(foreign.status, 403);
+  const keyed = await startTestSidecar({ mcpServers: { echo: echoServer() }, sidecar: { apiKeys: ['ws-test-key-0123456789'] } });
+  try {
+    const target = wsUrl(keyed, '/servers/echo/ws');
+    const anonymous = await openSocket(target).then(() => assert.fail('upgraded'), (error) => error);
+    assert.equal(anonymous.status, 401);
+    const ws = await openSocket(target, { headers: { authorization: 'Bearer ws-test-key-0123456789' } });
+    ws.terminate();
+  } finally {
+    await keyed.close();
+  }
+});
+
 /** Clean close after a reply. */
 async function cleanClose(): Promise<number | undefined> {
   const ws = await openSocket(url('echo'));
