@@ -2,7 +2,7 @@
 // `startSidecar` is the programmatic entry point (tests start it in-process with it).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, ServerResponse, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
 import type { Catalog } from './catalog.ts';
 import type { StdioChild } from './child.ts';
@@ -66,7 +66,7 @@ export async function startSidecar(catalog: Catalog, options: StartOptions = {})
   http.on('upgrade', (req: IncomingMessage, socket: Upgrade['socket'], head: Buffer) => {
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
-    res.assignSocket(socket as never);
+    res.assignSocket(socket as Socket);
     res.on('finish', () => socket.end());
     handle(req, res, { socket, head });
   });
