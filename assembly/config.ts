@@ -5,7 +5,7 @@ import { Elements, Kind, Members, Scanner, Span } from "./json";
 import { SchemeType, SecurityRequirement, SecurityScheme } from "./credentials";
 
 export const enum HeadersMode { Hold = 0, Continue = 1 }
-export const enum Transport { Http = 0, Stdio = 1 }
+export const enum Transport { Http = 0, Stdio = 1, Sse = 2 }
 
 export const DEFAULT_TIMEOUT_MS: i32 = 5000;
 export const DEFAULT_DEADLINE_MS: i32 = 30000;
@@ -34,6 +34,8 @@ export class ServerConfig {
   /** "" means the route's cluster (`xds.cluster_name`). */
   cluster: string = "";
   transport: Transport = Transport.Http;
+  /** "http"/"https" from mcpServerURL; "" for a bare path (legacy SSE endpoints are then checked by authority only). */
+  urlScheme: string = "";
   /** "" means the request's own :authority. */
   authority: string = "";
   path: string = "/";
@@ -224,6 +226,7 @@ class Reader {
     if (hasSingle == hasMany) { this.fail("server", hasSingle ? 'use either "server" or "servers", not both' : 'required (or "servers")'); return; }
     if (hasSingle) {
       c.servers.push(this.server(single, doc, "server", "", false));
+      this.sseNeedsHold(c, "server.transport");
       return;
     }
     const it = new Elements(this.s, many.start);
@@ -234,6 +237,7 @@ class Reader {
       const server = this.server(entry, entry, path, path + ".", true);
       server.index = c.servers.length;
       c.servers.push(server);
+      this.sseNeedsHold(c, path + ".transport");
     }
     if (this.ok && c.servers.length == 0) this.fail("servers", "must list at least one server");
   }
@@ -274,14 +278,22 @@ class Reader {
   private transport(obj: Span, at: string, sv: ServerConfig): void {
     const transport = this.requiredStr(obj, "transport", at + "transport");
     if (!this.ok) return;
-    if (transport == "sse") { this.fail(at + "transport", '"sse" (legacy HTTP+SSE backends) is not implemented yet'); return; }
-    if (transport == "stdio") sv.transport = Transport.Stdio;
+    if (transport == "sse") sv.transport = Transport.Sse;
+    else if (transport == "stdio") sv.transport = Transport.Stdio;
     else if (transport != "http") { this.fail(at + "transport", 'must be "http", "sse" or "stdio"'); return; }
     const url = sv.transport == Transport.Stdio
       ? this.str(obj, "mcpServerURL", at + "mcpServerURL", "/servers/" + sv.name + "/mcp")
       : this.requiredStr(obj, "mcpServerURL", at + "mcpServerURL");
     if (!this.ok) return;
     if (!splitUrl(url, sv)) this.fail(at + "mcpServerURL", "must be an http(s):// URL or a path starting with /");
+  }
+
+  /** The last server added, if it is a legacy SSE one, needs the request headers held until the body is read. */
+  private sseNeedsHold(c: Config, path: string): void {
+    const last = c.servers[c.servers.length - 1];
+    if (!this.ok || c.mode == HeadersMode.Hold || last.transport != Transport.Sse) return;
+    this.fail(path, '"sse" needs requestHeadersMode "hold" (and allow_on_headers_stop_iteration: true, Envoy >= 1.35): ' +
+      'in "continue" mode the request headers go upstream before the body is read, so the POST cannot become the SSE GET');
   }
 
   private schemes(obj: Span, at: string, sv: ServerConfig): void {
@@ -358,12 +370,14 @@ function collectDownstreamSchemes(sv: ServerConfig): void {
 /** Splits http(s)://authority/path or /path into the server's authority and path. */
 function splitUrl(url: string, sv: ServerConfig): bool {
   if (url.startsWith("/")) {
+    sv.urlScheme = "";
     sv.authority = "";
     sv.path = url;
     return true;
   }
   const schemeEnd = url.startsWith("http://") ? 7 : url.startsWith("https://") ? 8 : -1;
   if (schemeEnd < 0) return false;
+  sv.urlScheme = url.substring(0, schemeEnd - 3);
   let slash = url.indexOf("/", schemeEnd);
   const query = url.indexOf("?", schemeEnd);
   if (query >= 0 && (slash < 0 || query < slash)) slash = query;

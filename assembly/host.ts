@@ -2,7 +2,7 @@
 // helpers throw on some non-Ok results, and a trap kills the VM for every later request).
 import {
   BufferTypeValues, GrpcStatusValues, HeaderPair, Headers, LogLevelValues, MetricTypeValues, define_metric,
-  get_buffer_bytes, get_current_time_nanoseconds, get_property_or_null, increment_metric, log, proxy_set_effective_context,
+  get_buffer_bytes, get_current_time_nanoseconds, set_buffer_bytes, get_property_or_null, increment_metric, log, proxy_set_effective_context,
   record_metric, send_local_response, set_property, stream_context,
 } from "@solo-io/proxy-runtime/assembly";
 
@@ -23,12 +23,42 @@ export function replaceRequestHeader(name: string, value: string): void {
   stream_context.headers.request.replace(name, value);
 }
 
+/** Names of every request header (pseudo-headers included, duplicates once per entry). */
+export function requestHeaderNames(): string[] {
+  const pairs = stream_context.headers.request.get_headers();
+  const names: string[] = [];
+  for (let i = 0; i < pairs.length; i++) names.push(String.UTF8.decode(pairs[i].key));
+  return names;
+}
+
+export function responseHeader(name: string): string {
+  return stream_context.headers.response.get(name);
+}
+
+/** Only while the response headers are held (the SDK traps on a non-Ok result). */
+export function replaceResponseHeader(name: string, value: string): void {
+  stream_context.headers.response.replace(name, value);
+}
+
 export function callResponseHeader(name: string): string {
   return stream_context.headers.http_callback.get(name);
 }
 
 export function requestBody(size: i32): ArrayBuffer {
   return get_buffer_bytes(BufferTypeValues.HttpRequestBody, 0, size);
+}
+
+export function responseBody(size: i32): ArrayBuffer {
+  return get_buffer_bytes(BufferTypeValues.HttpResponseBody, 0, size);
+}
+
+/** Replaces the current request body chunk (of `size` bytes) with `data`; the result is ignored (never traps). */
+export function replaceRequestBody(size: i32, data: ArrayBuffer): void {
+  set_buffer_bytes(BufferTypeValues.HttpRequestBody, 0, size, data);
+}
+
+export function replaceResponseBody(size: i32, data: ArrayBuffer): void {
+  set_buffer_bytes(BufferTypeValues.HttpResponseBody, 0, size, data);
 }
 
 export function callResponseBody(size: i32): ArrayBuffer {

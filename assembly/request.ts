@@ -1,12 +1,14 @@
-// The Streamable HTTP request path, in one place: what the filter does with one client request from its headers
-// to the local reply. The filter is the MCP server clients see: it answers initialize/ping itself, applies the
-// tool policy and credentials, and proxies tools/list and tools/call through a (reused) backend session.
+// The request path, in one place: what the filter does with one client request from its headers to the local
+// reply. The filter is the MCP server clients see: it answers initialize/ping itself, applies the tool policy and
+// credentials, and proxies tools/list and tools/call through a (reused) Streamable HTTP backend session, or, for
+// legacy SSE backends, through the client's own request rewritten into the SSE GET (legacy.ts).
 import { Context, FilterDataStatusValues, FilterHeadersStatusValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter } from "./bytes";
-import { HeadersMode, ServerConfig, statSafe } from "./config";
+import { HeadersMode, ServerConfig, Transport, statSafe } from "./config";
 import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withQueryParam,
   withoutQueryParam } from "./credentials";
 import { Kind, Scanner, Span } from "./json";
+import { LegacyRequest, LegacySse } from "./legacy";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
   ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
@@ -42,10 +44,14 @@ export class McpStream extends Context {
     return exchange === null ? FilterDataStatusValues.Continue : exchange.body(<i32>size, endOfStream);
   }
 
-  onResponseHeaders(_headers: u32, _endOfStream: bool): FilterHeadersStatusValues {
-    // In "continue" mode the route's upstream saw the request headers; hold anything it answers until our reply.
+  onResponseHeaders(_headers: u32, endOfStream: bool): FilterHeadersStatusValues {
     const exchange = this.exchange;
-    return exchange !== null && exchange.waiting() ? FilterHeadersStatusValues.StopIteration : FilterHeadersStatusValues.Continue;
+    return exchange === null ? FilterHeadersStatusValues.Continue : exchange.responseHeaders(endOfStream);
+  }
+
+  onResponseBody(size: usize, endOfStream: bool): FilterDataStatusValues {
+    const exchange = this.exchange;
+    return exchange === null ? FilterDataStatusValues.Continue : exchange.responseBody(<i32>size, endOfStream);
   }
 
   onDelete(): void {
@@ -76,6 +82,9 @@ class Exchange extends Waiter {
   private backendId: i64 = 0;
   private retried: bool = false;
   private deadline: i64 = 0;
+  /** Legacy SSE backends: the client's request became the SSE GET. */
+  private legacy: LegacySse | null = null;
+  private bodySize: i32 = 0;
 
   constructor(public stream: McpStream, public server: ServerConfig) {
     super();
@@ -164,8 +173,25 @@ class Exchange extends Waiter {
     const hold = FilterDataStatusValues.StopIterationAndBuffer;
     if (this.done) return hold;
     if (size > this.pool.config.maxRequestBytes) { this.tooLarge(); return hold; }
-    if (endOfStream) this.handle(requestBody(size));
-    return hold;
+    if (!endOfStream) return hold;
+    this.bodySize = size;
+    this.handle(requestBody(size));
+    // A legacy SSE request was rewritten into the backend's SSE GET: let it go upstream.
+    return this.legacy !== null && !this.done ? FilterDataStatusValues.Continue : hold;
+  }
+
+  // ---- Response (the route's upstream: the SSE GET, or in "continue" mode whatever the route answered) ----
+
+  responseHeaders(endOfStream: bool): FilterHeadersStatusValues {
+    const legacy = this.legacy;
+    if (legacy !== null && !this.done) return legacy.responseHeaders(endOfStream);
+    // In "continue" mode the route's upstream saw the request headers; hold anything it answers until our reply.
+    return this.waiting() ? FilterHeadersStatusValues.StopIteration : FilterHeadersStatusValues.Continue;
+  }
+
+  responseBody(size: i32, endOfStream: bool): FilterDataStatusValues {
+    const legacy = this.legacy;
+    return legacy === null ? FilterDataStatusValues.Continue : legacy.responseBody(size, endOfStream);
   }
 
   private handle(body: ArrayBuffer): void {
@@ -245,7 +271,24 @@ class Exchange extends Waiter {
     }
     this.deadline = nowMs() + <i64>this.pool.config.deadlineMs;
     this.pool.active.add(this);
-    this.pool.acquire(this.spec(), this);
+    if (this.server.transport == Transport.Sse) this.openLegacy();
+    else this.pool.acquire(this.spec(), this);
+  }
+
+  private openLegacy(): void {
+    const authority = this.server.authority.length > 0 ? this.server.authority : this.authority;
+    this.backendId = this.pool.nextId();
+    const req = new LegacyRequest(this.backendId, this.backendRequest(), this.statMethod, this.upstream(), this.forwarded,
+      authority, this.cluster);
+    const legacy = new LegacySse(this, this.server, this.pool, req);
+    this.legacy = legacy;
+    legacy.open(this.bodySize);
+  }
+
+  /** The client's request with our id instead of theirs, params copied verbatim. */
+  private backendRequest(): ArrayBuffer {
+    const p = this.msg.params;
+    return rpcRequestBody(this.backendId, this.method, p.present ? this.msg.s.bytes : null, p.start, p.end);
   }
 
   /** The upstream identity: the tool's (or server's) upstream scheme fed by a passthrough credential, if any. */
@@ -280,8 +323,7 @@ class Exchange extends Waiter {
   onSession(session: BackendSession): void {
     this.session = session;
     this.backendId = this.pool.nextId();
-    const p = this.msg.params;
-    const body = rpcRequestBody(this.backendId, this.method, p.present ? this.msg.s.bytes : null, p.start, p.end);
+    const body = this.backendRequest();
     const headers = session.headers();
     for (let i = 0; i < this.forwarded.length; i++) headers.push(this.forwarded[i]);
     const target = session.spec.target;
@@ -316,6 +358,11 @@ class Exchange extends Waiter {
     if (problem.length > 0) { this.fail(Failure.fromReply(this.server, reply, problem)); return; }
     const m = responseFor(reply, this.backendId);
     if (m === null) { this.fail(new Failure(200, describe(this.server, "sent an unparseable reply to " + this.method))); return; }
+    this.answered(m);
+  }
+
+  /** The backend's response: its error passes through verbatim; a tools/list result is filtered by the policy. */
+  answered(m: Message): void {
     if (m.error.present) { this.finish(200, errorObjectReply(this.id, m.s.bytes, m.error.start, m.error.end), "backend_error"); return; }
     const body = this.filter.restricted
       ? filteredToolsResult(this.id, m.s, m.result, this.filter)
@@ -347,6 +394,8 @@ class Exchange extends Waiter {
     this.pool.active.delete(this);
     count("mcp_proxy.requests." + this.server.statName + "." + this.statMethod + "." + outcome);
     if (body.byteLength > 0) headers.push(pair("content-type", "application/json"));
+    const legacy = this.legacy;
+    if (legacy !== null && legacy.deliverInPlace(status, body, headers)) return;
     localReply(this.stream.context_id, status, body, headers);
   }
 }

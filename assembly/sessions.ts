@@ -12,8 +12,14 @@ import { BackendReply, Call, Handler, Target, deleteHeaders, dispatch, notificat
 export const BACKEND_PROTOCOL_VERSION = "2025-11-25";
 /** What a backend that sends no protocolVersion is assumed to speak (the spec's default). */
 const ASSUMED_VERSION = "2025-03-26";
+/** Our initialize params (no client capabilities: a backend has no reason to send us requests). */
 const INIT_PARAMS = String.UTF8.encode(
   '{"protocolVersion":"' + BACKEND_PROTOCOL_VERSION + '","capabilities":{},"clientInfo":{"name":"mcp-proxy-wasm","version":"0.1.0"}}');
+
+/** Our initialize request, with id `id`. */
+export function initializeBody(id: i64): ArrayBuffer {
+  return requestBody(id, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
+}
 
 /** Why a client request could not be served by the backend. */
 export class Failure {
@@ -43,6 +49,8 @@ export class Waiter extends Handler {
   waiting(): bool { return false; }
   onSession(_session: BackendSession): void {}
   onSessionFailed(_failure: Failure): void {}
+  /** The backend's JSON-RPC response to the request (legacy SSE backends deliver it off their stream). */
+  answered(_m: Message): void {}
   /** Called on every tick; the waiter ends itself when its deadline passed. */
   tick(_now: i64): void {}
 }
@@ -91,8 +99,7 @@ export class BackendSession extends Handler {
 
   start(): void {
     this.initId = this.pool.nextId();
-    const body = requestBody(this.initId, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
-    this.send(body, "initialize");
+    this.send(initializeBody(this.initId), "initialize");
   }
 
   private send(body: ArrayBuffer, what: string): void {

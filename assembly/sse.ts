@@ -44,6 +44,11 @@ export class SseParser {
     this.line.raw(ptr + lineStart, len - lineStart);
   }
 
+  /** Bytes held for the line and the event still being received: what a caller bounds. */
+  get pending(): i32 {
+    return this.line.len + this.data.len;
+  }
+
   pushBytes(b: Uint8Array): void {
     this.push(b.dataStart, b.length);
   }

@@ -71,14 +71,19 @@ function onCallResponse(origin: Context, _headers: u32, bodySize: usize, _traile
 
 function readReply(call: Call, bodySize: i32): BackendReply {
   const r = new BackendReply();
-  r.status = I32.parseInt(callResponseHeader(":status"));
-  if (isNaN(<f64>r.status)) r.status = 0;
+  r.status = parseStatus(callResponseHeader(":status"));
   r.contentType = callResponseHeader("content-type");
   r.sessionId = callResponseHeader("mcp-session-id");
   r.wwwAuthenticate = callResponseHeader("www-authenticate");
   if (bodySize > call.maxBytes) r.tooLarge = true;
   else if (bodySize > 0) r.body = callResponseBody(bodySize);
   return r;
+}
+
+/** An HTTP status header's value; 0 when it is not a number. */
+export function parseStatus(text: string): i32 {
+  const n = I32.parseInt(text);
+  return isNaN(<f64>n) ? 0 : n;
 }
 
 /** The JSON-RPC response whose id is `id`, from a JSON or an SSE reply; null when there is none. */

@@ -29,6 +29,7 @@ describe("configuration", () => {
     const s = c.servers[0];
     expect(s.name).toBe("weather");
     expect(s.authority).toBe("backend:8080");
+    expect(s.urlScheme).toBe("http");
     expect(s.path).toBe("/mcp?x=1");
     expect(s.cluster).toBe("");
     expect(s.timeoutMs).toBe(3000);
@@ -72,7 +73,12 @@ describe("configuration", () => {
     expect(errorOf("{}")).toBe('server: required (or "servers")');
     expect(errorOf('{"server":{"name":"a","transport":"ws","mcpServerURL":"/m"}}')).toBe(
       'server.transport: must be "http", "sse" or "stdio"');
-    expect(errorOf('{"server":{"name":"a","transport":"sse","mcpServerURL":"/m"}}').includes("not implemented")).toBe(true);
+    expect(errorOf('{"server":{"name":"a","transport":"sse","mcpServerURL":"/m"}}')).toBe("");
+    expect(errorOf('{"requestHeadersMode":"continue","server":{"name":"a","transport":"sse","mcpServerURL":"/m"}}')
+      .startsWith('server.transport: "sse" needs requestHeadersMode "hold"')).toBe(true);
+    expect(errorOf('{"requestHeadersMode":"continue","servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"},' +
+      '{"pathPrefix":"/b","cluster":"c","name":"b","transport":"sse","mcpServerURL":"/sse"}]}')
+      .startsWith('servers[1].transport: "sse" needs')).toBe(true);
     expect(errorOf('{"server":{"name":"a","transport":"http"}}')).toBe("server.mcpServerURL: required (a non-empty string)");
     expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"ftp://x"}}').includes("server.mcpServerURL")).toBe(true);
     expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","timeout":-1}}').includes("server.timeout")).toBe(true);

@@ -4,10 +4,10 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { own, repoRoot, waitFor } from "../helpers/emulator-harness.ts";
+import { own, waitFor } from "../helpers/emulator-harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 import { startSdkBackend, type BackendMode } from "../fixtures/backends/sdk-backend.ts";
-import { connectClient, httpServer, json, metric, post, startGateway } from "./filter-harness.ts";
+import { connectClient, httpServer, json, metric, post, repoRoot, startGateway } from "./filter-harness.ts";
 
 async function throughGateway(t: TestContext, mode: BackendMode) {
   const backend = await own(t, startSdkBackend(mode));

@@ -78,7 +78,9 @@ async function stderrOf(fn: () => Promise<unknown>): Promise<string> {
 test("an invalid configuration is refused at proxy_on_configure with one log line naming the field", async () => {
   for (const [config, expected] of [
     [{ server: { name: "a", transport: "ws", mcpServerURL: "/mcp" } }, 'server.transport: must be "http", "sse" or "stdio"'],
-    [{ server: { name: "a", transport: "sse", mcpServerURL: "/sse" } }, 'server.transport: "sse" (legacy HTTP+SSE backends) is not implemented yet'],
+    [{ requestHeadersMode: "continue", server: { name: "a", transport: "sse", mcpServerURL: "/sse" } },
+      'server.transport: "sse" needs requestHeadersMode "hold" (and allow_on_headers_stop_iteration: true, Envoy >= 1.35): ' +
+      'in "continue" mode the request headers go upstream before the body is read, so the POST cannot become the SSE GET'],
     [{ server: { name: "a", transport: "http", mcpServerURL: "/m" }, allowTools: "echo" }, "allowTools: must be an array"],
     ["{not json", "(root): not valid JSON"],
   ] as [unknown, string][]) {

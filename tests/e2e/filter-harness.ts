@@ -8,8 +8,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { startEmulator } from "../../emulator/index.ts";
 import type { Emulator } from "../../emulator/api.ts";
 import { bootstrapYaml, type RouteSpec } from "../helpers/bootstrap.ts";
-import { own, repoRoot, send, type Reply } from "../helpers/emulator-harness.ts";
+import { own, send, type Reply } from "../helpers/emulator-harness.ts";
 
+export const repoRoot = new URL("../..", import.meta.url).pathname;
 let built = false;
 
 export function filterWasm(): string {

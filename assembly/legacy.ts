@@ -1,0 +1,274 @@
+// The legacy HTTP+SSE (2024-11-05) request path, in one place. request.ts reads and classifies the client's POST
+// and decides it needs the backend (tools/list, tools/call); from there this module:
+//  1. rewrites the held request into the backend's SSE GET, in the request body callback, and lets it go upstream.
+//     Envoy re-matches the route on the new :path/:authority, so the SSE URL must be routed to the backend's cluster;
+//  2. holds the response headers and parses the SSE body incrementally as it streams, dropping every chunk;
+//  3. on `endpoint`, POSTs initialize, then notifications/initialized, then the client's request (proxy_http_call to
+//     the cluster that serves the GET), and reads each reply off the stream by our id;
+//  4. hands the reply (or a Failure) to the Exchange, which answers with a local reply while the response headers
+//     are still held: Envoy then replies directly and resets the SSE stream, which ends the backend's session.
+// A legacy session lives exactly as long as its GET, so nothing can be reused: every request costs a GET and three
+// POSTs (as in Higress). Requests that need no backend (initialize, ping, notifications) never open a stream.
+import { FilterDataStatusValues, FilterHeadersStatusValues, Headers } from "@solo-io/proxy-runtime/assembly";
+import { ServerConfig } from "./config";
+import { UpstreamAuth, withQueryParam } from "./credentials";
+import { Scanner } from "./json";
+import { Message, Shape, parseMessage } from "./jsonrpc";
+import { count, logWarn, pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
+  replaceResponseBody, replaceResponseHeader, requestHeaderNames, responseBody, responseHeader } from "./host";
+import { Failure, SessionPool, Waiter, describe, initializeBody } from "./sessions";
+import { SseEvent, SseParser } from "./sse";
+import { BackendReply, Call, Handler, Target, notificationBody, parseStatus, postHeaders, transportProblem } from "./upstream";
+import { resolveEndpoint } from "./url";
+
+const enum Stage {
+  /** The GET went upstream; no response yet. */
+  Opened,
+  /** Streaming; waiting for the `endpoint` event. */
+  Endpoint,
+  /** initialize POSTed; waiting for its response on the stream. */
+  Initialize,
+  /** notifications/initialized POSTed; waiting for the POST's reply. */
+  Notify,
+  /** The client's request POSTed; waiting for its response on the stream. */
+  Request,
+  /** The GET got something other than an SSE stream: buffering it to rewrite it into the client's error. */
+  Rejected,
+  Done,
+}
+
+/** What the Exchange hands over: the backend request (with our id) and the identity to send it with. */
+export class LegacyRequest {
+  constructor(public id: i64, public body: ArrayBuffer, public what: string, public auth: UpstreamAuth,
+    /** Allowlisted client headers: kept on the GET, copied onto the POSTs. */
+    public forwarded: Headers,
+    /** The authority of the GET and the POSTs (mcpServerURL's, or the client's own). */
+    public authority: string,
+    /** The cluster the route chose for the client's request; replaced by the one that serves the GET. */
+    public cluster: string) {}
+}
+
+/** Marks "deliver in place" for a response that ended with its headers: nothing can carry a body. */
+const NO_BODY: i32 = -2;
+
+export class LegacySse extends Handler {
+  private stage: Stage = Stage.Opened;
+  private parser: SseParser = new SseParser();
+  private initId: i64 = 0;
+  private postPath: string = "";
+  /** True while this filter holds the GET's response headers. */
+  private holding: bool = false;
+  /** The rejected GET's answer, for the error message. */
+  private rejected: BackendReply = new BackendReply();
+  /** While a rejected answer is rewritten in place: its body size (or NO_BODY); -1 otherwise. */
+  private inPlace: i32 = -1;
+
+  constructor(public waiter: Waiter, public server: ServerConfig, public pool: SessionPool, public req: LegacyRequest) {
+    super();
+  }
+
+  // ---- 1. The client's POST becomes the SSE GET ----
+
+  /** In the request body callback, with the request headers held: the caller then returns Continue. */
+  open(bodySize: i32): void {
+    const keep = this.pool.config.forwardHeaders;
+    const names = requestHeaderNames();
+    // Everything the client sent goes, except the allowlist: cookies, credentials, content headers, MCP headers.
+    for (let i = 0; i < names.length; i++) {
+      if (!names[i].startsWith(":") && !keep.includes(names[i])) removeRequestHeader(names[i]);
+    }
+    const auth = this.req.auth;
+    replaceRequestHeader(":method", "GET");
+    replaceRequestHeader(":path", auth.inQuery ? withQueryParam(this.server.path, auth.name, auth.value) : this.server.path);
+    replaceRequestHeader(":authority", this.req.authority);
+    replaceRequestHeader("accept", "text/event-stream");
+    if (!auth.inQuery && auth.name.length > 0) replaceRequestHeader(auth.name, auth.value);
+    // Without content-length the drained body goes upstream as an empty end of stream (HTTP/1: chunked, "0\r\n\r\n").
+    replaceRequestBody(bodySize, new ArrayBuffer(0));
+    count(this.stat("sse_get"));
+  }
+
+  // ---- 2. The SSE response ----
+
+  responseHeaders(endOfStream: bool): FilterHeadersStatusValues {
+    const stop = FilterHeadersStatusValues.StopIteration;
+    const routed = propertyString("xds\0cluster_name");
+    if (this.server.cluster.length > 0 && routed.length > 0 && routed != this.server.cluster) {
+      this.fail(new Failure(200, describe(this.server, 'has its SSE URL routed to cluster "' + routed + '", not "' +
+        this.server.cluster + '": route ' + this.server.path + " to the backend's cluster")));
+      return stop;
+    }
+    // The POSTs must reach the process that holds the GET's session: the cluster the router chose for it.
+    if (routed.length > 0) this.req.cluster = routed;
+    const status = parseStatus(responseHeader(":status"));
+    const type = responseHeader("content-type");
+    this.holding = true;
+    if (status == 200 && type.toLowerCase().includes("text/event-stream")) {
+      this.stage = Stage.Endpoint;
+      if (endOfStream) this.closedEarly();
+      return stop;
+    }
+    const r = this.rejected;
+    r.status = status;
+    r.contentType = type;
+    r.wwwAuthenticate = responseHeader("www-authenticate");
+    this.stage = Stage.Rejected;
+    if (!endOfStream) return stop;
+    this.reject(NO_BODY);
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  responseBody(size: i32, endOfStream: bool): FilterDataStatusValues {
+    if (this.stage == Stage.Rejected) return this.bufferRejected(size, endOfStream);
+    // Chunks of a local reply that went through the encoder chain (e.g. the deadline passed before any response).
+    if (!this.holding) return FilterDataStatusValues.Continue;
+    if (this.stage != Stage.Done && size > 0) this.consume(size);
+    if (endOfStream && this.stage != Stage.Done) this.closedEarly();
+    return FilterDataStatusValues.StopIterationNoBuffer;
+  }
+
+  private consume(size: i32): void {
+    const chunk = responseBody(size);
+    const parser = this.parser;
+    parser.push(changetype<usize>(chunk), chunk.byteLength);
+    const events = parser.events;
+    parser.events = [];
+    for (let i = 0; i < events.length && this.stage != Stage.Done; i++) this.onEvent(events[i]);
+    if (this.stage != Stage.Done && parser.pending > this.pool.config.maxResponseBytes) {
+      this.fail(new Failure(200, describe(this.server, "sent an SSE event larger than maxResponseBodyBytes")));
+    }
+  }
+
+  private onEvent(e: SseEvent): void {
+    if (e.type == "endpoint") {
+      if (this.stage == Stage.Endpoint) this.onEndpoint(e.text);
+      return;
+    }
+    if (e.type != "message") return;
+    const m = parseMessage(Scanner.of(e.data));
+    // Notifications, server-to-client requests, priming events and other ids are not ours.
+    if (m.shape != Shape.Response) return;
+    if (this.stage == Stage.Initialize && m.idIs(this.initId)) this.initialized(m);
+    else if (this.stage == Stage.Request && m.idIs(this.req.id)) this.answered(m);
+  }
+
+  private closedEarly(): void {
+    this.fail(new Failure(200, describe(this.server, "closed the SSE stream before answering " + this.req.what)));
+  }
+
+  // ---- 3. The POSTs ----
+
+  private onEndpoint(data: string): void {
+    const endpoint = resolveEndpoint(data, this.server.urlScheme, this.req.authority, this.server.path);
+    if (endpoint.error.length > 0) {
+      this.fail(new Failure(200, describe(this.server, endpoint.error)));
+      return;
+    }
+    const auth = this.req.auth;
+    this.postPath = auth.inQuery ? withQueryParam(endpoint.path, auth.name, auth.value) : endpoint.path;
+    this.initId = this.pool.nextId();
+    this.stage = Stage.Initialize;
+    this.post(initializeBody(this.initId), "initialize");
+  }
+
+  private initialized(m: Message): void {
+    if (m.error.present) {
+      this.fail(new Failure(200, describe(this.server, "refused initialize"), "", m));
+      return;
+    }
+    this.stage = Stage.Notify;
+    this.post(notificationBody("notifications/initialized"), "initialized");
+  }
+
+  private post(body: ArrayBuffer, what: string): void {
+    const target = new Target(this.req.cluster, this.req.authority, this.postPath, this.server.timeoutMs);
+    const auth = this.req.auth;
+    const headers: Headers = [];
+    if (!auth.inQuery && auth.name.length > 0) headers.push(pair(auth.name, auth.value));
+    for (let i = 0; i < this.req.forwarded.length; i++) headers.push(this.req.forwarded[i]);
+    if (!this.pool.post(target, postHeaders(target, headers), body, new Post(this, what), this.stat(what))) {
+      this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
+    }
+  }
+
+  /** A POST's own reply: only its status matters (the answer comes on the stream). */
+  posted(what: string, reply: BackendReply): void {
+    if (this.stage == Stage.Done || !this.waiter.waiting()) return;
+    const problem = transportProblem(reply, this.server.timeoutMs);
+    if (what == "initialized") {
+      // As for Streamable HTTP backends, a failed notification is only logged.
+      if (problem.length > 0) logWarn(describe(this.server, "rejected notifications/initialized: " + problem));
+      this.stage = Stage.Request;
+      this.post(this.req.body, this.req.what);
+    } else if (problem.length > 0) {
+      this.fail(Failure.fromReply(this.server, reply, "rejected the " + what + " POST: " + problem));
+    }
+  }
+
+  // ---- 4. Handing over ----
+
+  private answered(m: Message): void {
+    this.stage = Stage.Done;
+    this.waiter.answered(m);
+  }
+
+  private fail(f: Failure): void {
+    this.stage = Stage.Done;
+    this.waiter.onSessionFailed(f);
+  }
+
+  private bufferRejected(size: i32, endOfStream: bool): FilterDataStatusValues {
+    if (!endOfStream) return FilterDataStatusValues.StopIterationAndBuffer;
+    this.rejected.body = responseBody(size);
+    this.reject(size);
+    return FilterDataStatusValues.Continue;
+  }
+
+  /**
+   * The GET was answered with something else than an SSE stream (an HTTP error, Envoy's own 503/504, a JSON body):
+   * the client's error replaces that answer in place. A local reply here could collide with one Envoy is sending.
+   */
+  private reject(size: i32): void {
+    const r = this.rejected;
+    let problem = transportProblem(r, this.server.timeoutMs);
+    if (r.status == 504 && problem.startsWith("timed out")) problem = "did not answer the SSE GET within the route timeout";
+    if (problem.length == 0) problem = "answered the SSE GET with content-type \"" + r.contentType + "\", not text/event-stream";
+    this.inPlace = size;
+    this.fail(Failure.fromReply(this.server, r, problem));
+    this.inPlace = -1;
+    this.holding = false;
+  }
+
+  /** From the Exchange's reply: true when the reply was written over the rejected answer (or could not be). */
+  deliverInPlace(status: u32, body: ArrayBuffer, headers: Headers): bool {
+    const size = this.inPlace;
+    if (size == -1) return false;
+    if (size == NO_BODY) {
+      // An answer that ended with its headers (e.g. Envoy's 404 when no route matches the SSE URL) passes as it is.
+      logWarn(String.UTF8.decode(body));
+      return true;
+    }
+    replaceResponseHeader(":status", status.toString());
+    for (let i = 0; i < headers.length; i++) {
+      replaceResponseHeader(String.UTF8.decode(headers[i].key), String.UTF8.decode(headers[i].value));
+    }
+    replaceResponseHeader("content-length", body.byteLength.toString());
+    replaceResponseBody(size, body);
+    return true;
+  }
+
+  private stat(what: string): string {
+    return "mcp_proxy.upstream." + this.server.statName + "." + what;
+  }
+}
+
+/** Routes one POST's reply back to its LegacySse (AssemblyScript has no closures). */
+class Post extends Handler {
+  constructor(public owner: LegacySse, public what: string) {
+    super();
+  }
+
+  onReply(_call: Call, reply: BackendReply): void {
+    this.owner.posted(this.what, reply);
+  }
+}

@@ -1,0 +1,150 @@
+// Legacy SSE backends (`"transport": "sse"`) through the gateway: the client's POST becomes the backend's SSE GET,
+// the filter POSTs the handshake and the request to the announced endpoint and answers from the stream. Against
+// server-everything in sse mode, the SDK's SSEServerTransport under a path prefix, and the scripted legacy server.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { header, own, waitFor } from "../helpers/emulator-harness.ts";
+import { closedPort } from "../helpers/upstream.ts";
+import type { RouteSpec } from "../helpers/bootstrap.ts";
+import { startScriptedLegacyBackend, startSdkLegacyBackend, type LegacyBackend } from "../fixtures/backends/legacy-sse-backend.ts";
+import { connectClient, json, metric, post, repoRoot, startGateway } from "./filter-harness.ts";
+
+/** Higress's single-server form for a legacy SSE backend; the SSE URL's path must route to the backend's cluster. */
+export function sseServer(url = "http://backend/sse", extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) {
+  return { server: { name: "legacy", type: "mcp-proxy", transport: "sse", mcpServerURL: url, ...extra }, ...top };
+}
+
+export async function legacyGateway(t: TestContext, backend: LegacyBackend, pluginConfig: unknown = sseServer(), routes?: RouteSpec[]) {
+  return startGateway(t, { pluginConfig, clusters: { backend: backend.port },
+    routes: routes ?? [{ path: "/sse", cluster: "backend" }, { prefix: "/", cluster: "backend" }] });
+}
+
+export const call = (id: unknown, name: string, args: unknown = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+
+test("server-everything (sse) through the gateway with the SDK Client: tools/list and tools/call", async (t) => {
+  const port = await closedPort();
+  const child = spawn(join(repoRoot, "node_modules/.bin/mcp-server-everything"), ["sse"],
+    { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  t.after(() => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ } });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  await waitFor("server-everything to listen", () => out.includes(String(port)), 20000);
+  const { url, emu } = await startGateway(t, { pluginConfig: sseServer(), clusters: { backend: port },
+    routes: [{ path: "/sse", cluster: "backend" }, { prefix: "/", cluster: "backend" }] });
+  const client = await connectClient(t, url);
+  const { tools } = await client.listTools();
+  assert.ok(tools.some((x) => x.name === "echo"), tools.map((x) => x.name).join(","));
+  const echoed = await client.callTool({ name: "echo", arguments: { message: "through the SSE GET" } });
+  assert.match(JSON.stringify(echoed.content), /through the SSE GET/);
+  const sum = await client.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } });
+  assert.match(JSON.stringify(sum.content), /42/);
+  assert.equal(metric(emu, "mcp_proxy.upstream.legacy.sse_get"), 3);
+  assert.equal(metric(emu, "mcp_proxy.requests.legacy.tools_call.ok"), 2);
+});
+
+test("the SDK's SSEServerTransport under a path prefix: results pass through untouched, string ids kept", async (t) => {
+  const backend = await own(t, startSdkLegacyBackend("/legacy"));
+  const { url } = await legacyGateway(t, backend, sseServer("http://backend/legacy/sse"),
+    [{ prefix: "/legacy/", cluster: "backend" }, { prefix: "/", cluster: "backend" }]);
+  const client = await connectClient(t, url);
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((x) => x.name).sort(), ["add", "echo", "fail"]);
+  assert.deepEqual(tools.find((x) => x.name === "add")!.outputSchema?.required, ["sum"]);
+  const echoed = await client.callTool({ name: "echo", arguments: { message: "hi" } });
+  assert.deepEqual(echoed.content, [{ type: "text", text: "echo: hi" }]);
+  assert.deepEqual(echoed._meta, { fixture: true });
+  const added = await client.callTool({ name: "add", arguments: { a: 2, b: 3 } });
+  assert.deepEqual(added.structuredContent, { sum: 5 });
+  assert.equal((await client.callTool({ name: "fail", arguments: {} })).isError, true);
+  const raw = json(await post(url, call("id-ü", "echo", { message: "x" })));
+  assert.equal(raw.id, "id-ü");
+  const posts = backend.seen.filter((s) => s.method === "POST");
+  assert.ok(posts.every((s) => s.path.startsWith("/legacy/messages?sessionId=")), posts.map((s) => s.path).join(" "));
+  await waitFor("every SSE stream to be closed (Envoy resets the GET after the reply)", () => backend.openStreams() === 0);
+});
+
+test("each request costs one SSE GET and three POSTs (a legacy session lives as long as its GET); local answers cost none", async (t) => {
+  const backend = await own(t, startScriptedLegacyBackend());
+  const { url } = await legacyGateway(t, backend);
+  assert.equal(json(await post(url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } } })).result.serverInfo.name, "legacy");
+  assert.deepEqual(json(await post(url, { jsonrpc: "2.0", id: 2, method: "ping" })).result, {});
+  assert.equal((await post(url, { jsonrpc: "2.0", method: "notifications/initialized" })).status, 202);
+  assert.equal(backend.seen.length, 0, "initialize, ping and notifications never open a stream");
+  for (const id of [3, 4]) {
+    const reply = await post(url, call(id, "alpha", { n: id }));
+    assert.equal(reply.status, 200);
+    assert.equal(header(reply, "content-type"), "application/json");
+    const body = json(reply);
+    assert.equal(body.id, id);
+    assert.deepEqual(JSON.parse(body.result.content[0].text).params, { name: "alpha", arguments: { n: id } });
+  }
+  assert.deepEqual(backend.seen.map((s) => `${s.method} ${s.rpc}`), [
+    "GET ", "POST initialize", "POST notifications/initialized", "POST tools/call",
+    "GET ", "POST initialize", "POST notifications/initialized", "POST tools/call"]);
+  const ids = backend.seen.filter((s) => s.method === "POST").map((s) => s.path);
+  assert.ok(ids.slice(0, 3).every((p) => p === "/message?sessionId=s1") && ids.slice(3).every((p) => p === "/message?sessionId=s2"), ids.join(" "));
+  await waitFor("the streams to be closed", () => backend.openStreams() === 0);
+});
+
+test("the SSE GET carries only the allowlist and the upstream credential; the POSTs carry them too", async (t) => {
+  const backend = await own(t, startScriptedLegacyBackend());
+  const config = sseServer("http://backend/sse", {
+    securitySchemes: [{ id: "up", type: "apiKey", in: "header", name: "X-Api-Key", defaultCredential: "k1" }],
+    defaultUpstreamSecurity: { id: "up" },
+  });
+  const { url } = await legacyGateway(t, backend, config);
+  const reply = json(await post(url, call(1, "alpha"), [["authorization", "Bearer client-secret"], ["cookie", "s=1"],
+    ["traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"], ["x-custom", "nope"], ["mcp-protocol-version", "2025-06-18"]]));
+  const echo = JSON.parse(reply.result.content[0].text);
+  const get = backend.seen[0];
+  assert.equal(get.method, "GET");
+  assert.equal(get.path, "/sse");
+  assert.equal(get.headers.accept, "text/event-stream");
+  assert.equal(get.headers.host, "backend");
+  for (const h of [echo.get, echo.post]) {
+    assert.equal(h["x-api-key"], "k1");
+    assert.equal(h.traceparent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    for (const gone of ["authorization", "cookie", "x-custom", "mcp-protocol-version"]) assert.equal(h[gone], undefined, gone);
+  }
+  assert.equal(echo.get["content-length"], undefined, "the drained body goes without content-length");
+  assert.equal(echo.get["content-type"], undefined);
+});
+
+test("a query-parameter credential goes on the SSE URL and on the message URL", async (t) => {
+  const backend = await own(t, startScriptedLegacyBackend());
+  const config = sseServer("http://backend/sse", {
+    securitySchemes: [{ id: "up", type: "apiKey", in: "query", name: "key", defaultCredential: "q 1" }],
+    defaultUpstreamSecurity: { id: "up" },
+  });
+  const { url } = await legacyGateway(t, backend, config);
+  const echo = JSON.parse(json(await post(url, call(1, "alpha"))).result.content[0].text);
+  assert.equal(echo.getPath, "/sse?key=q%201");
+  assert.equal(echo.postPath, "/message?sessionId=s1&key=q%201");
+});
+
+test("allowTools and x-envoy-allow-mcp-tools apply as for Streamable HTTP backends; a denied call opens no stream", async (t) => {
+  const backend = await own(t, startScriptedLegacyBackend());
+  const { url } = await legacyGateway(t, backend, sseServer("http://backend/sse", {}, { allowTools: ["alpha", "beta"] }));
+  const listed = json(await post(url, { jsonrpc: "2.0", id: 1, method: "tools/list" }, [["x-envoy-allow-mcp-tools", "beta"]]));
+  assert.deepEqual(listed.result.tools.map((x: any) => x.name), ["beta"]);
+  const denied = json(await post(url, call(2, "alpha"), [["x-envoy-allow-mcp-tools", "beta"]]));
+  assert.equal(denied.error.code, -32602);
+  assert.equal(backend.seen.filter((s) => s.method === "GET").length, 1, "only tools/list opened a stream");
+  assert.equal(backend.seen[0].headers["x-envoy-allow-mcp-tools"], undefined);
+});
+
+test("a relative endpoint resolves against the SSE URL, keeping its path prefix", async (t) => {
+  const backend = await own(t, startScriptedLegacyBackend({ ssePath: "/legacy/v1/sse", endpoint: (id) => `messages?sessionId=${id}` }));
+  const { url } = await legacyGateway(t, backend, sseServer("http://backend/legacy/v1/sse"));
+  const echo = JSON.parse(json(await post(url, call(1, "alpha"))).result.content[0].text);
+  assert.equal(echo.postPath, "/legacy/v1/messages?sessionId=s1");
+});
+
+test("an absolute endpoint on the same origin is accepted", async (t) => {
+  const backend = await own(t, startScriptedLegacyBackend({ endpoint: (id, host) => `http://${host}/message?sessionId=${id}` }));
+  const { url } = await legacyGateway(t, backend);
+  assert.ok(json(await post(url, call(1, "alpha"))).result);
+});
