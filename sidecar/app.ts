@@ -68,6 +68,8 @@ export async function startSidecar(catalog: Catalog, options: StartOptions = {})
     res.shouldKeepAlive = false;
     res.assignSocket(socket as Socket);
     res.on('finish', () => socket.end());
+    // The HTTP server let go of this socket; a reset while the session opens must not go unhandled.
+    socket.on('error', (error) => log.debug('upgrade socket error', { error: error.message }));
     handle(req, res, { socket, head });
   });
   await new Promise<void>((resolve, reject) => {

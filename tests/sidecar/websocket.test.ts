@@ -3,11 +3,12 @@
 // child behind (checked by process group in /proc).
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { WebSocket } from 'ws';
 import {
-  connect, echoServer, EVERYTHING, groupMembers, initializeRequest, leftovers, openSocket, rpc, startTestSidecar, toolText,
+  connect, echoServer, EVERYTHING, FIXTURES, groupMembers, initializeRequest, leftovers, openSocket, rpc, startTestSidecar, toolText,
   waitFor, wsUrl, type TestSidecar,
 } from './helpers.ts';
 
@@ -40,6 +41,8 @@ async function socket(server: string, options = {}): Promise<WebSocket> {
 
 const whoami = (id: number) => ({ id, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
 const pgidOf = (reply: { result?: unknown }) => JSON.parse(toolText(reply.result)).pgid as number;
+const upgradeRequest = (server: string) => `GET /servers/${server}/ws HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+  'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 const closed = (ws: WebSocket) => new Promise<number>((resolve) => ws.once('close', resolve));
 
 test('server-everything over WebSocket with the SDK client: lists tools, calls echo and get-sum', async () => {
@@ -121,6 +124,27 @@ test('the upgrade goes through the same Origin and API-key checks as HTTP: 403, 
   }
 });
 
+test('a connection reset while the upgrade waits for a shared child to be ready: the sidecar carries on', async () => {
+  const waiting = await startTestSidecar({
+    mcpServers: { hang: { command: process.execPath, args: [join(FIXTURES, 'hang.mjs')], mode: 'shared' } },
+    sidecar: { initializeTimeoutMs: 1_000, gracePeriodMs: 300 },
+  });
+  try {
+    await new Promise<void>((resolve) => {
+      const tcp = tcpConnect(waiting.port, '127.0.0.1', () => {
+        tcp.write(upgradeRequest('hang'), () => setTimeout(() => tcp.resetAndDestroy(), 100));
+      });
+      tcp.on('close', () => resolve());
+      tcp.on('error', () => {});
+    });
+    // The refusal (503 once initializeTimeoutMs is over) is written to the reset socket.
+    await waitFor(() => waiting.logs.some((r) => r.msg === 'upgrade socket error'), 5_000, 'the write to fail');
+    assert.equal((await fetch(`${waiting.url}/healthz`)).status, 200);
+  } finally {
+    await waiting.close();
+  }
+});
+
 /** Clean close after a reply. */
 async function cleanClose(): Promise<number | undefined> {
   const ws = await openSocket(url('echo'));
@@ -152,8 +176,7 @@ async function abruptDuringInitialize(): Promise<undefined> {
 function abruptDuringUpgrade(): Promise<undefined> {
   return new Promise((resolve) => {
     const tcp = tcpConnect(sidecar.port, '127.0.0.1', () => {
-      tcp.write('GET /servers/echo/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', () => tcp.destroy());
+      tcp.write(upgradeRequest('echo'), () => tcp.destroy());
     });
     tcp.on('close', () => resolve(undefined));
     tcp.on('error', () => {});
