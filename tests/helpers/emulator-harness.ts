@@ -1,26 +1,13 @@
 // Shared plumbing for the emulator end-to-end tests: building the test filters, starting the emulator from a
 // bootstrap spec, raw HTTP requests (node:http, so Host, duplicates and hop-by-hop headers go out as written), and
 // polling the plugin's log lines.
-import { spawnSync } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { startEmulator } from "../../emulator/index.ts";
 import type { Emulator, LogLevelName } from "../../emulator/api.ts";
 import { bootstrapYaml, type BootstrapSpec } from "./bootstrap.ts";
-
-export const repoRoot = new URL("../..", import.meta.url).pathname;
-let built = false;
-
-/** Path of build/tests/NAME.wasm, building the test filters first if any is out of date. */
-export function filterWasm(name: string): string {
-  if (!built) {
-    const { status, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed"], { cwd: repoRoot });
-    if (status !== 0) throw new Error(`build failed: ${stderr}`);
-    built = true;
-  }
-  return join(repoRoot, "build/tests", `${name}.wasm`);
-}
+import { buildTestFilter } from "./sdk-build.ts";
+export { repoRoot } from "./sdk-build.ts";
 
 /** Anything with close(): closed when the test ends, pass or fail. */
 export async function own<T extends { close(): Promise<void> }>(t: TestContext, thing: Promise<T>): Promise<T> {
@@ -37,7 +24,8 @@ export interface Started {
 /** Starts the emulator on bootstrapYaml(spec) with the named test filter (root id = filter name by default). */
 export async function startWith(t: TestContext, filter: string | undefined, spec: Omit<BootstrapSpec, "wasm">,
   logLevel: LogLevelName = "info"): Promise<Started> {
-  const yaml = bootstrapYaml({ rootId: filter, pluginName: filter, ...spec, wasm: filter && filterWasm(filter) });
+  const wasm = filter === undefined ? undefined : await buildTestFilter(filter);
+  const yaml = bootstrapYaml({ rootId: filter, pluginName: filter, ...spec, wasm });
   const emu = await own(t, startEmulator({ yaml, quiet: true, logLevel }));
   return { emu, url: emu.listeners[0].url };
 }
@@ -57,6 +45,8 @@ export interface RequestSpec {
   body?: string;
   /** Body sent chunked, one write per element with a pause between, so the proxy sees several reads. */
   chunks?: string[];
+  /** Socket inactivity limit before the request fails; default 10 s. */
+  timeoutMs?: number;
 }
 
 async function writeChunks(req: import("node:http").ClientRequest, chunks: string[]): Promise<void> {
@@ -72,6 +62,8 @@ export function send(url: string, spec: RequestSpec = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers = [...(spec.headers ?? [])];
     if (spec.chunks) headers.push(["transfer-encoding", "chunked"]);
+    // Raw (array) headers get no default Host from node:http; HTTP/1.1 requires one.
+    if (!headers.some(([k]) => k.toLowerCase() === "host")) headers.unshift(["host", new URL(url).host]);
     if (spec.body !== undefined && !headers.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k))) {
       headers.push(["content-length", String(Buffer.byteLength(spec.body))]);
     }
@@ -79,11 +71,16 @@ export function send(url: string, spec: RequestSpec = {}): Promise<Reply> {
       headers: headers.flat() as unknown as Record<string, string> }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: rawPairs(res.rawHeaders),
-        body: Buffer.concat(chunks).toString() }));
+      res.on("end", () => {
+        // A test may ask for keep-alive; the connection must not outlive the exchange.
+        res.socket?.destroy();
+        resolve({ status: res.statusCode ?? 0, headers: rawPairs(res.rawHeaders), body: Buffer.concat(chunks).toString() });
+      });
       res.on("error", reject);
     });
     req.on("error", reject);
+    // A reply that never comes fails the test instead of hanging the run.
+    req.setTimeout(spec.timeoutMs ?? 10_000, () => req.destroy(new Error(`no complete reply to ${spec.path ?? "/"} in time`)));
     if (spec.chunks) writeChunks(req, spec.chunks).catch(reject);
     else req.end(spec.body);
   });

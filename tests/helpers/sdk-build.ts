@@ -5,8 +5,8 @@ import asc from "assemblyscript/asc";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { repoRoot } from "./emulator-harness.ts";
 
+export const repoRoot = new URL("../..", import.meta.url).pathname;
 const PATCH = join(repoRoot, "patches/@solo-io+proxy-runtime+0.1.8.patch");
 const SDK = "node_modules/@solo-io/proxy-runtime";
 
@@ -31,7 +31,7 @@ export async function compileFilter(source: string | { name: string; text: strin
   const sdkRoot = options.sdkRoot ?? repoRoot;
   const name = typeof source === "string" ? basename(source, ".ts") : source.name;
   // The entry sits under sdkRoot so that its SDK import resolves to sdkRoot's node_modules.
-  const dir = join(sdkRoot, "filters");
+  const dir = join(sdkRoot, options.sdkRoot ? "filters" : "build/tests/patched");
   mkdirSync(dir, { recursive: true });
   const entry = join(dir, `${name}.ts`);
   if (typeof source === "string") copyFileSync(source, entry);
@@ -39,10 +39,28 @@ export async function compileFilter(source: string | { name: string; text: strin
   const wasm = options.outFile ?? join(dir, `${name}.wasm`);
   const stdout = asc.createMemoryStream();
   const stderr = asc.createMemoryStream();
-  const argv = [`filters/${name}.ts`, "--baseDir", sdkRoot, "--outFile", wasm, "--runtime", "incremental", "-O1",
+  const argv = [`${name}.ts`, "--baseDir", dir, "--outFile", wasm, "--runtime", "incremental", "-O1",
     ...(options.abortToProcExit === false ? [] : ["--use", "abort=abort_proc_exit"])];
   const { error } = await asc.main(argv, { stdout, stderr });
   return { ok: !error, stderr: stderr.toString(), wasm };
+}
+
+const ascConfig = join(repoRoot, "asconfig.json");
+
+/**
+ * Path of build/tests/NAME.wasm, compiled from tests/filters/NAME.ts as scripts/build.mjs does if out of date.
+ * Only that filter is built, so a test does not depend on the state of the main filter under assembly/.
+ */
+export async function buildTestFilter(name: string): Promise<string> {
+  const source = join(repoRoot, "tests/filters", `${name}.ts`);
+  const wasm = join(repoRoot, "build/tests", `${name}.wasm`);
+  const inputs = Math.max(statSync(source).mtimeMs, statSync(PATCH).mtimeMs, statSync(ascConfig).mtimeMs);
+  if (existsSync(wasm) && statSync(wasm).mtimeMs >= inputs) return wasm;
+  const stderr = asc.createMemoryStream();
+  const { error } = await asc.main([`tests/filters/${name}.ts`, "--baseDir", repoRoot, "--config", "asconfig.json",
+    "--target", "release", "-O1", "--outFile", wasm], { stdout: asc.createMemoryStream(), stderr });
+  if (error) throw new Error(`building test filter ${name} failed: ${stderr.toString()}`);
+  return wasm;
 }
 
 interface Hunk { file: string; header: string; text: string }
