@@ -2,12 +2,10 @@
 // stateless) and against server-everything; and the upstream request count: 3 cold, 1 warm.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { own, waitFor } from "../helpers/emulator-harness.ts";
+import { own } from "../helpers/emulator-harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 import { startSdkBackend, type BackendMode } from "../fixtures/backends/sdk-backend.ts";
-import { connectClient, httpServer, json, metric, post, repoRoot, startGateway } from "./filter-harness.ts";
+import { connectClient, httpServer, json, metric, post, startEverything, startGateway } from "./filter-harness.ts";
 
 async function throughGateway(t: TestContext, mode: BackendMode) {
   const backend = await own(t, startSdkBackend(mode));
@@ -84,14 +82,7 @@ test("backend faults become JSON-RPC errors that say which; the client never han
 });
 
 test("server-everything (streamableHttp) through the gateway with the SDK Client", async (t) => {
-  const port = await closedPort();
-  const child = spawn(join(repoRoot, "node_modules/.bin/mcp-server-everything"), ["streamableHttp"],
-    { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  t.after(() => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ } });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  await waitFor("server-everything to listen", () => /listening|running|port/i.test(out), 20000);
+  const port = await startEverything(t, "streamableHttp");
   const { url } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: port } });
   const client = await connectClient(t, url);
   const { tools } = await client.listTools();

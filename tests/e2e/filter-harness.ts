@@ -1,6 +1,6 @@
 // Shared plumbing for the filter's end-to-end tests: the real build/mcp-proxy.wasm in the emulator, raw JSON-RPC
 // POSTs, and the SDK's MCP Client pointed at the gateway.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -8,7 +8,8 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { startEmulator } from "../../emulator/index.ts";
 import type { Emulator } from "../../emulator/api.ts";
 import { bootstrapYaml, type RouteSpec } from "../helpers/bootstrap.ts";
-import { own, send, type Reply } from "../helpers/emulator-harness.ts";
+import { own, send, waitFor, type Reply } from "../helpers/emulator-harness.ts";
+import { closedPort } from "../helpers/upstream.ts";
 
 export const repoRoot = new URL("../..", import.meta.url).pathname;
 let built = false;
@@ -70,4 +71,18 @@ export async function connectClient(t: TestContext, url: string, headers: Record
 
 export function metric(emu: Emulator, name: string): number {
   return emu.metrics().get(name) ?? 0;
+}
+
+/** server-everything in `mode` on a free port, its process group killed when the test ends; resolves with the port. */
+export async function startEverything(t: TestContext, mode: "streamableHttp" | "sse"): Promise<number> {
+  const port = await closedPort();
+  const child = spawn(join(repoRoot, "node_modules/.bin/mcp-server-everything"), [mode],
+    { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  t.after(() => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ } });
+  let out = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (out += d));
+  // It logs the port it listens on.
+  await waitFor("server-everything to listen", () => out.includes(String(port)), 20000);
+  return port;
 }

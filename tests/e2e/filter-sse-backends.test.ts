@@ -1,39 +1,16 @@
 // Legacy SSE backends (`"transport": "sse"`) through the gateway: the client's POST becomes the backend's SSE GET,
 // the filter POSTs the handshake and the request to the announced endpoint and answers from the stream. Against
 // server-everything in sse mode, the SDK's SSEServerTransport under a path prefix, and the scripted legacy server.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { header, own, waitFor } from "../helpers/emulator-harness.ts";
-import { closedPort } from "../helpers/upstream.ts";
-import type { RouteSpec } from "../helpers/bootstrap.ts";
-import { startScriptedLegacyBackend, startSdkLegacyBackend, type LegacyBackend } from "../fixtures/backends/legacy-sse-backend.ts";
-import { connectClient, json, metric, post, repoRoot, startGateway } from "./filter-harness.ts";
-
-/** Higress's single-server form for a legacy SSE backend; the SSE URL's path must route to the backend's cluster. */
-export function sseServer(url = "http://backend/sse", extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}) {
-  return { server: { name: "legacy", type: "mcp-proxy", transport: "sse", mcpServerURL: url, ...extra }, ...top };
-}
-
-export async function legacyGateway(t: TestContext, backend: LegacyBackend, pluginConfig: unknown = sseServer(), routes?: RouteSpec[]) {
-  return startGateway(t, { pluginConfig, clusters: { backend: backend.port },
-    routes: routes ?? [{ path: "/sse", cluster: "backend" }, { prefix: "/", cluster: "backend" }] });
-}
-
-export const call = (id: unknown, name: string, args: unknown = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+import { startScriptedLegacyBackend, startSdkLegacyBackend } from "../fixtures/backends/legacy-sse-backend.ts";
+import { connectClient, json, metric, post, startEverything, startGateway } from "./filter-harness.ts";
+import { SSE_ROUTES, call, legacyGateway, sseServer } from "./filter-sse-harness.ts";
 
 test("server-everything (sse) through the gateway with the SDK Client: tools/list and tools/call", async (t) => {
-  const port = await closedPort();
-  const child = spawn(join(repoRoot, "node_modules/.bin/mcp-server-everything"), ["sse"],
-    { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  t.after(() => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ } });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  await waitFor("server-everything to listen", () => out.includes(String(port)), 20000);
-  const { url, emu } = await startGateway(t, { pluginConfig: sseServer(), clusters: { backend: port },
-    routes: [{ path: "/sse", cluster: "backend" }, { prefix: "/", cluster: "backend" }] });
+  const port = await startEverything(t, "sse");
+  const { url, emu } = await startGateway(t, { pluginConfig: sseServer(), clusters: { backend: port }, routes: SSE_ROUTES });
   const client = await connectClient(t, url);
   const { tools } = await client.listTools();
   assert.ok(tools.some((x) => x.name === "echo"), tools.map((x) => x.name).join(","));
