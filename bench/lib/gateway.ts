@@ -1,0 +1,63 @@
+// Bootstrap for the emulator with the real filter: one server entry per benchmark backend path, all on cluster
+// "backend" (or another cluster, e.g. the sidecar), in the filter's multi-server form.
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { bootstrapYaml } from "../../tests/helpers/bootstrap.ts";
+import { repoRoot, startEmulatorWorker, type EmulatorService } from "./services.ts";
+
+export interface ServerEntry {
+  /** Path prefix clients use, and the name of the server. */
+  prefix: string;
+  /** Backend path (Streamable HTTP) or undefined for the sidecar's default /servers/NAME/mcp. */
+  backendPath?: string;
+  transport?: "http" | "stdio";
+  cluster?: string;
+  allowTools?: string[];
+  name?: string;
+}
+
+export const buildNotes: string[] = [];
+let checked = false;
+
+/**
+ * build/mcp-proxy.wasm, rebuilt first if out of date. The filter is developed alongside: when the working tree
+ * does not compile, the last good build is used and the report says so.
+ */
+export function filterWasm(): string {
+  const wasm = join(repoRoot, "build/mcp-proxy.wasm");
+  if (checked) return wasm;
+  checked = true;
+  const { status, stdout, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: repoRoot, encoding: "utf8" });
+  if (status === 0) return wasm;
+  if (!existsSync(wasm)) throw new Error(`npm run build failed: ${stdout}${stderr}`);
+  buildNotes.push(`the filter's working tree did not compile; measured the previous build/mcp-proxy.wasm (${statSync(wasm).mtime.toISOString()})`);
+  return wasm;
+}
+
+function server(entry: ServerEntry): Record<string, unknown> {
+  const s: Record<string, unknown> = {
+    name: entry.name ?? entry.prefix.replace(/\W+/g, "-").replace(/^-|-$/g, ""),
+    pathPrefix: entry.prefix, cluster: entry.cluster ?? "backend", transport: entry.transport ?? "http",
+  };
+  if (entry.backendPath) s.mcpServerURL = `http://backend${entry.backendPath}`;
+  if (entry.allowTools) s.allowTools = entry.allowTools;
+  return s;
+}
+
+export function gatewayYaml(entries: ServerEntry[], clusters: Record<string, number>): string {
+  return bootstrapYaml({
+    wasm: filterWasm(), rootId: "mcp-proxy", pluginName: "mcp-proxy", allowOnHeadersStopIteration: true,
+    pluginConfig: { servers: entries.map(server) },
+    routes: [{ prefix: "/", cluster: Object.keys(clusters)[0] }], clusters,
+  });
+}
+
+export function startGateway(entries: ServerEntry[], clusters: Record<string, number>): Promise<EmulatorService> {
+  return startEmulatorWorker(gatewayYaml(entries, clusters));
+}
+
+/** Every 4th of the backend's tools (tool_0, tool_4, ...) plus the two we call. */
+export function allowList(maxTools = 1000): string[] {
+  return [...Array.from({ length: Math.ceil(maxTools / 4) }, (_, i) => `tool_${i * 4}`), "blob", "echo"];
+}

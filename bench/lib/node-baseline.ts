@@ -1,0 +1,63 @@
+// The filter's per-request work done the plain-Node way (JSON.parse / JSON.stringify / string scanning), timed in
+// this process after a warm-up: the baseline for the time spent inside the wasm.
+import { performance } from "node:perf_hooks";
+
+/** Mean nanoseconds per call of `fn`, over at least `minMs` after `warmupMs` of warm-up. */
+export function timeNs(fn: () => unknown, warmupMs = 100, minMs = 300): number {
+  const run = (ms: number) => {
+    let n = 0;
+    const start = performance.now();
+    let now = start;
+    while (now - start < ms) {
+      for (let i = 0; i < 16; i++) fn();
+      n += 16;
+      now = performance.now();
+    }
+    return ((now - start) * 1e6) / n;
+  };
+  run(warmupMs);
+  return run(minMs);
+}
+
+/** The data of every `data:` line of every event, events joined by newlines: what an SSE reply parser extracts. */
+export function sseData(text: string): string[] {
+  const out: string[] = [];
+  let lines: string[] = [];
+  let pos = 0;
+  while (pos <= text.length) {
+    let end = text.indexOf("\n", pos);
+    if (end < 0) end = text.length;
+    const line = text.charCodeAt(end - 1) === 13 ? text.slice(pos, end - 1) : text.slice(pos, end);
+    if (line.length === 0) {
+      if (lines.length > 0) out.push(lines.join("\n"));
+      lines = [];
+    } else if (line.startsWith("data:")) {
+      lines.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
+    }
+    pos = end + 1;
+  }
+  if (lines.length > 0) out.push(lines.join("\n"));
+  return out;
+}
+
+const KNOWN_VERSIONS = new Set(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]);
+
+export function initialize(clientBody: string): string {
+  const req = JSON.parse(clientBody);
+  if (req.jsonrpc !== "2.0" || req.method !== "initialize") throw new Error("bad request");
+  const asked = req.params?.protocolVersion;
+  const protocolVersion = KNOWN_VERSIONS.has(asked) ? asked : "2025-11-25";
+  return JSON.stringify({ jsonrpc: "2.0", id: req.id, result: { protocolVersion, capabilities: { tools: {} }, serverInfo: { name: "bench", version: "0.1.0" } } });
+}
+
+/** A proxied request: parse the client's, write the upstream one, parse the backend's reply, answer with the client's id. */
+export function proxied(clientBody: string, backendBody: string, sse: boolean, allow: Set<string>): string {
+  const req = JSON.parse(clientBody);
+  if (req.method === "tools/call" && !allow.has(req.params?.name)) throw new Error("not allowed");
+  const upstream = JSON.stringify({ jsonrpc: "2.0", id: 7, method: req.method, params: req.params });
+  if (upstream.length === 0) throw new Error("unreachable");
+  const reply = JSON.parse(sse ? sseData(backendBody)[0] : backendBody);
+  if (req.method === "tools/list") reply.result.tools = reply.result.tools.filter((t: { name: string }) => allow.has(t.name));
+  reply.id = req.id;
+  return JSON.stringify(reply);
+}

@@ -1,0 +1,36 @@
+// What the benchmark backend returns: tool lists of a given length and tool results of a given size.
+
+const toolLists = new Map<number, string>();
+const blobs = new Map<number, string>();
+
+export function toolList(n: number): string {
+  let cached = toolLists.get(n);
+  if (cached === undefined) {
+    const tools = Array.from({ length: n }, (_, i) => ({
+      name: `tool_${i}`,
+      description: `Tool number ${i}: looks a record up by key and returns it with its history, "as is".`,
+      inputSchema: { type: "object", properties: { key: { type: "string", description: "record key" }, limit: { type: "integer" } }, required: ["key"] },
+    }));
+    cached = JSON.stringify({ tools });
+    toolLists.set(n, cached);
+  }
+  return cached;
+}
+
+export function blob(bytes: number): string {
+  let cached = blobs.get(bytes);
+  if (cached === undefined) {
+    const unit = '{"id":42,"name":"widget","tags":["a","b"],"note":"line\\nbreak"}\n';
+    const text = unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
+    cached = JSON.stringify({ content: [{ type: "text", text }] });
+    blobs.set(bytes, cached);
+  }
+  return cached;
+}
+
+
+/** A JSON-RPC reply body as the backend frames it: bare JSON, or one SSE `message` event. */
+export function frame(id: unknown, resultJson: string, sse: boolean): string {
+  const json = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultJson}}`;
+  return sse ? `event: message\ndata: ${json}\n\n` : json;
+}

@@ -1,0 +1,31 @@
+// Latency summaries. Percentiles by nearest rank on the sorted sample.
+
+export interface Summary {
+  count: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+export function summarize(latenciesMs: number[], errors: number, seconds: number): Summary {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  const mean = sorted.reduce((s, v) => s + v, 0) / (sorted.length || 1);
+  return { count: sorted.length, errors, seconds, rps: sorted.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
+}
+
+/** a / b, or NaN when either side is missing. */
+export function ratio(a: number, b: number): number {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN;
+}

@@ -1,0 +1,107 @@
+// 1. Time inside the wasm per request kind (the emulator's per-export timings, deltas over a run of sequential
+// requests), against the same parsing and serialising done in plain Node.
+import { frame, blob, toolList } from "../lib/payloads.ts";
+import { McpSession, newAgent, PROTOCOL_VERSION } from "../lib/mcp-http.ts";
+import { allowList, startGateway } from "../lib/gateway.ts";
+import { perRequest, splitBetween, startBackend, type EmulatorService, type WasmSplit } from "../lib/services.ts";
+import * as node from "../lib/node-baseline.ts";
+import { ratio } from "../lib/stats.ts";
+
+export interface WasmCostRow {
+  scenario: string;
+  /** Bytes of the backend reply the filter handled (0 for initialize). */
+  replyBytes: number;
+  requests: number;
+  /** Time inside the exports (the emulator's measure), µs per request. */
+  exportUs: number;
+  /** Of which host functions (the emulator's JavaScript), µs per request. */
+  hostUs: number;
+  hostCalls: number;
+  /** The module's own code, µs per request: the figure compared with Node. */
+  wasmUs: number;
+  nodeUs: number;
+  ratio: number;
+  /** Reply bytes per second of wasm time (tools/list only). */
+  wasmMBps?: number;
+  nodeMBps?: number;
+}
+
+interface Scenario {
+  name: string;
+  prefix: string;
+  /** The client request body (id 5) */
+  body: string;
+  /** What the backend returns for it, framed as sent; undefined when answered locally. */
+  backend?: string;
+  sse?: boolean;
+  isList?: boolean;
+}
+
+const INIT = JSON.stringify({ jsonrpc: "2.0", id: 5, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "bench", version: "1" } } });
+const call = (bytes: number) => JSON.stringify({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "blob", arguments: { bytes } } });
+const LIST = JSON.stringify({ jsonrpc: "2.0", id: 5, method: "tools/list", params: {} });
+
+function scenarios(): Scenario[] {
+  const callScenario = (bytes: number, sse: boolean): Scenario => ({
+    name: `tools/call ${bytes >= 1024 ? `${bytes / 1024} KB` : `${bytes} B`} result${sse ? " (SSE reply parse)" : ""}`,
+    prefix: sse ? "/sse/10" : "/json/10", body: call(bytes), backend: frame(7, blob(bytes), sse), sse,
+  });
+  const listScenario = (n: number): Scenario => ({
+    name: `tools/list ${n.toLocaleString("en")} tools, allowTools`, prefix: `/json/${n}`, body: LIST, backend: frame(7, toolList(n), false), isList: true,
+  });
+  return [
+    { name: "initialize (answered by the filter)", prefix: "/json/10", body: INIT },
+    callScenario(1024, false), callScenario(100 * 1024, false),
+    listScenario(10), listScenario(100), listScenario(1000),
+    callScenario(1024, true), callScenario(100 * 1024, true),
+  ];
+}
+
+/** Sequential requests for up to `maxMs` (at most `maxRequests`) after `warmup` unmeasured ones; wasm ns per request. */
+async function measureWasm(emu: EmulatorService, s: Scenario, maxRequests: number, maxMs: number): Promise<{ split: WasmSplit; requests: number }> {
+  const session = new McpSession(new URL(emu.url + s.prefix), newAgent(1));
+  const send = async () => {
+    const message = await session.request(JSON.parse(s.body).method, JSON.parse(s.body).params);
+    if (message === undefined) throw new Error(`${s.name}: no result`);
+  };
+  // Enough calls for V8 to tier the module's hot functions up from Liftoff, as a long-running Envoy would have.
+  for (let i = 0; i < 200; i++) await send();
+  const before = await emu.timings();
+  const deadline = Date.now() + maxMs;
+  let requests = 0;
+  while (requests < maxRequests && Date.now() < deadline) { await send(); requests++; }
+  const split = perRequest(splitBetween(before, await emu.timings()), requests);
+  session.agent && session.agent.destroy();
+  return { split, requests };
+}
+
+function nodeNs(s: Scenario, allow: Set<string>): number {
+  if (!s.backend) return node.timeNs(() => node.initialize(s.body));
+  return node.timeNs(() => node.proxied(s.body, s.backend!, s.sse ?? false, allow));
+}
+
+export async function runWasmCost(log: (line: string) => void): Promise<WasmCostRow[]> {
+  const backend = await startBackend();
+  const allow = allowList();
+  const list = scenarios();
+  const prefixes = [...new Set(list.map((s) => s.prefix))];
+  const emu = await startGateway(prefixes.map((prefix) => ({ prefix, backendPath: `${prefix}/mcp`, allowTools: allow })), { backend: backend.port });
+  try {
+    const rows: WasmCostRow[] = [];
+    for (const s of list) {
+      const { split, requests } = await measureWasm(emu, s, 400, 3000);
+      const ns = split.wasmNs;
+      const baseline = nodeNs(s, new Set(allow));
+      const replyBytes = s.backend ? Buffer.byteLength(s.backend) : 0;
+      const row: WasmCostRow = { scenario: s.name, replyBytes, requests,
+        exportUs: split.exportNs / 1000, hostUs: split.hostNs / 1000, hostCalls: split.hostCalls, wasmUs: ns / 1000, nodeUs: baseline / 1000, ratio: ratio(ns, baseline) };
+      if (s.isList) { row.wasmMBps = replyBytes / ns * 1000; row.nodeMBps = replyBytes / baseline * 1000; }
+      rows.push(row);
+      log(`  ${s.name}: exports ${row.exportUs.toFixed(1)} µs = wasm ${row.wasmUs.toFixed(1)} + host ${row.hostUs.toFixed(1)} (${row.hostCalls.toFixed(0)} calls), node ${row.nodeUs.toFixed(1)} µs, ratio ${row.ratio.toFixed(2)}`);
+    }
+    return rows;
+  } finally {
+    await emu.close();
+    await backend.close();
+  }
+}
