@@ -8,7 +8,7 @@ import { request } from "node:http";
 import type { IncomingMessage } from "node:http";
 import { closedPort, echoUpstream, slowUpstream, sseUpstream } from "../helpers/upstream.ts";
 import { own, send, startWith, waitFor } from "../helpers/emulator-harness.ts";
-import type { BootstrapSpec } from "../helpers/bootstrap.ts";
+import type { BootstrapSpec, RouteSpec } from "../helpers/bootstrap.ts";
 
 function start(t: TestContext, spec: Omit<BootstrapSpec, "wasm">) {
   return startWith(t, "passthrough", spec);
@@ -47,26 +47,21 @@ test("Envoy answers 503 with \"upstream connect error or disconnect/reset before
   assert.match(reply.body, /^upstream connect error or disconnect\/reset before headers\. reset reason: \S/);
 });
 
-test("Envoy answers 504 \"upstream request timeout\" when the route timeout expires", async (t) => {
-  const slow = await own(t, slowUpstream(3000));
-  const { url } = await start(t, { routes: [{ prefix: "/", cluster: "slow", timeout: "0.2s" }], clusters: { slow: slow.port } });
-  const reply = await send(url);
-  assert.deepEqual([reply.status, reply.body], [504, "upstream request timeout"]);
-});
+/** Against an upstream that answers after 3 s, Envoy's timeouts answer first, each with its own status and body. */
+const timeouts: { behaviour: string; route: RouteSpec; streamIdleTimeout?: string; status: number; body: string }[] = [
+  { behaviour: "504 \"upstream request timeout\" when the route timeout expires", route: { prefix: "/", cluster: "slow", timeout: "0.2s" }, status: 504, body: "upstream request timeout" },
+  { behaviour: "408 \"stream timeout\" when stream_idle_timeout expires before response headers", route: { prefix: "/", cluster: "slow" }, streamIdleTimeout: "0.2s", status: 408, body: "stream timeout" },
+  { behaviour: "408 \"stream timeout\" from a route's idle_timeout, which replaces stream_idle_timeout", route: { prefix: "/", cluster: "slow", idleTimeout: "0.2s" }, status: 408, body: "stream timeout" },
+];
 
-test("Envoy answers 408 \"stream timeout\" when stream_idle_timeout expires before response headers", async (t) => {
-  const slow = await own(t, slowUpstream(3000));
-  const { url } = await start(t, { routes: [{ prefix: "/", cluster: "slow" }], clusters: { slow: slow.port }, streamIdleTimeout: "0.2s" });
-  const reply = await send(url);
-  assert.deepEqual([reply.status, reply.body], [408, "stream timeout"]);
-});
-
-test("Envoy applies a route's idle_timeout in place of stream_idle_timeout", async (t) => {
-  const slow = await own(t, slowUpstream(3000));
-  const { url } = await start(t, { routes: [{ prefix: "/", cluster: "slow", idleTimeout: "0.2s" }], clusters: { slow: slow.port } });
-  const reply = await send(url);
-  assert.deepEqual([reply.status, reply.body], [408, "stream timeout"]);
-});
+for (const c of timeouts) {
+  test(`Envoy answers ${c.behaviour}`, async (t) => {
+    const slow = await own(t, slowUpstream(3000));
+    const { url } = await start(t, { routes: [c.route], clusters: { slow: slow.port }, streamIdleTimeout: c.streamIdleTimeout });
+    const reply = await send(url);
+    assert.deepEqual([reply.status, reply.body], [c.status, c.body]);
+  });
+}
 
 test("Envoy resets the downstream stream when stream_idle_timeout expires after the response started", async (t) => {
   const sse = await own(t, sseUpstream());
