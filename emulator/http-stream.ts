@@ -30,8 +30,8 @@ export class ActiveStream implements SlotStream {
   requestHeaders: HeaderMap;
   responseHeaders?: HeaderMap;
   localReplyRequested = false;
-  /** A local reply is travelling through the encoder filters (as opposed to a direct reply). */
-  private replyEncoding = false;
+  /** Local replies asked for by filters and not yet sent (they wait for the VM call to return). */
+  private repliesPending = 0;
   private readonly slots: WasmSlot[];
   private readonly encoders: WasmSlot[];
   private route?: MatchedRoute;
@@ -329,35 +329,40 @@ export class ActiveStream implements SlotStream {
     this.encodeData(heldAll ? i : i + 1, data, state.endStream);
   }
 
-  /** A local reply asked for while a filter held the response headers is written once the VM call returns. */
+  /** A local reply asked for during a response callback is sent once the VM call returns: stop encoding meanwhile. */
   private pendingDirectReply(): boolean {
-    return this.localReplyRequested && !this.replyEncoding && !this.downstreamHeadersSent;
+    return this.repliesPending > 0;
   }
 
   // ---- local replies, resets, completion ----
 
-  /** From a filter: Envoy defers it until the VM call returns; the first one wins. */
+  /** From a filter: Envoy defers it until the VM call returns. */
   requestLocalReply(reply: LocalReply): void {
-    if (this.localReplyRequested || this.finished) return;
+    if (this.finished) return;
     this.localReplyRequested = true;
-    process.nextTick(() => this.sendLocalReply(reply, true));
+    this.repliesPending++;
+    process.nextTick(() => {
+      this.repliesPending--;
+      this.sendLocalReply(reply);
+    });
   }
 
-  private sendLocalReply(reply: LocalReply, alreadyRequested = false): void {
-    if (this.finished || (!alreadyRequested && this.localReplyRequested)) return;
+  /**
+   * Envoy's FilterManager::sendLocalReply: with no response headers yet the reply goes through the encoder filters;
+   * with response headers not yet encoded (a filter holds them, be they the upstream's or an earlier local reply's)
+   * it is a direct reply that skips the encoder filters; once headers went downstream the stream is reset.
+   */
+  private sendLocalReply(reply: LocalReply): void {
+    if (this.finished) return;
     this.localReplyRequested = true;
     this.abortUpstream();
     const headers = localReplyHeaders(reply);
     if (this.downstreamHeadersSent) {
-      // Response already on the wire: Envoy can only reset the stream.
       this.reset("local_reply_after_response_started");
-    } else if (this.responseHeaders && this.upstreamResponse) {
-      // A filter holds the upstream's response headers: sendDirectLocalReply skips the encoder filters.
+    } else if (this.responseHeaders) {
       this.writeDownstreamHeaders(headers, reply.body.length === 0);
       if (reply.body.length > 0) this.writeDownstreamData(reply.body, true);
     } else {
-      this.encoders.forEach((slot) => Object.assign(slot.encode, { headers: "pending", held: null, endStream: false }));
-      this.replyEncoding = true;
       this.encodeHeaders(0, headers, reply.body.length === 0);
       if (reply.body.length > 0) this.encodeData(0, reply.body, true);
     }
