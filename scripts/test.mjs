@@ -25,6 +25,11 @@ function testFiles(dir) {
 }
 
 run(process.execPath, ["scripts/build.mjs", "--if-needed"]);
-if (filters.length === 0) run(process.execPath, ["node_modules/@as-pect/cli/bin/asp.js", "--config", "as-pect.config.js"]);
+if (filters.length === 0) {
+  run(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit", "-p", "tsconfig.json"]);
+  run(process.execPath, ["node_modules/@as-pect/cli/bin/asp.js", "--config", "as-pect.config.js"]);
+}
+// The status-page test drives Debian's chromium; a fresh machine gets it from the project's own set-up.
+run(process.execPath, ["scripts/ensure-chromium.mjs"]);
 const files = testFiles(join(root, "tests")).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 run(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files]);

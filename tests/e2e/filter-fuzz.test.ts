@@ -56,7 +56,7 @@ test("thousands of malformed bodies never trap the VM; each gets a JSON-RPC answ
   const statuses = new Map<number, number>();
   for (let i = 0; i < 3000; i++) {
     const body = mutate(r);
-    const res = await fetch(`${url}/mcp`, { method: "POST", body, headers: { "content-type": "application/json" } });
+    const res = await fetch(`${url}/mcp`, { method: "POST", body: new Uint8Array(body), headers: { "content-type": "application/json" } });
     const text = await res.text();
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     assert.ok([200, 202, 400].includes(res.status), `status ${res.status} for ${JSON.stringify(body.toString("latin1"))}: ${text}`);
