@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+// `npm start`: the whole gateway on this machine, as docker-compose.yml runs it with real Envoy. Builds the filter
+// if missing, starts mcp-sidecar (envoy/sidecar.json), the two demo backends (server-everything over Streamable
+// HTTP and legacy SSE) and envoy-emulator on envoy/envoy.yaml, waits until each answers, prints the MCP URLs and a
+// curl command, and on SIGINT/SIGTERM stops them all. Each child runs in a process group of its own, so stopping it
+// reaches whatever it spawned, and a Ctrl-C in the terminal reaches only this script, which stops them in order.
+// The ports are envoy/envoy.yaml's; startBackends() is also used by tests/e2e/deploy-envoy.test.ts on free ports.
+import { spawn, spawnSync } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import net from "node:net";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** The fixed ports of envoy/envoy.yaml (the test checks the two agree). */
+export const DEMO_PORTS = { listener: 10000, admin: 9901, sidecar: 8081, remote: 3001, legacy: 3002 };
+const STOP_GRACE_MS = 7000; // above the sidecar's gracePeriodMs (5 s), which it needs to stop its own children
+
+/** A child in its own process group; its output is kept (for error messages) and copied to `log`. */
+function launch(name, command, args, { env = process.env, log } = {}) {
+  const child = spawn(command, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = { name, child, output: "", exited: false, exitCode: null };
+  const keep = (chunk) => {
+    proc.output = (proc.output + chunk).slice(-20_000);
+    log?.write(String(chunk).replace(/^(?=.)/gm, `[${name}] `));
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  proc.done = new Promise((resolve) => child.once("exit", (code, signal) => {
+    proc.exited = true;
+    proc.exitCode = signal ?? code;
+    resolve();
+  }));
+  child.once("error", (error) => keep(`spawn failed: ${error.message}\n`));
+  return proc;
+}
+
+function signalGroup(proc, signal) {
+  try { process.kill(-proc.child.pid, signal); } catch { /* the group is gone */ }
+}
+
+/** SIGTERM to every group, SIGKILL to any still there after the grace period; resolves when all have exited. */
+export async function stopAll(procs) {
+  const running = procs.filter((p) => p.child.pid !== undefined);
+  running.forEach((p) => signalGroup(p, "SIGTERM"));
+  const timer = setTimeout(() => running.forEach((p) => signalGroup(p, "SIGKILL")), STOP_GRACE_MS);
+  await Promise.all(running.map((p) => p.done));
+  clearTimeout(timer);
+  // A group can outlive its leader (a grandchild that ignored SIGTERM): make sure nothing of it stays.
+  running.forEach((p) => signalGroup(p, "SIGKILL"));
+}
+
+/** Resolves once `port` on 127.0.0.1 accepts connections; rejects if `proc` exits first or time runs out. */
+async function waitForPort(proc, port, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exited) throw new Error(`${proc.name} exited (${proc.exitCode}) before listening on ${port}:\n${proc.output.trim()}`);
+    if (await connects(port)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${proc.name} did not listen on port ${port} within ${timeoutMs} ms:\n${proc.output.trim()}`);
+}
+
+function connects(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => { socket.destroy(); resolve(true); });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Fails with a clear message when something already listens on a port we need (it would answer in our stead). */
+async function checkFree(ports) {
+  const busy = [];
+  for (const [what, port] of Object.entries(ports)) if (port > 0 && await connects(port)) busy.push(`${port} (${what})`);
+  if (busy.length > 0) throw new Error(`port(s) already in use: ${busy.join(", ")}. Stop whatever listens there (another npm start, docker compose up?) and retry.`);
+}
+
+/**
+ * mcp-sidecar on envoy/sidecar.json and the two server-everything backends, each listening when this resolves.
+ * The sidecar's stdio children get the sidecar's PATH, so node_modules/.bin goes first: the catalog names
+ * `mcp-server-everything` as the container image has it on its PATH.
+ */
+export async function startBackends(ports, log) {
+  const bin = join(root, "node_modules/.bin");
+  const everything = join(bin, "mcp-server-everything");
+  const procs = [
+    launch("sidecar", process.execPath, ["sidecar/bin.mjs", "--config", "envoy/sidecar.json", "--host", "127.0.0.1", "--port", String(ports.sidecar)],
+      { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` }, log }),
+    launch("remote", everything, ["streamableHttp"], { env: { ...process.env, PORT: String(ports.remote) }, log }),
+    launch("legacy", everything, ["sse"], { env: { ...process.env, PORT: String(ports.legacy) }, log }),
+  ];
+  try {
+    await Promise.all([waitForPort(procs[0], ports.sidecar), waitForPort(procs[1], ports.remote), waitForPort(procs[2], ports.legacy)]);
+  } catch (error) {
+    await stopAll(procs);
+    throw error;
+  }
+  return procs;
+}
+
+export const ROUTES = [
+  ["everything", "server-everything over stdio, through mcp-sidecar"],
+  ["remote", "server-everything over Streamable HTTP"],
+  ["legacy", "server-everything over legacy HTTP+SSE"],
+];
+
+async function main() {
+  const build = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: root, stdio: "inherit" });
+  if (build.status !== 0) throw new Error("the filter build failed");
+  await checkFree(DEMO_PORTS);
+  mkdirSync(join(root, "build"), { recursive: true });
+  const logPath = join(root, "build/start.log");
+  const log = createWriteStream(logPath);
+  const procs = [];
+  let stopping = false;
+  const stop = async (code) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nStopping...");
+    await stopAll(procs);
+    log.end();
+    process.exit(code);
+  };
+  // Installed first, so a Ctrl-C during start-up still stops what has started.
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+  // `npm start` runs us under `sh -c`, which does not pass on the SIGTERM npm forwards when it is killed: once our
+  // parent is gone, stop as if signalled rather than leave the gateway running unattended.
+  const parent = process.ppid;
+  setInterval(() => { if (process.ppid !== parent) void stop(0); }, 500).unref();
+  try {
+    procs.push(...await startBackends(DEMO_PORTS, log));
+    const emulator = launch("envoy", process.execPath, ["emulator/bin.mjs", "-c", "envoy/envoy.yaml"], { log });
+    procs.push(emulator);
+    await waitForPort(emulator, DEMO_PORTS.listener);
+  } catch (error) {
+    console.error(`npm start: ${error.message}`);
+    return stop(1);
+  }
+  // One part gone means the gateway no longer works as printed: say so and stop the rest.
+  for (const proc of procs) {
+    void proc.done.then(() => {
+      if (stopping) return;
+      console.error(`npm start: ${proc.name} exited (${proc.exitCode}):\n${proc.output.trim().split("\n").slice(-20).join("\n")}`);
+      void stop(1);
+    });
+  }
+  const base = `http://127.0.0.1:${DEMO_PORTS.listener}`;
+  const listTools = `curl -s ${base}/mcp/everything -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' ` +
+    `-d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'`;
+  console.log([
+    "",
+    "mcp-proxy-wasm is up: envoy-emulator with build/mcp-proxy.wasm on envoy/envoy.yaml, mcp-sidecar, two demo servers.",
+    "MCP URLs (Streamable HTTP; point any MCP client at them):",
+    ...ROUTES.map(([name, what]) => `  ${base}/mcp/${name}`.padEnd(42) + `  ${what}`),
+    "List the tools through the gateway:",
+    `  ${listTools}`,
+    `Logs: ${logPath}. Ctrl-C stops everything.`,
+  ].join("\n"));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  main().catch((error) => {
+    console.error(`npm start: ${error.message}`);
+    process.exit(1);
+  });
+}
