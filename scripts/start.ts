@@ -1,12 +1,12 @@
-#!/usr/bin/env node
 // `npm start`: the whole gateway on this machine, as docker-compose.yml runs it with real Envoy. Builds the filter
 // if missing, starts mcp-sidecar (envoy/sidecar.json), the two demo backends (server-everything over Streamable
 // HTTP and legacy SSE) and envoy-emulator on envoy/envoy.yaml, waits until each answers, prints the MCP URLs and a
 // curl command, and on SIGINT/SIGTERM stops them all. Each child runs in a process group of its own, so stopping it
 // reaches whatever it spawned, and a Ctrl-C in the terminal reaches only this script, which stops them in order.
 // The ports are envoy/envoy.yaml's; startBackends() is also used by tests/e2e/deploy-envoy.test.ts on free ports.
-import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+// Run as `node --import tsx scripts/start.ts` (TypeScript, so the tests can import it typed).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -17,16 +17,28 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 export const DEMO_PORTS = { listener: 10000, admin: 9901, sidecar: 8081, remote: 3001, legacy: 3002 };
 const STOP_GRACE_MS = 7000; // above the sidecar's gracePeriodMs (5 s), which it needs to stop its own children
 
+export type Ports = typeof DEMO_PORTS;
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  /** The last 20 kB of its stdout and stderr. */
+  output: string;
+  exited: boolean;
+  exitCode: number | string | null;
+  done: Promise<void>;
+}
+
 /** A child in its own process group; its output is kept (for error messages) and copied to `log`. */
-function launch(name, command, args, { env = process.env, log } = {}) {
+function launch(name: string, command: string, args: string[], { env = process.env, log }: { env?: NodeJS.ProcessEnv; log?: WriteStream } = {}): Proc {
   const child = spawn(command, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  const proc = { name, child, output: "", exited: false, exitCode: null };
-  const keep = (chunk) => {
+  const proc: Proc = { name, child, output: "", exited: false, exitCode: null, done: Promise.resolve() };
+  const keep = (chunk: unknown) => {
     proc.output = (proc.output + chunk).slice(-20_000);
     log?.write(String(chunk).replace(/^(?=.)/gm, `[${name}] `));
   };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
   proc.done = new Promise((resolve) => child.once("exit", (code, signal) => {
     proc.exited = true;
     proc.exitCode = signal ?? code;
@@ -36,12 +48,12 @@ function launch(name, command, args, { env = process.env, log } = {}) {
   return proc;
 }
 
-function signalGroup(proc, signal) {
-  try { process.kill(-proc.child.pid, signal); } catch { /* the group is gone */ }
+function signalGroup(proc: Proc, signal: NodeJS.Signals): void {
+  try { process.kill(-proc.child.pid!, signal); } catch { /* the group is gone */ }
 }
 
 /** SIGTERM to every group, SIGKILL to any still there after the grace period; resolves when all have exited. */
-export async function stopAll(procs) {
+export async function stopAll(procs: Proc[]): Promise<void> {
   const running = procs.filter((p) => p.child.pid !== undefined);
   running.forEach((p) => signalGroup(p, "SIGTERM"));
   const timer = setTimeout(() => running.forEach((p) => signalGroup(p, "SIGKILL")), STOP_GRACE_MS);
@@ -52,7 +64,7 @@ export async function stopAll(procs) {
 }
 
 /** Resolves once `port` on 127.0.0.1 accepts connections; rejects if `proc` exits first or time runs out. */
-async function waitForPort(proc, port, timeoutMs = 30_000) {
+async function waitForPort(proc: Proc, port: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (proc.exited) throw new Error(`${proc.name} exited (${proc.exitCode}) before listening on ${port}:\n${proc.output.trim()}`);
@@ -62,7 +74,7 @@ async function waitForPort(proc, port, timeoutMs = 30_000) {
   throw new Error(`${proc.name} did not listen on port ${port} within ${timeoutMs} ms:\n${proc.output.trim()}`);
 }
 
-function connects(port) {
+function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
     socket.once("connect", () => { socket.destroy(); resolve(true); });
@@ -71,8 +83,8 @@ function connects(port) {
 }
 
 /** Fails with a clear message when something already listens on a port we need (it would answer in our stead). */
-async function checkFree(ports) {
-  const busy = [];
+export async function checkFree(ports: Record<string, number>): Promise<void> {
+  const busy: string[] = [];
   for (const [what, port] of Object.entries(ports)) if (port > 0 && await connects(port)) busy.push(`${port} (${what})`);
   if (busy.length > 0) throw new Error(`port(s) already in use: ${busy.join(", ")}. Stop whatever listens there (another npm start, docker compose up?) and retry.`);
 }
@@ -82,7 +94,7 @@ async function checkFree(ports) {
  * The sidecar's stdio children get the sidecar's PATH, so node_modules/.bin goes first: the catalog names
  * `mcp-server-everything` as the container image has it on its PATH.
  */
-export async function startBackends(ports, log) {
+export async function startBackends(ports: Ports, log?: WriteStream): Promise<Proc[]> {
   const bin = join(root, "node_modules/.bin");
   const everything = join(bin, "mcp-server-everything");
   const procs = [
@@ -113,9 +125,9 @@ async function main() {
   mkdirSync(join(root, "build"), { recursive: true });
   const logPath = join(root, "build/start.log");
   const log = createWriteStream(logPath);
-  const procs = [];
+  const procs: Proc[] = [];
   let stopping = false;
-  const stop = async (code) => {
+  const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     console.log("\nStopping...");
@@ -136,7 +148,7 @@ async function main() {
     procs.push(emulator);
     await waitForPort(emulator, DEMO_PORTS.listener);
   } catch (error) {
-    console.error(`npm start: ${error.message}`);
+    console.error(`npm start: ${(error as Error).message}`);
     return stop(1);
   }
   // One part gone means the gateway no longer works as printed: say so and stop the rest.
@@ -162,7 +174,7 @@ async function main() {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  main().catch((error) => {
+  main().catch((error: Error) => {
     console.error(`npm start: ${error.message}`);
     process.exit(1);
   });
