@@ -61,7 +61,8 @@ export class WasmSlot implements StreamHost {
   }
 
   onResponseHeaders(headers: HeaderMap, endStream: boolean): HeadersVerdict {
-    if (this.vm.failed || this.contextId === undefined) return this.contextId === undefined && !this.vm.failed ? "continue" : this.failStream();
+    if (this.skipsResponse()) return "continue";
+    if (this.vm.failed || this.contextId === undefined) return this.failStream();
     this.responseHeadersVisible = true;
     this.repliedInCall = false;
     const result = this.vm.call(this.contextId, "proxy_on_response_headers", this.contextId, headers.entries.length, endStream ? 1 : 0);
@@ -76,6 +77,14 @@ export class WasmSlot implements StreamHost {
     return this.runBody(BufferType.HttpResponseBody, "proxy_on_response_body", data, endStream);
   }
 
+  /**
+   * Response callbacks this filter does not take part in: a stream it never saw (no context), or the 503 it sent
+   * itself because the VM failed (Envoy lets that reply through to the client).
+   */
+  private skipsResponse(): boolean {
+    return (this.contextId === undefined && !this.vm.failed) || this.failedStream;
+  }
+
   /** on_log (headers still readable), on_done, on_delete. */
   end(): Map<string, Buffer> {
     if (this.contextId === undefined) return new Map();
@@ -86,8 +95,9 @@ export class WasmSlot implements StreamHost {
   }
 
   private runBody(type: BufferType, callback: string, data: Buffer, endStream: boolean): { verdict: DataVerdict; data: Buffer } {
+    if (this.skipsResponse()) return { verdict: "continue", data };
     if (this.vm.failed || this.contextId === undefined) {
-      return { verdict: this.contextId === undefined && !this.vm.failed ? "continue" : toData(this.failStream()), data };
+      return { verdict: toData(this.failStream()), data };
     }
     this.current = { type, data, blocked: false };
     this.repliedInCall = false;
