@@ -81,7 +81,7 @@ test("npx envoy-emulator -c FILE serves the bootstrap through the filter and pri
   writeFileSync(configPath, bootstrapYaml({ wasm: await buildTestFilter("loglevels"), rootId: "loglevels", pluginConfig: "from-file",
     routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } }));
   const run = cli(t, configPath);
-  const url = await waitFor("the listener URL on the console", () => /listener \S+ at (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())?.[1], 30_000);
+  const url = await waitFor("the listener URL on the console", () => /listener \S+ at (http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())?.[1], 90_000);
   const reply = await send(url, { path: "/via-cli" });
   assert.equal(reply.status, 200);
   assert.equal(JSON.parse(reply.body).path, "/via-cli");
