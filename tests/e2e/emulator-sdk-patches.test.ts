@@ -18,7 +18,26 @@ const FIXES = {
   onConfigure: { name: "on_configure", markers: ["configuration_size == 0"] },
   getMetric: { name: "get_metric", markers: ["Patched: was proxy_record_metric"] },
   sharedData: { name: "shared_data", markers: ["SharedDataResult"] },
+  httpCallback: { name: "http_callback", markers: ["AssemblyScript function types are invariant"] },
+  propertyOrNull: { name: "property_or_null", markers: ["get_property_or_null"], dropExports: ["get_property_or_null"] },
+  dequeue: { name: "dequeue", markers: ["TS2564"] },
 } satisfies Record<string, Fix>;
+
+/** A one-file test filter whose on_request_headers runs `body` (a Context method body) and logs through `say`. */
+function inlineFilter(name: string, imports: string, body: string) {
+  return {
+    name,
+    text: `export * from "@solo-io/proxy-runtime/assembly/proxy";
+import { RootContext, Context, registerRootContext, FilterHeadersStatusValues, log, LogLevelValues, ${imports} } from "@solo-io/proxy-runtime/assembly";
+function say(text: string): void { log(LogLevelValues.info, text); }
+class Stream extends Context {
+  onRequestHeaders(_n: u32, _eos: bool): FilterHeadersStatusValues { ${body} }
+}
+class Root extends RootContext { createContext(id: u32): Context { return new Stream(id, this); } }
+registerRootContext((id: u32): RootContext => new Root(id), "${name}");
+`,
+  };
+}
 
 const filterSource = (name: string) => join(repoRoot, "tests/filters", `${name}.ts`);
 
@@ -128,4 +147,65 @@ test("SDK fix, shared data and queues: 0.1.8's get/set_shared_data and register/
   const unpatched = await buildWithout(FIXES.sharedData, "shared");
   assert.equal(unpatched.ok, false);
   assert.match(unpatched.stderr, /get_shared_data|set_shared_data|register_shared_queue|resolve_shared_queue|Expected \d arguments/);
+});
+
+const CALLOUT_FILTER = inlineFilter("httpcallback", "Headers, HeaderPair, continue_request, stream_context", `
+    const headers: Headers = [];
+    const pairs = [":method", "GET", ":path", "/from-callout", ":authority", "echo"];
+    for (let i = 0; i < pairs.length; i += 2) {
+      headers.push(new HeaderPair(String.UTF8.encode(pairs[i]), String.UTF8.encode(pairs[i + 1])));
+    }
+    this.root_context.httpCall("echo", headers, new ArrayBuffer(0), [], 1000, this,
+      (origin: Context, _h: u32, size: usize, _t: u32): void => {
+        say("callout status=" + stream_context.headers.http_callback.get(":status") + " size=" + size.toString());
+        continue_request();
+      });
+    return FilterHeadersStatusValues.StopIteration;`);
+
+test("SDK fix, httpCall callback type: 0.1.8 stores the Context-typed callback as a BaseContext one, which AssemblyScript 0.27 refuses; patched, RootContext.httpCall works", async (t) => {
+  const unpatched = await compileFilter(CALLOUT_FILTER, { sdkRoot: sdkWithout(FIXES.httpCallback) });
+  assert.equal(unpatched.ok, false);
+  assert.match(unpatched.stderr, /TS2322|not assignable/);
+  const patched = await compileFilter(CALLOUT_FILTER);
+  assert.ok(patched.ok, patched.stderr);
+  const { emu, url } = await serve(t, patched.wasm, "httpcallback");
+  assert.equal((await send(url, { path: "/client" })).status, 200);
+  assert.match(pluginLogs(emu, "callout status=")[0] ?? "", /^callout status=200 size=[1-9]/);
+});
+
+const PROPERTY_FILTER = inlineFilter("propertyornull", "get_property_or_null", `
+    say("missing is null=" + (get_property_or_null("no\\0such") === null ? "yes" : "no"));
+    const cluster = get_property_or_null("xds\\0cluster_name");
+    say("cluster=" + (cluster === null ? "null" : String.UTF8.decode(cluster)));
+    return FilterHeadersStatusValues.Continue;`);
+
+test("SDK fix, get_property_or_null: 0.1.8 only has get_property, which traps on a missing property; the patched variant returns null", async (t) => {
+  const unpatched = await compileFilter(PROPERTY_FILTER, { sdkRoot: sdkWithout(FIXES.propertyOrNull) });
+  assert.equal(unpatched.ok, false);
+  assert.match(unpatched.stderr, /get_property_or_null/);
+  const patched = await compileFilter(PROPERTY_FILTER);
+  assert.ok(patched.ok, patched.stderr);
+  const { emu, url } = await serve(t, patched.wasm, "propertyornull");
+  assert.equal((await send(url)).status, 200, "a missing property must not trap the VM");
+  assert.deepEqual(pluginLogs(emu, "missing is null="), ["missing is null=yes"]);
+  assert.deepEqual(pluginLogs(emu, "cluster="), ["cluster=echo"]);
+});
+
+const DEQUEUE_FILTER = inlineFilter("dequeue", "register_shared_queue, enqueue_shared_queue, dequeue_shared_queue", `
+    const queue = register_shared_queue("q");
+    enqueue_shared_queue(queue.token, String.UTF8.encode("item"));
+    const first = dequeue_shared_queue(queue.token);
+    const second = dequeue_shared_queue(queue.token);
+    say("dequeued=" + String.UTF8.decode(first.data) + " then result=" + second.result.toString());
+    return FilterHeadersStatusValues.Continue;`);
+
+test("SDK fix, dequeue_shared_queue: 0.1.8's result class has a field without initializer, which AssemblyScript 0.27 refuses; patched it dequeues, then reports Empty", async (t) => {
+  const unpatched = await compileFilter(DEQUEUE_FILTER, { sdkRoot: sdkWithout(FIXES.dequeue) });
+  assert.equal(unpatched.ok, false);
+  assert.match(unpatched.stderr, /TS2564/);
+  const patched = await compileFilter(DEQUEUE_FILTER);
+  assert.ok(patched.ok, patched.stderr);
+  const { emu, url } = await serve(t, patched.wasm, "dequeue");
+  assert.equal((await send(url)).status, 200);
+  assert.deepEqual(pluginLogs(emu, "dequeued="), ["dequeued=item then result=7"]);
 });
