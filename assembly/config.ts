@@ -185,6 +185,12 @@ class Reader {
     const doc = new Span();
     if (!this.s.isDocument(doc)) { this.fail("", "not valid JSON"); return c; }
     if (doc.kind != Kind.Object) { this.fail("", "must be a JSON object"); return c; }
+    // Higress turns a WasmPlugin's matchRules into "_rules_"; per-rule configs are not supported yet, and silently
+    // applying only the default config would widen what a rule meant to restrict.
+    if (this.s.member(doc, "_rules_", new Span())) {
+      this.fail("_rules_", "Higress matchRules are not supported yet; use defaultConfig with servers[] and pathPrefix");
+      return c;
+    }
     const mode = this.str(doc, "requestHeadersMode", "requestHeadersMode", "hold");
     if (mode == "continue") c.mode = HeadersMode.Continue;
     else if (mode != "hold") this.fail("requestHeadersMode", 'must be "hold" or "continue"');

@@ -91,6 +91,8 @@ describe("configuration", () => {
     expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m"},"forwardHeaders":["Cookie"]}').includes("forwardHeaders[0]")).toBe(true);
     expect(errorOf('{"servers":[{"pathPrefix":"/a","name":"a","transport":"http","mcpServerURL":"/m"}]}')).toBe(
       "servers[0].cluster: required (a non-empty string)");
+    expect(errorOf('{"_rules_":[{"_match_route_":["r"],"allowTools":[]}],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')
+      .startsWith("_rules_: Higress matchRules are not supported yet")).toBe(true);
     expect(errorOf('{"requestHeadersMode":"later","server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe(
       'requestHeadersMode: must be "hold" or "continue"');
     expect(errorOf('{"deadlineMs":0,"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe("deadlineMs: must be greater than 0");
