@@ -2,7 +2,7 @@
 // stateless) and against server-everything; and the upstream request count: 3 cold, 1 warm.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { own } from "../helpers/emulator-harness.ts";
+import { own, waitFor } from "../helpers/emulator-harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 import { startSdkBackend, type BackendMode } from "../fixtures/backends/sdk-backend.ts";
 import { connectClient, httpServer, json, metric, post, startEverything, startGateway } from "./filter-harness.ts";
@@ -91,4 +91,16 @@ test("server-everything (streamableHttp) through the gateway with the SDK Client
   assert.match(JSON.stringify(echoed.content), /through envoy/);
   const sum = await client.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } });
   assert.match(JSON.stringify(sum.content), /42/);
+});
+
+test("access-log properties: mcp_server_name, mcp_method and mcp_tool_name are set for each proxied request (Envoy filter state)", async (t) => {
+  const backend = await own(t, startSdkBackend("json"));
+  const { url, emu } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
+  const reply = await post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { message: "x" } } });
+  assert.equal(reply.status, 200);
+  await waitFor("the access log entry", () => emu.accessLog.length > 0);
+  const state = emu.accessLog.at(-1)!.filterState;
+  assert.equal(state.mcp_server_name, "fixture");
+  assert.equal(state.mcp_method, "tools/call");
+  assert.equal(state.mcp_tool_name, "echo");
 });
