@@ -92,7 +92,7 @@ test("Istio: the WasmPlugin in continue mode (no sse), the EnvoyFilter in hold m
   assert.ok(index < routes.findIndex((r: Json) => r.match[0].uri.prefix === "/mcp/legacy"), "SSE route first");
 });
 
-test("Higress: defaultConfig in hold mode, no matchRules (the filter does not read _rules_)", () => {
+test("Higress: defaultConfig in hold mode, no matchRules (the filter refuses _rules_)", () => {
   const plugin = one("envoy/higress/wasmplugin.yaml");
   assert.equal(plugin.apiVersion, "extensions.higress.io/v1alpha1");
   assert.equal(plugin.kind, "WasmPlugin");
