@@ -43,8 +43,9 @@ export function matchRoute(hosts: VirtualHostConfig[], authority: string, path: 
   return virtualHost && route ? { virtualHost, route } : undefined;
 }
 
-/** prefix_rewrite replaces the matched prefix (only prefix routes rewrite). */
+/** prefix_rewrite replaces what the route matched: the prefix, or for a path route the whole path (query kept). */
 export function rewritePath(route: RouteConfig, path: string): string {
-  if (route.prefixRewrite === undefined || route.prefix === undefined) return path;
-  return route.prefixRewrite + path.slice(route.prefix.length);
+  if (route.prefixRewrite === undefined) return path;
+  const matched = route.prefix ?? route.path ?? "";
+  return route.prefixRewrite + path.slice(matched.length);
 }
