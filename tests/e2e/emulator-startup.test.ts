@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parse, stringify } from "yaml";
 import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
@@ -66,7 +66,10 @@ for (const c of unsupported) {
 
 /** Runs `npx envoy-emulator -c FILE` in its own process group, killed when the test ends. */
 function cli(t: TestContext, configPath: string) {
-  const child = spawn("npx", ["envoy-emulator", "-c", configPath], { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  // The npx of the running Node: inside `npm test`, node_modules/.bin comes first on PATH and holds npm 6's npx (a
+  // dependency of as-pect's), which does not know a project's own bins and tries the registry instead.
+  const npx = join(dirname(process.execPath), "npx");
+  const child = spawn(npx, ["envoy-emulator", "-c", configPath], { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (c) => { output += c; });
   child.stderr.on("data", (c) => { output += c; });
