@@ -11,7 +11,7 @@ import { connectFailureBody, type Cluster, type UpstreamFailure } from "./upstre
 import type { Logger } from "./services.ts";
 import type { AccessLogEntry } from "./api.ts";
 import type { LocalReply, PluginVm } from "./wasm/vm.ts";
-import { WasmSlot, type DirectionState, type SlotStream } from "./wasm-slot.ts";
+import { WasmSlot, type DataVerdict, type DirectionState, type SlotStream } from "./wasm-slot.ts";
 
 export interface StreamEnvironment {
   listener: ListenerConfig;
@@ -26,6 +26,21 @@ export interface StreamEnvironment {
 
 const NO_BODY_STATUSES = new Set([204, 304]);
 
+/** What differs between the request (decoder) and the response (encoder) path; the iteration is shared. */
+interface Pipeline {
+  direction: "request" | "response";
+  /** In the order this direction runs them (encoders run in reverse configuration order). */
+  filters: WasmSlot[];
+  state(slot: WasmSlot): DirectionState;
+  onBody(slot: WasmSlot, data: Buffer, endStream: boolean): { verdict: DataVerdict; data: Buffer };
+  /** The stream ended, or a local reply took over. */
+  halted(): boolean;
+  /** Headers a filter held go on from filter `next`. */
+  releaseHeaders(next: number, endStream: boolean): void;
+  /** Past the last filter: upstream for requests, downstream for responses. */
+  sink(data: Buffer, endStream: boolean): void;
+}
+
 export class ActiveStream implements SlotStream {
   requestHeaders: HeaderMap;
   responseHeaders?: HeaderMap;
@@ -34,6 +49,8 @@ export class ActiveStream implements SlotStream {
   private repliesPending = 0;
   private readonly slots: WasmSlot[];
   private readonly encoders: WasmSlot[];
+  private readonly decoder: Pipeline;
+  private readonly encoder: Pipeline;
   private route?: MatchedRoute;
   private routeCacheValid = true;
   private readonly requestEndsAtHeaders: boolean;
@@ -53,6 +70,20 @@ export class ActiveStream implements SlotStream {
     this.idleTimeoutMs = this.route?.route.idleTimeoutMs ?? env.listener.streamIdleTimeoutMs;
     this.slots = env.listener.httpFilters.flatMap((f) => (f.kind === "wasm" ? [new WasmSlot(env.vms.get(f)!, f, this)] : []));
     this.encoders = [...this.slots].reverse();
+    this.decoder = {
+      direction: "request", filters: this.slots, state: (slot) => slot.decode,
+      onBody: (slot, data, end) => slot.onRequestBody(data, end),
+      halted: () => this.stopped,
+      releaseHeaders: (next) => this.decodeHeaders(next),
+      sink: (data, end) => this.sendUpstream(data, end),
+    };
+    this.encoder = {
+      direction: "response", filters: this.encoders, state: (slot) => slot.encode,
+      onBody: (slot, data, end) => slot.onResponseBody(data, end),
+      halted: () => this.finished || this.pendingDirectReply(),
+      releaseHeaders: (next, end) => this.encodeHeaders(next, this.responseHeaders!, end),
+      sink: (data, end) => this.writeDownstreamData(data, end),
+    };
     this.requestEndsAtHeaders = !hasRequestBody(req);
   }
 
@@ -90,37 +121,57 @@ export class ActiveStream implements SlotStream {
 
   private onDownstreamData(chunk: Buffer, endStream: boolean): void {
     this.touch();
-    this.decodeData(0, chunk, endStream);
+    this.runData(this.decoder, 0, chunk, endStream);
   }
 
-  private decodeData(from: number, data: Buffer, endStream: boolean): void {
-    for (let i = from; i < this.slots.length; i++) {
-      if (this.stopped) return;
-      const slot = this.slots[i];
+  /**
+   * Body data through one direction's filters, as Envoy's FilterManager iterates: a filter that has not passed the
+   * headers on holds the data (StopAll), a body callback's Continue releases headers it held, Buffer/Watermark keep
+   * the data in the filter, NoBuffer drops it.
+   */
+  private runData(p: Pipeline, from: number, data: Buffer, endStream: boolean): void {
+    for (let i = from; i < p.filters.length; i++) {
+      if (p.halted()) return;
+      const slot = p.filters[i];
       if (slot.bypassed) continue;
-      const state = slot.decode;
+      const state = p.state(slot);
       if (state.headers === "heldAll" || state.headers === "pending") {
-        if (this.holdData(state, data, endStream, "watermark")) this.overLimit("request");
+        if (this.holdData(state, data, endStream, "watermark")) this.overLimit(p.direction);
         return;
       }
-      const { verdict, data: out } = slot.onRequestBody(takeHeld(state, data), endStream);
-      if (this.stopped) return;
+      const { verdict, data: out } = p.onBody(slot, takeHeld(state, data), endStream);
+      if (p.halted()) return;
       if (verdict === "continue") {
         if (state.headers === "held") {
-          // Continue from a body callback releases the headers this filter held.
           state.headers = "passed";
-          this.decodeHeaders(i + 1);
-          this.decodeData(i + 1, out, endStream);
+          p.releaseHeaders(i + 1, false);
+          this.runData(p, i + 1, out, endStream);
           return;
         }
         data = out;
         continue;
       }
-      if (verdict !== "drop" && this.holdData(state, out, endStream, verdict)) this.overLimit("request");
+      if (verdict !== "drop" && this.holdData(state, out, endStream, verdict)) this.overLimit(p.direction);
       if (verdict === "drop") state.endStream = endStream;
       return;
     }
-    if (!this.stopped) this.sendUpstream(data, endStream);
+    if (!p.halted()) p.sink(data, endStream);
+  }
+
+  /** continue_stream: headers held by this filter go on, then the data it held (to itself first after StopAll). */
+  private continueIteration(p: Pipeline, slot: WasmSlot): void {
+    const i = p.filters.indexOf(slot);
+    const state = p.state(slot);
+    if (p.halted() || (state.headers === "passed" && state.held === null)) return; // nothing held: Envoy ignores it
+    const heldAll = state.headers === "heldAll";
+    if (state.headers !== "passed") {
+      state.headers = "passed";
+      p.releaseHeaders(i + 1, state.endStream && state.held === null);
+    }
+    if (state.held === null) return;
+    const data = state.held;
+    state.held = null;
+    this.runData(p, heldAll ? i : i + 1, data, state.endStream);
   }
 
   /** Keeps data in a filter; true when a buffering filter went over the limit. */
@@ -136,19 +187,7 @@ export class ActiveStream implements SlotStream {
   }
 
   continueDecoding(slot: WasmSlot): void {
-    const i = this.slots.indexOf(slot);
-    const state = slot.decode;
-    if (this.stopped || (state.headers === "passed" && state.held === null)) return; // nothing held: Envoy ignores it
-    const heldAll = state.headers === "heldAll";
-    if (state.headers !== "passed") {
-      state.headers = "passed";
-      this.decodeHeaders(i + 1);
-    }
-    if (state.held === null) return;
-    const data = state.held;
-    state.held = null;
-    // After StopAll the held body is handed to the same filter first; after StopIteration it goes on.
-    this.decodeData(heldAll ? i : i + 1, data, state.endStream);
+    this.continueIteration(this.decoder, slot);
   }
 
   clearRouteCache(): void {
@@ -253,7 +292,7 @@ export class ActiveStream implements SlotStream {
     if (bodyless) response.resume();
     else forwardChunks(response, (chunk, end) => {
       this.touch();
-      this.encodeData(0, chunk, end);
+      this.runData(this.encoder, 0, chunk, end);
     });
     this.encodeHeaders(0, headers, bodyless);
     if (bodyless) clearTimeout(this.routeTimer);
@@ -285,48 +324,8 @@ export class ActiveStream implements SlotStream {
     if (!this.finished) this.writeDownstreamHeaders(headers, endStream);
   }
 
-  private encodeData(from: number, data: Buffer, endStream: boolean): void {
-    for (let i = from; i < this.encoders.length; i++) {
-      if (this.finished) return;
-      const slot = this.encoders[i];
-      if (slot.bypassed) continue;
-      const state = slot.encode;
-      if (state.headers === "heldAll" || state.headers === "pending") {
-        if (this.holdData(state, data, endStream, "watermark")) this.overLimit("response");
-        return;
-      }
-      const { verdict, data: out } = slot.onResponseBody(takeHeld(state, data), endStream);
-      if (this.finished || this.pendingDirectReply()) return;
-      if (verdict === "continue") {
-        if (state.headers === "held") {
-          state.headers = "passed";
-          this.encodeHeaders(i + 1, this.responseHeaders!, false);
-          this.encodeData(i + 1, out, endStream);
-          return;
-        }
-        data = out;
-        continue;
-      }
-      if (verdict !== "drop" && this.holdData(state, out, endStream, verdict)) this.overLimit("response");
-      if (verdict === "drop") state.endStream = endStream;
-      return;
-    }
-    if (!this.finished) this.writeDownstreamData(data, endStream);
-  }
-
   continueEncoding(slot: WasmSlot): void {
-    const i = this.encoders.indexOf(slot);
-    const state = slot.encode;
-    if (this.finished || !this.responseHeaders || (state.headers === "passed" && state.held === null)) return;
-    const heldAll = state.headers === "heldAll";
-    if (state.headers !== "passed") {
-      state.headers = "passed";
-      this.encodeHeaders(i + 1, this.responseHeaders, state.endStream && state.held === null);
-    }
-    if (state.held === null) return;
-    const data = state.held;
-    state.held = null;
-    this.encodeData(heldAll ? i : i + 1, data, state.endStream);
+    if (this.responseHeaders) this.continueIteration(this.encoder, slot);
   }
 
   /** A local reply asked for during a response callback is sent once the VM call returns: stop encoding meanwhile. */
@@ -364,7 +363,7 @@ export class ActiveStream implements SlotStream {
       if (reply.body.length > 0) this.writeDownstreamData(reply.body, true);
     } else {
       this.encodeHeaders(0, headers, reply.body.length === 0);
-      if (reply.body.length > 0) this.encodeData(0, reply.body, true);
+      if (reply.body.length > 0) this.runData(this.encoder, 0, reply.body, true);
     }
   }
 

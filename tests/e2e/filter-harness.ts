@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startEmulator } from "../../emulator/index.ts";
@@ -85,4 +86,17 @@ export async function startEverything(t: TestContext, mode: "streamableHttp" | "
   // It logs the port it listens on.
   await waitFor("server-everything to listen", () => out.includes(String(port)), 20000);
   return port;
+}
+
+/** The SDK fixture backend's tools, listed and called through the gateway, come back exactly as the backend sent them. */
+export async function assertFixtureToolsPassThrough(client: Client): Promise<void> {
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((x) => x.name).sort(), ["add", "echo", "fail"]);
+  assert.deepEqual(tools.find((x) => x.name === "add")!.outputSchema?.required, ["sum"]);
+  const echoed = await client.callTool({ name: "echo", arguments: { message: "hi" } });
+  assert.deepEqual(echoed.content, [{ type: "text", text: "echo: hi" }]);
+  assert.deepEqual(echoed._meta, { fixture: true });
+  const added = await client.callTool({ name: "add", arguments: { a: 2, b: 3 } });
+  assert.deepEqual(added.structuredContent, { sum: 5 });
+  assert.equal((await client.callTool({ name: "fail", arguments: {} })).isError, true);
 }
