@@ -49,10 +49,8 @@ test('"continue" without the flag: the body is buffered and the request answered
   assert.equal(json(await post(url, { jsonrpc: "2.0", id: 2, method: "ping" })).id, 2);
 });
 
-// The emulator does not send held-body request headers upstream (node:http sends them with the first body write),
-// while Envoy's codec sends them once the connection is up; reported to the lead.
-test('"continue": the route\'s upstream saw the headers, stripped of the allow-list and credentials',
-  { todo: "emulator sends request headers upstream only with body data" }, async (t) => {
+// Envoy's codec sends the request headers once the connection is up, before the filter has read the body.
+test('"continue": the route\'s upstream saw the headers, stripped of the allow-list and credentials', async (t) => {
   const { route } = await continueMode(t);
   assert.equal(route.seen.length, 1, "Envoy had started the upstream request");
   assert.equal(route.seen[0]["x-envoy-allow-mcp-tools"], undefined);
