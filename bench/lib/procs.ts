@@ -1,7 +1,7 @@
 // Child processes of the benchmark: each one in its own process group, tagged on its command line with the run's
 // tag, so that cleanup can find it (and anything it spawned, even re-parented orphans) through /proc alone.
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { processes, type ProcessInfo } from "../../tests/helpers/procfs.ts";
 
 /** Unique per run; appended to every command line we start, so /proc can tell our processes from the rest. */
 export const RUN_TAG = `mcp-bench-${process.pid}-${Date.now().toString(36)}`;
@@ -21,30 +21,11 @@ export function spawnNodeTs(file: string, args: string[] = []): ChildProcess {
   return spawnTracked(process.execPath, ["--import", "tsx", file, ...args, RUN_TAG], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
 }
 
-export interface ProcInfo {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  rssKb: number;
-  cmdline: string;
-}
+export type ProcInfo = ProcessInfo;
 
-function readProc(pid: number): ProcInfo | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the parenthesised command name: state ppid pgrp ... (rss is field 24, i.e. index 21 here).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (fields[0] === "Z") return undefined; // zombies hold no memory and are their parent's to reap
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-    return { pid, ppid: Number(fields[1]), pgid: Number(fields[2]), rssKb: Number(fields[21]) * 4, cmdline };
-  } catch {
-    return undefined; // exited while we looked
-  }
-}
-
+/** Live processes (zombies hold no memory and are their parent's to reap). */
 export function listProcs(): ProcInfo[] {
-  return readdirSync("/proc").filter((name) => /^\d+$/.test(name)).map((name) => readProc(Number(name)))
-    .filter((p): p is ProcInfo => p !== undefined);
+  return processes().filter((p) => p.state !== "Z");
 }
 
 /** `root` and every live descendant (by ppid), plus every process carrying the run tag that is not us. */

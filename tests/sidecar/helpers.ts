@@ -1,6 +1,5 @@
 // Shared by the sidecar tests: start a sidecar on an ephemeral port, connect SDK clients, and
 // look at real processes through /proc rather than trusting the sidecar's own counters.
-import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +12,9 @@ import { startSidecar, type RunningSidecar } from '../../sidecar/app.ts';
 import { parseCatalog } from '../../sidecar/catalog.ts';
 import type { JsonRpcMessage } from '../../sidecar/jsonrpc.ts';
 import { createLogger, type LogRecord } from '../../sidecar/log.ts';
+import { processes, processInfo, type ProcessInfo } from '../helpers/procfs.ts';
+
+export { processes };
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FIXTURES = join(ROOT, 'tests', 'fixtures', 'stdio');
@@ -89,29 +91,6 @@ export async function closeWithDelete(client: Client): Promise<void> {
 
 export function toolText(result: unknown): string {
   return (result as { content: Array<{ text: string }> }).content[0].text;
-}
-
-interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  state: string;
-}
-
-/** One process from /proc/PID/stat (fields 3-5: state, ppid, pgrp), or undefined once it is gone. */
-function processInfo(pid: number): ProcessInfo | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, ppid: Number(ppid), pgid: Number(pgid), state };
-  } catch {
-    return undefined;
-  }
-}
-
-export function processes(): ProcessInfo[] {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
-    .map((entry) => processInfo(Number(entry))).filter((p) => p !== undefined);
 }
 
 /**

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { connect, echoServer, FIXTURES, groupMembers, isAlive, ROOT, toolText, waitFor } from './helpers.ts';
+import { connect, echoServer, FIXTURES, groupMembers, isAlive, processes, ROOT, toolText, waitFor } from './helpers.ts';
 
 const GRACE_MS = 1_000;
 const marker = `sidecar-test-${randomUUID()}`;
@@ -25,13 +25,7 @@ after(async () => {
 
 /** Processes whose command line carries this test's marker, wherever they were re-parented to. */
 function markedProcesses(): number[] {
-  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return processes().filter((p) => p.cmdline.includes(marker)).map((p) => p.pid);
 }
 
 /** Starts the bin with --port 0 and reads the port from its "listening" log line. */
