@@ -264,17 +264,16 @@ export class Scanner {
   }
 }
 
-/** Iterates the members of an object (i at '{'), validating each value. `ok` is false after a syntax error. */
-export class Members {
+/** What the object and array iterators share: the separators between items and the closing byte. */
+class ListItems {
   s: Scanner;
   i: i32;
   first: bool = true;
   done: bool = false;
+  /** False after a syntax error. */
   ok: bool = true;
-  keyStart: i32 = 0;
-  keyEnd: i32 = 0;
   value: Span = new Span();
-  /** Index past the closing '}' once `next()` returned false with ok. */
+  /** Index past the closing byte once `next()` returned false with ok. */
   end: i32 = -1;
 
   constructor(s: Scanner, open: i32) {
@@ -282,65 +281,59 @@ export class Members {
     this.i = open + 1;
   }
 
-  private fail(): bool {
+  protected stop(): bool {
     this.ok = false;
     this.done = true;
     return false;
   }
 
-  next(): bool {
-    if (this.done) return false;
+  /** Where the next item starts (past a separating comma), or -1 at the closing byte or on a syntax error. */
+  protected nextItem(close: u8): i32 {
+    if (this.done) return -1;
     const s = this.s;
     let i = s.ws(this.i);
-    if (i >= s.len) return this.fail();
-    const c = s.at(i);
-    if (c == 0x7d) { this.done = true; this.end = i + 1; return false; }
+    if (i >= s.len) { this.stop(); return -1; }
+    if (s.at(i) == close) { this.done = true; this.end = i + 1; return -1; }
     if (!this.first) {
-      if (c != 0x2c) return this.fail();
+      if (s.at(i) != 0x2c) { this.stop(); return -1; }
       i = s.ws(i + 1);
-      if (i >= s.len) return this.fail();
+      if (i >= s.len) { this.stop(); return -1; }
     }
     this.first = false;
-    if (s.at(i) != 0x22) return this.fail();
+    return i;
+  }
+}
+
+/** Iterates the members of an object (i at '{'), validating each value. */
+export class Members extends ListItems {
+  keyStart: i32 = 0;
+  keyEnd: i32 = 0;
+
+  next(): bool {
+    let i = this.nextItem(0x7d);
+    if (i < 0) return false;
+    const s = this.s;
+    if (s.at(i) != 0x22) return this.stop();
     this.keyStart = i;
     i = s.stringEnd(i);
-    if (i < 0) return this.fail();
+    if (i < 0) return this.stop();
     this.keyEnd = i;
     i = s.ws(i);
-    if (i >= s.len || s.at(i) != 0x3a) return this.fail();
+    if (i >= s.len || s.at(i) != 0x3a) return this.stop();
     i = s.value(i + 1, this.value);
-    if (i < 0) return this.fail();
+    if (i < 0) return this.stop();
     this.i = i;
     return true;
   }
 }
 
 /** Iterates the elements of an array (i at '['), validating each. */
-export class Elements {
-  s: Scanner;
-  i: i32;
-  first: bool = true;
-  done: bool = false;
-  ok: bool = true;
-  value: Span = new Span();
-
-  constructor(s: Scanner, open: i32) {
-    this.s = s;
-    this.i = open + 1;
-  }
-
+export class Elements extends ListItems {
   next(): bool {
-    if (this.done) return false;
-    const s = this.s;
-    let i = s.ws(this.i);
-    if (i < s.len && s.at(i) == 0x5d) { this.done = true; return false; }
-    if (!this.first) {
-      if (i >= s.len || s.at(i) != 0x2c) { this.ok = false; this.done = true; return false; }
-      i++;
-    }
-    this.first = false;
-    i = s.value(i, this.value);
-    if (i < 0) { this.ok = false; this.done = true; return false; }
+    const start = this.nextItem(0x5d);
+    if (start < 0) return false;
+    const i = this.s.value(start, this.value);
+    if (i < 0) return this.stop();
     this.i = i;
     return true;
   }
