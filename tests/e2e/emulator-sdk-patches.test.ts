@@ -149,6 +149,19 @@ test("SDK fix, shared data and queues: 0.1.8's get/set_shared_data and register/
   assert.match(unpatched.stderr, /get_shared_data|set_shared_data|register_shared_queue|resolve_shared_queue|Expected \d arguments/);
 });
 
+/**
+ * The inline filter does not build against the SDK without `fix` (the compiler says `refusal`); built against the
+ * patched SDK it is served in the emulator.
+ */
+async function onlyBuildsWithFix(t: TestContext, fix: Fix, filter: { name: string; text: string }, refusal: RegExp) {
+  const unpatched = await compileFilter(filter, { sdkRoot: sdkWithout(fix) });
+  assert.equal(unpatched.ok, false);
+  assert.match(unpatched.stderr, refusal);
+  const patched = await compileFilter(filter);
+  assert.ok(patched.ok, patched.stderr);
+  return serve(t, patched.wasm, filter.name);
+}
+
 const CALLOUT_FILTER = inlineFilter("httpcallback", "Headers, HeaderPair, continue_request, stream_context", `
     const headers: Headers = [];
     const pairs = [":method", "GET", ":path", "/from-callout", ":authority", "echo"];
@@ -163,12 +176,7 @@ const CALLOUT_FILTER = inlineFilter("httpcallback", "Headers, HeaderPair, contin
     return FilterHeadersStatusValues.StopIteration;`);
 
 test("SDK fix, httpCall callback type: 0.1.8 stores the Context-typed callback as a BaseContext one, which AssemblyScript 0.27 refuses; patched, RootContext.httpCall works", async (t) => {
-  const unpatched = await compileFilter(CALLOUT_FILTER, { sdkRoot: sdkWithout(FIXES.httpCallback) });
-  assert.equal(unpatched.ok, false);
-  assert.match(unpatched.stderr, /TS2322|not assignable/);
-  const patched = await compileFilter(CALLOUT_FILTER);
-  assert.ok(patched.ok, patched.stderr);
-  const { emu, url } = await serve(t, patched.wasm, "httpcallback");
+  const { emu, url } = await onlyBuildsWithFix(t, FIXES.httpCallback, CALLOUT_FILTER, /TS2322|not assignable/);
   assert.equal((await send(url, { path: "/client" })).status, 200);
   assert.match(pluginLogs(emu, "callout status=")[0] ?? "", /^callout status=200 size=[1-9]/);
 });
@@ -180,12 +188,7 @@ const PROPERTY_FILTER = inlineFilter("propertyornull", "get_property_or_null", `
     return FilterHeadersStatusValues.Continue;`);
 
 test("SDK fix, get_property_or_null: 0.1.8 only has get_property, which traps on a missing property; the patched variant returns null", async (t) => {
-  const unpatched = await compileFilter(PROPERTY_FILTER, { sdkRoot: sdkWithout(FIXES.propertyOrNull) });
-  assert.equal(unpatched.ok, false);
-  assert.match(unpatched.stderr, /get_property_or_null/);
-  const patched = await compileFilter(PROPERTY_FILTER);
-  assert.ok(patched.ok, patched.stderr);
-  const { emu, url } = await serve(t, patched.wasm, "propertyornull");
+  const { emu, url } = await onlyBuildsWithFix(t, FIXES.propertyOrNull, PROPERTY_FILTER, /get_property_or_null/);
   assert.equal((await send(url)).status, 200, "a missing property must not trap the VM");
   assert.deepEqual(pluginLogs(emu, "missing is null="), ["missing is null=yes"]);
   assert.deepEqual(pluginLogs(emu, "cluster="), ["cluster=echo"]);
@@ -200,12 +203,7 @@ const DEQUEUE_FILTER = inlineFilter("dequeue", "register_shared_queue, enqueue_s
     return FilterHeadersStatusValues.Continue;`);
 
 test("SDK fix, dequeue_shared_queue: 0.1.8's result class has a field without initializer, which AssemblyScript 0.27 refuses; patched it dequeues, then reports Empty", async (t) => {
-  const unpatched = await compileFilter(DEQUEUE_FILTER, { sdkRoot: sdkWithout(FIXES.dequeue) });
-  assert.equal(unpatched.ok, false);
-  assert.match(unpatched.stderr, /TS2564/);
-  const patched = await compileFilter(DEQUEUE_FILTER);
-  assert.ok(patched.ok, patched.stderr);
-  const { emu, url } = await serve(t, patched.wasm, "dequeue");
+  const { emu, url } = await onlyBuildsWithFix(t, FIXES.dequeue, DEQUEUE_FILTER, /TS2564/);
   assert.equal((await send(url)).status, 200);
   assert.deepEqual(pluginLogs(emu, "dequeued="), ["dequeued=item then result=7"]);
 });
