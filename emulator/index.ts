@@ -38,7 +38,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const metrics = new MetricStore();
   const shared = new SharedState();
   const clusters = new Map([...config.clusters].map(([name, c]) => [name, new Cluster(c)]));
-  const http_ = { start: dispatchHttpCall(clusters) };
+  const httpCaller = { start: dispatchHttpCall(clusters) };
   const vms: PluginVm[] = [];
   const accessLog: AccessLogEntry[] = [];
   const servers: http.Server[] = [];
@@ -54,7 +54,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       const listenerVms = new Map<WasmFilterConfig, PluginVm>();
       for (const filter of listener.httpFilters) {
         if (filter.kind !== "wasm") continue;
-        const vm = new PluginVm(filter, { logger, metrics, shared, http: http_ });
+        const vm = new PluginVm(filter, { logger, metrics, shared, http: httpCaller });
         await vm.start();
         vms.push(vm);
         listenerVms.set(filter, vm);
