@@ -49,6 +49,9 @@ interface ContextRecord {
 
 type Exports = Record<string, (...args: any[]) => any> & { memory: WebAssembly.Memory };
 
+/** Wall-clock time in nanoseconds, as both proxy_get_current_time_nanoseconds and WASI's clock report it. */
+const wallClockNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+
 const continueAction = (stream: StreamHost, type: StreamType) => stream.continueStream(type);
 
 // proxy-wasm-cpp-host hands out http call tokens in steps of 4.
@@ -329,7 +332,7 @@ export class PluginVm {
         return WasmResult.Ok;
       },
       proxy_get_current_time_nanoseconds: (ptr) =>
-        mem().writeU64(ptr >>> 0, BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess,
+        mem().writeU64(ptr >>> 0, wallClockNs()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess,
       proxy_get_property: (pathPtr, pathLen, valuePtr, valueSizePtr) => {
         const path = bytes(pathPtr, pathLen);
         if (!path) return WasmResult.InvalidMemoryAccess;
@@ -553,7 +556,7 @@ export class PluginVm {
       environ_sizes_get: zeroPair, environ_get: () => ERRNO_SUCCESS,
       args_sizes_get: zeroPair, args_get: () => ERRNO_SUCCESS,
       clock_time_get: (_id: number, _precision: bigint, ptr: number) =>
-        mem().writeU64(ptr >>> 0, BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6))) ? ERRNO_SUCCESS : ERRNO_BADF,
+        mem().writeU64(ptr >>> 0, wallClockNs()) ? ERRNO_SUCCESS : ERRNO_BADF,
       clock_res_get: (_id: number, ptr: number) => (mem().writeU64(ptr >>> 0, 1000n) ? ERRNO_SUCCESS : ERRNO_BADF),
       random_get: (ptr: number, len: number) => {
         const data = randomFillSync(Buffer.alloc(len >>> 0));
