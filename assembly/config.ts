@@ -1,8 +1,10 @@
 // Plugin configuration: Higress's mcp-proxy schema (single server: `server`, `allowTools`, `tools`), our
-// multi-server form (`servers`, chosen by path prefix) and our additions. Parsed with the same non-trapping
-// scanner as requests; the first problem found is reported as "<field>: <problem>".
+// multi-server form (`servers`, chosen by path prefix), Higress's `_rules_` (a WasmPlugin's matchRules, each with
+// its own servers) and our additions. Parsed with the same non-trapping scanner as requests; the first problem
+// found is reported as "<field>: <problem>".
 import { Elements, Kind, Members, Scanner, Span } from "./json";
 import { SchemeType, SecurityRequirement, SecurityScheme } from "./credentials";
+import { Category, DomainPattern, RequestFacts, Rule, firstMatch, parseServiceEntry } from "./rules";
 
 export const enum HeadersMode { Hold = 0, Continue = 1 }
 export const enum Transport { Http = 0, Stdio = 1, Sse = 2 }
@@ -17,6 +19,9 @@ export const DEFAULT_FORWARD_HEADERS = ["traceparent", "tracestate", "baggage", 
 /** Headers the filter sets itself on dispatched calls, or that must never leave the gateway. */
 const NOT_FORWARDABLE = ["cookie", "authorization", "host", "content-type", "content-length", "accept",
   "mcp-session-id", "mcp-protocol-version", "transfer-encoding", "connection", "x-envoy-allow-mcp-tools"];
+/** Settings of the whole plugin (one VM, one session pool): top level only, refused inside a rule. */
+const PLUGIN_WIDE = ["requestHeadersMode", "deadlineMs", "sessionIdleTimeoutMs", "maxBackendSessions",
+  "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders"];
 
 export class ToolConfig {
   /** Tool-level downstream scheme (`security`) and upstream scheme (`requestTemplate.security`). */
@@ -71,15 +76,9 @@ export class ServerConfig {
   }
 }
 
-export class Config {
-  mode: HeadersMode = HeadersMode.Hold;
+/** Servers chosen by path prefix: the top level's, or one rule's. */
+export class ServerSet {
   servers: ServerConfig[] = [];
-  deadlineMs: i32 = DEFAULT_DEADLINE_MS;
-  sessionIdleMs: i32 = DEFAULT_SESSION_IDLE_MS;
-  maxSessions: i32 = DEFAULT_MAX_SESSIONS;
-  maxRequestBytes: i32 = DEFAULT_MAX_REQUEST_BYTES;
-  maxResponseBytes: i32 = DEFAULT_MAX_RESPONSE_BYTES;
-  forwardHeaders: string[] = DEFAULT_FORWARD_HEADERS;
 
   /** The server whose pathPrefix is the longest prefix of `path` (query ignored), or null. */
   match(path: string): ServerConfig | null {
@@ -92,6 +91,35 @@ export class Config {
       if (best === null || s.pathPrefix.length > best.pathPrefix.length) best = s;
     }
     return best;
+  }
+}
+
+export class Config {
+  mode: HeadersMode = HeadersMode.Hold;
+  /** Every server, the top level's first, then each rule's; `index` is the position, unique across rules. */
+  servers: ServerConfig[] = [];
+  /** The top level's servers; empty when only rules have servers (requests matching no rule then pass through). */
+  global: ServerSet = new ServerSet();
+  rules: Rule[] = [];
+  /** ruleServers[i] are the servers of rules[i]. */
+  ruleServers: ServerSet[] = [];
+  deadlineMs: i32 = DEFAULT_DEADLINE_MS;
+  sessionIdleMs: i32 = DEFAULT_SESSION_IDLE_MS;
+  maxSessions: i32 = DEFAULT_MAX_SESSIONS;
+  maxRequestBytes: i32 = DEFAULT_MAX_REQUEST_BYTES;
+  maxResponseBytes: i32 = DEFAULT_MAX_RESPONSE_BYTES;
+  forwardHeaders: string[] = DEFAULT_FORWARD_HEADERS;
+
+  /** The top level's server for `path`, or null: the whole choice when there are no rules. */
+  match(path: string): ServerConfig | null {
+    return this.global.match(path);
+  }
+
+  /** The first rule that matches the request chooses the servers, else the top level does; then `path` does. */
+  select(path: string, facts: RequestFacts): ServerConfig | null {
+    const i = firstMatch(this.rules, facts);
+    const set = i >= 0 && i < this.ruleServers.length ? this.ruleServers[i] : this.global;
+    return set.match(path);
   }
 }
 
@@ -185,12 +213,6 @@ class Reader {
     const doc = new Span();
     if (!this.s.isDocument(doc)) { this.fail("", "not valid JSON"); return c; }
     if (doc.kind != Kind.Object) { this.fail("", "must be a JSON object"); return c; }
-    // Higress turns a WasmPlugin's matchRules into "_rules_"; per-rule configs are not supported yet, and silently
-    // applying only the default config would widen what a rule meant to restrict.
-    if (this.s.member(doc, "_rules_", new Span())) {
-      this.fail("_rules_", "Higress matchRules are not supported yet; use defaultConfig with servers[] and pathPrefix");
-      return c;
-    }
     const mode = this.str(doc, "requestHeadersMode", "requestHeadersMode", "hold");
     if (mode == "continue") c.mode = HeadersMode.Continue;
     else if (mode != "hold") this.fail("requestHeadersMode", 'must be "hold" or "continue"');
@@ -200,7 +222,11 @@ class Reader {
     c.maxRequestBytes = this.positive(doc, "maxRequestBodyBytes", DEFAULT_MAX_REQUEST_BYTES);
     c.maxResponseBytes = this.positive(doc, "maxResponseBodyBytes", DEFAULT_MAX_RESPONSE_BYTES);
     this.forwardHeaders(doc, c);
-    this.servers(doc, c);
+    // With rules the top level may have no server (Higress's defaultConfigDisable, or only plugin-wide settings in
+    // defaultConfig): requests that match no rule then pass through.
+    const hasRules = this.s.member(doc, "_rules_", new Span());
+    this.servers(doc, "", c.global, c, !hasRules);
+    if (hasRules) this.rules(doc, c);
     return c;
   }
 
@@ -223,32 +249,49 @@ class Reader {
     c.forwardHeaders = names;
   }
 
-  private servers(doc: Span, c: Config): void {
+  /** `server` or `servers` of `holder` (the top level, or a rule at path `at`) into `set`, and into c.servers. */
+  private servers(holder: Span, at: string, set: ServerSet, c: Config, required: bool): void {
     const single = new Span();
     const many = new Span();
-    const hasSingle = this.member(doc, "server", "server", Kind.Object, single);
-    const hasMany = this.member(doc, "servers", "servers", Kind.Array, many);
+    const hasSingle = this.member(holder, "server", at + "server", Kind.Object, single);
+    const hasMany = this.member(holder, "servers", at + "servers", Kind.Array, many);
     if (!this.ok) return;
-    if (hasSingle == hasMany) { this.fail("server", hasSingle ? 'use either "server" or "servers", not both' : 'required (or "servers")'); return; }
+    if (hasSingle && hasMany) { this.fail(at + "server", 'use either "server" or "servers", not both'); return; }
+    // allowTools and tools beside `servers`, or with no server, would restrict nothing: a mistake, not a no-op.
+    if (!hasSingle) this.noSharedPolicy(holder, at, hasMany ? 'put it in each "servers" entry' : 'needs "server"');
+    if (!hasSingle && !hasMany) {
+      if (required) this.fail(at + "server", 'required (or "servers")');
+      return;
+    }
     if (hasSingle) {
-      c.servers.push(this.server(single, doc, "server", "", false));
-      this.sseNeedsHold(c, "server.transport");
+      this.add(this.server(single, holder, at + "server", at, false), at + "server.transport", set, c);
       return;
     }
     const it = new Elements(this.s, many.start);
     while (it.next() && this.ok) {
-      const path = "servers[" + c.servers.length.toString() + "]";
+      const path = at + "servers[" + set.servers.length.toString() + "]";
       if (it.value.kind != Kind.Object) { this.fail(path, "must be an object"); return; }
       const entry = it.value;
-      const server = this.server(entry, entry, path, path + ".", true);
-      server.index = c.servers.length;
-      c.servers.push(server);
-      this.sseNeedsHold(c, path + ".transport");
+      this.add(this.server(entry, entry, path, path + ".", true), path + ".transport", set, c);
     }
-    if (this.ok && c.servers.length == 0) this.fail("servers", "must list at least one server");
+    if (this.ok && set.servers.length == 0) this.fail(at + "servers", "must list at least one server");
   }
 
-  /** Reads server fields from `obj` and allowTools/tools from `holder`; `prefix` names fields in errors. */
+  private noSharedPolicy(holder: Span, at: string, problem: string): void {
+    const v = new Span();
+    if (this.s.member(holder, "allowTools", v)) this.fail(at + "allowTools", problem);
+    else if (this.s.member(holder, "tools", v)) this.fail(at + "tools", problem);
+  }
+
+  /** Indexes are positions in c.servers: unique across rules, so rules never share a backend session. */
+  private add(server: ServerConfig, transportPath: string, set: ServerSet, c: Config): void {
+    server.index = c.servers.length;
+    c.servers.push(server);
+    set.servers.push(server);
+    this.sseNeedsHold(c, server, transportPath);
+  }
+
+  /** Reads server fields from `obj` and allowTools/tools from `holder`; `prefix` names the holder's fields in errors. */
   private server(obj: Span, holder: Span, objPath: string, prefix: string, multi: bool): ServerConfig {
     const sv = new ServerConfig();
     const at = multi ? prefix : objPath + ".";
@@ -294,12 +337,101 @@ class Reader {
     if (!splitUrl(url, sv)) this.fail(at + "mcpServerURL", "must be an http(s):// URL or a path starting with /");
   }
 
-  /** The last server added, if it is a legacy SSE one, needs the request headers held until the body is read. */
-  private sseNeedsHold(c: Config, path: string): void {
-    const last = c.servers[c.servers.length - 1];
-    if (!this.ok || c.mode == HeadersMode.Hold || last.transport != Transport.Sse) return;
+  /** A legacy SSE server needs the request headers held until the body is read. */
+  private sseNeedsHold(c: Config, server: ServerConfig, path: string): void {
+    if (!this.ok || c.mode == HeadersMode.Hold || server.transport != Transport.Sse) return;
     this.fail(path, '"sse" needs requestHeadersMode "hold" (and allow_on_headers_stop_iteration: true, Envoy >= 1.35): ' +
       'in "continue" mode the request headers go upstream before the body is read, so the POST cannot become the SSE GET');
+  }
+
+  // ---- Higress `_rules_` ----
+
+  private rules(doc: Span, c: Config): void {
+    const list = new Span();
+    if (!this.member(doc, "_rules_", "_rules_", Kind.Array, list)) return;
+    const it = new Elements(this.s, list.start);
+    while (it.next() && this.ok) {
+      const at = "_rules_[" + c.rules.length.toString() + "]";
+      if (it.value.kind != Kind.Object) { this.fail(at, "must be an object"); return; }
+      const obj = it.value;
+      const rule = this.rule(obj, at);
+      for (let i = 0; i < PLUGIN_WIDE.length && this.ok; i++) {
+        if (this.s.member(obj, PLUGIN_WIDE[i], new Span())) this.fail(at + "." + PLUGIN_WIDE[i], "plugin-wide; set it in defaultConfig");
+      }
+      const set = new ServerSet();
+      this.servers(obj, at + ".", set, c, true);
+      c.rules.push(rule);
+      c.ruleServers.push(set);
+    }
+    if (this.ok && c.rules.length == 0) this.fail("_rules_", "must list at least one rule");
+  }
+
+  /** The match keys, with Higress's categories; keys Higress would silently ignore beside another are refused. */
+  private rule(obj: Span, at: string): Rule {
+    const rule = new Rule();
+    const routes = this.matchKey(obj, at, "_match_route_");
+    const domains = this.matchKey(obj, at, "_match_domain_");
+    const services = this.matchKey(obj, at, "_match_service_");
+    const prefixes = this.matchKey(obj, at, "_match_route_prefix_");
+    if (!this.ok) return rule;
+    if (routes !== null && domains !== null) {
+      this.ignored(at, "_match_domain_", "_match_route_");
+    } else if (domains !== null && services !== null) {
+      this.ignored(at, "_match_service_", "_match_domain_");
+    } else if (prefixes !== null && (routes !== null || domains !== null || services !== null)) {
+      this.ignored(at, "_match_route_prefix_", routes !== null ? "_match_route_" : domains !== null ? "_match_domain_" : "_match_service_");
+    } else if (routes !== null) {
+      rule.category = Category.Route;
+      rule.routes = routes;
+      if (services !== null) this.services(services, at + "._match_service_", rule);
+    } else if (domains !== null) {
+      rule.category = Category.Domain;
+      this.domains(domains, at + "._match_domain_", rule);
+    } else if (services !== null) {
+      rule.category = Category.Service;
+      this.services(services, at + "._match_service_", rule);
+    } else if (prefixes !== null) {
+      rule.category = Category.RoutePrefix;
+      rule.routes = prefixes;
+    } else {
+      this.fail(at, "needs _match_route_, _match_domain_, _match_service_ or _match_route_prefix_");
+    }
+    return rule;
+  }
+
+  private ignored(at: string, key: string, beside: string): void {
+    this.fail(at + "." + key, "Higress would ignore it beside " + beside + " (only _match_route_ with _match_service_ combine); use another rule");
+  }
+
+  /** A match key: null when absent; otherwise a non-empty list of non-empty strings. */
+  private matchKey(obj: Span, at: string, key: string): string[] | null {
+    const path = at + "." + key;
+    const list = this.strings(obj, key, path);
+    if (list === null || !this.ok) return null;
+    if (list.length == 0) { this.fail(path, "must list at least one entry"); return null; }
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].length == 0) { this.fail(path + "[" + i.toString() + "]", "must be a non-empty string"); return null; }
+    }
+    return list;
+  }
+
+  private domains(list: string[], path: string, rule: Rule): void {
+    for (let i = 0; i < list.length; i++) {
+      const star = list[i].indexOf("*");
+      if ((star > 0 && star < list[i].length - 1) || (star >= 0 && list[i].lastIndexOf("*") != star)) {
+        this.fail(path + "[" + i.toString() + "]", 'one "*" at most, first (*.example.com) or last (www.example.*): Higress matches any other "*" literally');
+        return;
+      }
+      rule.domains.push(DomainPattern.of(list[i]));
+    }
+  }
+
+  private services(list: string[], path: string, rule: Rule): void {
+    for (let i = 0; i < list.length; i++) {
+      const service = parseServiceEntry(list[i]);
+      if (service === null) { this.fail(path + "[" + i.toString() + "]", 'must be "fqdn" or "fqdn:port"'); return; }
+      rule.services.push(service);
+    }
   }
 
   private schemes(obj: Span, at: string, sv: ServerConfig): void {

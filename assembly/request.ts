@@ -4,11 +4,12 @@
 // legacy SSE backends, through the client's own request rewritten into the SSE GET (legacy.ts).
 import { Context, FilterDataStatusValues, FilterHeadersStatusValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter } from "./bytes";
-import { HeadersMode, ServerConfig, Transport, statSafe } from "./config";
+import { Config, HeadersMode, ServerConfig, Transport, statSafe } from "./config";
 import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withQueryParam,
   withoutQueryParam } from "./credentials";
 import { Kind, Scanner, Span } from "./json";
 import { LegacyRequest, LegacySse } from "./legacy";
+import { Fact, RequestFacts } from "./rules";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
   ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
@@ -31,7 +32,7 @@ export class McpStream extends Context {
   }
 
   onRequestHeaders(_headers: u32, endOfStream: bool): FilterHeadersStatusValues {
-    const server = this.pool.config.match(requestHeader(":path"));
+    const server = selectServer(this.pool.config);
     // Paths of no configured server pass through untouched: the filter can share a listener with other routes.
     if (server === null) return FilterHeadersStatusValues.Continue;
     const exchange = new Exchange(this, server);
@@ -57,6 +58,20 @@ export class McpStream extends Context {
   onDelete(): void {
     const exchange = this.exchange;
     if (exchange !== null) exchange.abandon();
+  }
+}
+
+/** The request's server; without Higress rules only :path is read, with them only what the rules ask for. */
+function selectServer(config: Config): ServerConfig | null {
+  const path = requestHeader(":path");
+  return config.rules.length == 0 ? config.match(path) : config.select(path, new HostFacts());
+}
+
+/** Rule facts from the request headers and Envoy's xds properties (absent ones read as ""). */
+class HostFacts extends RequestFacts {
+  protected read(fact: Fact): string {
+    if (fact == Fact.Authority) return requestHeader(":authority");
+    return propertyString(fact == Fact.RouteName ? "xds\0route_name" : "xds\0cluster_name");
   }
 }
 

@@ -1,4 +1,5 @@
 import { parseConfig, HeadersMode, Transport, DEFAULT_TIMEOUT_MS, DEFAULT_DEADLINE_MS } from "../../assembly/config";
+import { Category, DomainKind } from "../../assembly/rules";
 
 function errorOf(json: string): string {
   return parseConfig(json).error;
@@ -91,10 +92,146 @@ describe("configuration", () => {
     expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m"},"forwardHeaders":["Cookie"]}').includes("forwardHeaders[0]")).toBe(true);
     expect(errorOf('{"servers":[{"pathPrefix":"/a","name":"a","transport":"http","mcpServerURL":"/m"}]}')).toBe(
       "servers[0].cluster: required (a non-empty string)");
-    expect(errorOf('{"_rules_":[{"_match_route_":["r"],"allowTools":[]}],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')
-      .startsWith("_rules_: Higress matchRules are not supported yet")).toBe(true);
+    expect(errorOf('{"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowTools":["x"]}')).toBe(
+      'allowTools: put it in each "servers" entry');
     expect(errorOf('{"requestHeadersMode":"later","server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe(
       'requestHeadersMode: must be "hold" or "continue"');
     expect(errorOf('{"deadlineMs":0,"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe("deadlineMs: must be greater than 0");
+  });
+});
+
+// What Higress's controller hands the plugin for a WasmPlugin with defaultConfig and three matchRules.
+const RULES = `{
+  "requestHeadersMode": "hold", "deadlineMs": 120000,
+  "server": {"name": "fallback", "transport": "http", "mcpServerURL": "/mcp"},
+  "allowTools": ["echo"],
+  "_rules_": [
+    {"_match_route_": ["mcp/a"], "_match_service_": ["svc.ns.svc.cluster.local:8080"],
+     "server": {"name": "shared", "transport": "http", "mcpServerURL": "http://backend/mcp"}, "allowTools": []},
+    {"_match_domain_": ["*.example.com", "WWW.Example.*", "api.internal"],
+     "servers": [{"pathPrefix": "/mcp/x", "cluster": "x", "name": "shared", "transport": "stdio", "allowTools": ["add"]},
+                 {"pathPrefix": "/mcp/y", "cluster": "y", "name": "y", "transport": "sse", "mcpServerURL": "/sse"}]},
+    {"_match_service_": ["svc.ns.svc.cluster.local"], "server": {"name": "s", "transport": "http", "mcpServerURL": "/mcp"},
+     "comment": "unknown keys are ignored, as at the top level"},
+    {"_match_route_prefix_": ["mcp/"], "server": {"name": "p", "transport": "http", "mcpServerURL": "/mcp"}}
+  ]
+}`;
+
+const SERVER = '"server":{"name":"a","transport":"http","mcpServerURL":"/m"}';
+
+/** A configuration with one rule made of `members` (plus a server unless `members` names one). */
+function ruleError(members: string, top: string = ""): string {
+  const all = members.includes('"server') ? members : members.length > 0 ? members + "," + SERVER : SERVER;
+  return errorOf("{" + top + '"_rules_":[{' + all + "}]}");
+}
+
+describe("Higress _rules_", () => {
+  it("accepts a Higress-shaped configuration: plugin-wide settings on top, servers per rule", () => {
+    const r = parseConfig(RULES);
+    expect(r.error).toBe("");
+    const c = r.config!;
+    expect(c.deadlineMs).toBe(120000);
+    expect(c.rules.length).toBe(4);
+    expect(c.ruleServers.length).toBe(4);
+    expect(c.rules[0].category).toBe(Category.Route);
+    expect(c.rules[0].routes[0]).toBe("mcp/a");
+    expect(c.rules[0].services[0].port).toBe("8080");
+    expect(c.rules[1].category).toBe(Category.Domain);
+    expect(c.rules[1].domains[0].kind).toBe(DomainKind.Suffix);
+    expect(c.rules[1].domains[1].kind).toBe(DomainKind.Prefix);
+    expect(c.rules[1].domains[1].text).toBe("www.example.");
+    expect(c.rules[1].domains[2].kind).toBe(DomainKind.Exact);
+    expect(c.rules[2].category).toBe(Category.Service);
+    expect(c.rules[2].services[0].port).toBe("");
+    expect(c.rules[3].category).toBe(Category.RoutePrefix);
+    // The rule's own allowTools, beside its server or inside its servers[] entries.
+    expect(c.ruleServers[0].servers[0].allowTools!.size).toBe(0);
+    expect(c.ruleServers[1].servers[0].allowTools!.has("add")).toBe(true);
+    expect(c.ruleServers[1].servers[1].transport).toBe(Transport.Sse);
+    expect(c.ruleServers[2].servers[0].allowTools).toBeNull();
+    expect(c.global.servers[0].allowTools!.has("echo")).toBe(true);
+  });
+
+  it("numbers every server across the top level and the rules: a name reused in two rules is two servers", () => {
+    const c = parseConfig(RULES).config!;
+    expect(c.servers.length).toBe(6);
+    for (let i = 0; i < c.servers.length; i++) expect(c.servers[i].index).toBe(i);
+    const a = c.ruleServers[0].servers[0];
+    const b = c.ruleServers[1].servers[0];
+    expect(a.name).toBe(b.name);
+    expect(a.index).not.toBe(b.index);
+    expect(a.statName).toBe(b.statName);
+  });
+
+  it("with rules the top level may hold no server: only _rules_ (defaultConfigDisable) or only plugin-wide settings", () => {
+    const only = parseConfig('{"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}");
+    expect(only.error).toBe("");
+    expect(only.config!.global.servers.length).toBe(0);
+    expect(only.config!.match("/m")).toBeNull();
+    expect(errorOf('{"requestHeadersMode":"continue","deadlineMs":5,"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}")).toBe("");
+    // Without rules a server stays required.
+    expect(errorOf('{"deadlineMs":5}')).toBe('server: required (or "servers")');
+  });
+
+  it("refuses what is not a list of rule objects", () => {
+    expect(errorOf('{"_rules_":{}}')).toBe("_rules_: must be an array");
+    expect(errorOf('{"_rules_":[]}')).toBe("_rules_: must list at least one rule");
+    expect(errorOf('{"_rules_":[{"_match_route_":["r"],' + SERVER + '},"r"]}')).toBe("_rules_[1]: must be an object");
+  });
+
+  it("each match key is a non-empty list of non-empty strings", () => {
+    expect(ruleError("")).toBe("_rules_[0]: needs _match_route_, _match_domain_, _match_service_ or _match_route_prefix_");
+    expect(ruleError('"_match_domain_":"a.com"')).toBe("_rules_[0]._match_domain_: must be an array");
+    expect(ruleError('"_match_route_":[]')).toBe("_rules_[0]._match_route_: must list at least one entry");
+    expect(ruleError('"_match_domain_":["a","b",""]')).toBe("_rules_[0]._match_domain_[2]: must be a non-empty string");
+    expect(ruleError('"_match_service_":["a",1]')).toBe("_rules_[0]._match_service_[1]: must be a string");
+    expect(ruleError('"_match_route_prefix_":[""]')).toBe("_rules_[0]._match_route_prefix_[0]: must be a non-empty string");
+  });
+
+  it("refuses the combinations Higress would silently narrow; route + service is one rule", () => {
+    expect(ruleError('"_match_route_":["r"],"_match_domain_":["a.com"]')).toBe(
+      "_rules_[0]._match_domain_: Higress would ignore it beside _match_route_ (only _match_route_ with _match_service_ combine); use another rule");
+    expect(ruleError('"_match_domain_":["a.com"],"_match_service_":["s"]').startsWith(
+      "_rules_[0]._match_service_: Higress would ignore it beside _match_domain_")).toBe(true);
+    expect(ruleError('"_match_route_":["r"],"_match_route_prefix_":["p"]').startsWith(
+      "_rules_[0]._match_route_prefix_: Higress would ignore it beside _match_route_")).toBe(true);
+    expect(ruleError('"_match_service_":["s"],"_match_route_prefix_":["p"]').startsWith(
+      "_rules_[0]._match_route_prefix_: Higress would ignore it beside _match_service_")).toBe(true);
+    expect(ruleError('"_match_route_":["r"],"_match_service_":["s:80"]')).toBe("");
+  });
+
+  it("refuses domain and service entries Higress would match otherwise than they read", () => {
+    expect(ruleError('"_match_domain_":["a.com","api.*.com"]')).toBe(
+      '_rules_[0]._match_domain_[1]: one "*" at most, first (*.example.com) or last (www.example.*): Higress matches any other "*" literally');
+    expect(ruleError('"_match_domain_":["*.example.*"]').startsWith("_rules_[0]._match_domain_[0]: one")).toBe(true);
+    expect(ruleError('"_match_domain_":["*"]')).toBe("");
+    expect(ruleError('"_match_service_":["s.ns","s.ns:http"]')).toBe('_rules_[0]._match_service_[1]: must be "fqdn" or "fqdn:port"');
+    expect(ruleError('"_match_service_":[":80"]')).toBe('_rules_[0]._match_service_[0]: must be "fqdn" or "fqdn:port"');
+  });
+
+  it("plugin-wide settings belong to the top level", () => {
+    expect(errorOf('{"_rules_":[{"_match_route_":["r"],' + SERVER + '},{"_match_route_":["s"],"deadlineMs":5,' + SERVER + "}]}")).toBe(
+      "_rules_[1].deadlineMs: plugin-wide; set it in defaultConfig");
+    const keys = ["requestHeadersMode", "sessionIdleTimeoutMs", "maxBackendSessions", "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders"];
+    for (let i = 0; i < keys.length; i++) {
+      expect(ruleError('"_match_route_":["r"],"' + keys[i] + '":1')).toBe("_rules_[0]." + keys[i] + ": plugin-wide; set it in defaultConfig");
+    }
+  });
+
+  it("a rule's servers are read as the top level's, with the rule's path in errors", () => {
+    expect(errorOf('{"_rules_":[{"_match_route_":["r"],"allowTools":[]}]}')).toBe('_rules_[0].allowTools: needs "server"');
+    expect(errorOf('{"_rules_":[{"_match_route_":["r"]}]}')).toBe('_rules_[0].server: required (or "servers")');
+    expect(ruleError('"_match_route_":["r"],"server":{"name":"a","transport":"ws","mcpServerURL":"/m"}')).toBe(
+      '_rules_[0].server.transport: must be "http", "sse" or "stdio"');
+    expect(ruleError('"_match_route_":["r"],"servers":[{"pathPrefix":"/a","name":"a","transport":"http","mcpServerURL":"/m"}]')).toBe(
+      "_rules_[0].servers[0].cluster: required (a non-empty string)");
+    expect(ruleError('"_match_route_":["r"],"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowTools":["x"]')).toBe(
+      '_rules_[0].allowTools: put it in each "servers" entry');
+    expect(ruleError('"_match_route_":["r"],"allowTools":[1]')).toBe("_rules_[0].allowTools[0]: must be a string");
+    expect(ruleError('"_match_route_":["r"],"tools":[{"name":"t","security":{"id":"x"}}]')).toBe('_rules_[0].tools[0].security.id: no security scheme "x"');
+    expect(ruleError('"_match_route_":["r"],"server":{"name":"a","transport":"sse","mcpServerURL":"/m"}', '"requestHeadersMode":"continue",')
+      .startsWith('_rules_[0].server.transport: "sse" needs requestHeadersMode "hold"')).toBe(true);
+    // The top level's own mistakes come first.
+    expect(errorOf('{"allowTools":["x"],"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}")).toBe('allowTools: needs "server"');
   });
 });
