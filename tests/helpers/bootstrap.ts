@@ -3,6 +3,8 @@
 import { stringify } from "yaml";
 
 export interface RouteSpec {
+  /** Envoy's route name (the `xds.route_name` property; Higress's `_match_route_` matches it). */
+  name?: string;
   prefix?: string;
   path?: string;
   cluster: string;
@@ -21,6 +23,8 @@ export interface BootstrapSpec {
   allowOnHeadersStopIteration?: boolean;
   failOpen?: boolean;
   routes: RouteSpec[];
+  /** Virtual hosts tried before the catch-all one ("*") that holds `routes`. */
+  virtualHosts?: { name: string; domains: string[]; routes: RouteSpec[] }[];
   /** Cluster name -> upstream port on 127.0.0.1. */
   clusters: Record<string, number>;
   streamIdleTimeout?: string;
@@ -34,7 +38,7 @@ function route(spec: RouteSpec) {
   if (spec.timeout !== undefined) action.timeout = spec.timeout;
   if (spec.idleTimeout !== undefined) action.idle_timeout = spec.idleTimeout;
   if (spec.prefixRewrite !== undefined) action.prefix_rewrite = spec.prefixRewrite;
-  return { match, route: action };
+  return { ...(spec.name !== undefined ? { name: spec.name } : {}), match, route: action };
 }
 
 function wasmFilter(spec: BootstrapSpec) {
@@ -63,7 +67,10 @@ export function bootstrapYaml(spec: BootstrapSpec): string {
   const hcm: Record<string, unknown> = {
     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
     stat_prefix: "ingress",
-    route_config: { name: "local", virtual_hosts: [{ name: "all", domains: ["*"], routes: spec.routes.map(route) }] },
+    route_config: { name: "local", virtual_hosts: [
+      ...(spec.virtualHosts ?? []).map((host) => ({ name: host.name, domains: host.domains, routes: host.routes.map(route) })),
+      { name: "all", domains: ["*"], routes: spec.routes.map(route) },
+    ] },
     http_filters: httpFilters,
   };
   if (spec.streamIdleTimeout !== undefined) hcm.stream_idle_timeout = spec.streamIdleTimeout;
