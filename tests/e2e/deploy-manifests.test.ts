@@ -1,8 +1,9 @@
 // The deployment files parse, and carry one filter configuration: envoy/mcp-proxy.config.json. envoy.yaml holds it
 // exactly; the Kubernetes manifests hold it with the documented differences only (cluster names and backend URLs
 // as Istio/Higress know the demo Service; the Istio WasmPlugin in "continue" mode without the legacy SSE server,
-// which that mode cannot serve). The filter itself accepts each of them. docker-compose.yml mounts what envoy.yaml
-// names, on the ports it names.
+// which that mode cannot serve; Higress with one matchRule per server). The filter itself accepts each of them, the
+// Higress one as Higress's controller hands it over. docker-compose.yml mounts what envoy.yaml names, on the ports
+// it names.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -10,7 +11,8 @@ import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
-import { filterWasm, repoRoot } from "./filter-harness.ts";
+import { own, send } from "../helpers/emulator-harness.ts";
+import { filterWasm, json, post, repoRoot } from "./filter-harness.ts";
 
 type Json = Record<string, any>;
 const read = (path: string) => readFileSync(join(repoRoot, path), "utf8");
@@ -92,31 +94,103 @@ test("Istio: the WasmPlugin in continue mode (no sse), the EnvoyFilter in hold m
   assert.ok(index < routes.findIndex((r: Json) => r.match[0].uri.prefix === "/mcp/legacy"), "SSE route first");
 });
 
-test("Higress: defaultConfig in hold mode, no matchRules (the filter refuses _rules_)", () => {
-  const plugin = one("envoy/higress/wasmplugin.yaml");
+/**
+ * The plugin configuration Higress's controller builds from a WasmPlugin spec: defaultConfig's fields (none when
+ * defaultConfigDisable), plus `_rules_`, one entry per enabled match rule: its config with `_match_route_` (its
+ * Ingresses), `_match_service_` and `_match_domain_`. null when Higress would not deploy the plugin at all.
+ */
+function higressPluginConfig(spec: Json): Json | null {
+  const config: Json = spec.defaultConfigDisable === true ? {} : structuredClone(spec.defaultConfig ?? {});
+  const keys: [string, string][] = [["ingress", "_match_route_"], ["service", "_match_service_"], ["domain", "_match_domain_"]];
+  const rules = (spec.matchRules ?? []).filter((rule: Json) => rule.configDisable !== true).map((rule: Json) => {
+    const entry: Json = structuredClone(rule.config ?? {});
+    for (const [from, to] of keys) if (rule[from]?.length > 0) entry[to] = [...rule[from]];
+    if (!keys.some(([, to]) => to in entry)) throw new Error(`match rule without ingress, service or domain: ${JSON.stringify(rule)}`);
+    return entry;
+  });
+  if (rules.length > 0) config._rules_ = rules;
+  return rules.length === 0 && spec.defaultConfigDisable === true ? null : config;
+}
+
+const higressPlugin = one("envoy/higress/wasmplugin.yaml");
+const higressIngresses = yamlDocs("envoy/higress/ingress.yaml");
+const higressConfig = higressPluginConfig(higressPlugin.spec)!;
+
+test("the Higress conversion helper follows Higress's controller", () => {
+  const rule = { ingress: ["ns/a"], service: ["s.ns.svc.cluster.local:80"], config: { allowTools: [] } };
+  assert.deepEqual(higressPluginConfig({ defaultConfig: { deadlineMs: 5 }, matchRules: [rule, { ...rule, domain: ["x"], configDisable: true }] }),
+    { deadlineMs: 5, _rules_: [{ allowTools: [], _match_route_: ["ns/a"], _match_service_: ["s.ns.svc.cluster.local:80"] }] });
+  assert.deepEqual(higressPluginConfig({ defaultConfigDisable: true, defaultConfig: { deadlineMs: 5 }, matchRules: [{ domain: ["x"] }] }),
+    { _rules_: [{ _match_domain_: ["x"] }] });
+  assert.deepEqual(higressPluginConfig({ defaultConfig: { deadlineMs: 5 } }), { deadlineMs: 5 });
+  assert.equal(higressPluginConfig({ defaultConfigDisable: true, matchRules: [{ ...rule, configDisable: true }] }), null);
+  assert.throws(() => higressPluginConfig({ matchRules: [{ config: {} }] }), /without ingress/);
+});
+
+test("Higress: plugin-wide settings in defaultConfig, one matchRule per server, on every Ingress to that server", () => {
+  const plugin = higressPlugin;
   assert.equal(plugin.apiVersion, "extensions.higress.io/v1alpha1");
   assert.equal(plugin.kind, "WasmPlugin");
   assert.match(plugin.spec.url, /^oci:\/\//);
+  assert.equal(plugin.spec.pluginName, "mcp-proxy");
   assert.equal(plugin.spec.defaultConfigDisable, false);
-  assert.equal(plugin.spec.matchRules, undefined);
-  assert.deepEqual(plugin.spec.defaultConfig, inKubernetes(source));
-  const ingress = yamlDocs("envoy/higress/ingress.yaml").find((d) => d.metadata.annotations["higress.io/rewrite-target"] === "/sse")!;
-  assert.equal(ingress.spec.rules[0].http.paths[0].path, new URL(K8S_URLS.legacy).pathname);
+  // The top level: the source's plugin-wide settings and no server, so requests on other routes pass through.
+  const { _rules_: rules, ...top } = higressConfig;
+  const { servers, ...pluginWide } = source;
+  assert.deepEqual(top, pluginWide);
+  // Each server of the source, with its Kubernetes cluster and URL, in its own rule: `server` without pathPrefix (the
+  // route chooses it) and allowTools beside it. Its rule names every Ingress to its Service port, the one whose
+  // path is its pathPrefix first, so no route to the backend bypasses the filter.
+  const ingressPort = (ing: Json) => ing.spec.rules[0].http.paths[0].backend.service.port.number;
+  const expected = inKubernetes(source).servers.map(({ pathPrefix, allowTools, ...server }: Json) => {
+    const port = Number(server.cluster.split("|")[1]);
+    const routed = higressIngresses.filter((ing) => ingressPort(ing) === port);
+    assert.equal(routed[0].spec.rules[0].http.paths[0].path, pathPrefix, server.name);
+    return { _match_route_: routed.map((ing) => `${ing.metadata.namespace}/${ing.metadata.name}`), server, allowTools };
+  });
+  assert.equal(servers.length, expected.length);
+  assert.deepEqual(rules, expected);
+  // The legacy SSE URL is routed to the SSE backend's /sse, and lies in the legacy server's rule.
+  const sse = higressIngresses.find((d) => d.metadata.annotations["higress.io/rewrite-target"] === "/sse")!;
+  assert.equal(sse.spec.rules[0].http.paths[0].path, new URL(K8S_URLS.legacy).pathname);
+  assert.ok(rules.find((r: Json) => r.server.name === "legacy")._match_route_.includes(`mcp/${sse.metadata.name}`));
+});
+
+test("Higress: on routes named as the Ingresses, each path gets its rule's server; other routes pass through", async (t) => {
+  // Higress's route for Ingress NAME in namespace NS is named NS/NAME; the clusters are closed ports: initialize and
+  // the method check are the filter's own answers, anything that reaches a cluster gets 503.
+  const routes = higressIngresses.map((ing) => {
+    const { path, backend } = ing.spec.rules[0].http.paths[0];
+    return { name: `${ing.metadata.namespace}/${ing.metadata.name}`, prefix: path, cluster: `outbound|${backend.service.port.number}||${SERVICE}` };
+  });
+  const clusters = Object.fromEntries(routes.map((r) => [r.cluster, 1]));
+  routes.sort((a, b) => b.prefix.length - a.prefix.length);
+  const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: higressConfig, allowOnHeadersStopIteration: true, clusters,
+    routes: [...routes, { name: "unrelated", prefix: "/", cluster: routes[0].cluster }] });
+  const url = (await own(t, startEmulator({ yaml, quiet: true }))).listeners[0].url;
+  const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+  for (const server of source.servers) {
+    const reply = await post(url, initialize, [], `${server.pathPrefix}/x`);
+    assert.equal(json(reply).result.serverInfo.name, server.name, server.pathPrefix);
+  }
+  assert.equal((await send(url, { path: "/mcp/legacy/sse" })).status, 405, "the raw SSE stream stays closed to clients");
+  assert.equal((await post(url, initialize, [], "/elsewhere")).status, 503, "no rule: the route's cluster, not the filter");
 });
 
 test("the filter accepts every shipped configuration (and would refuse sse in continue mode)", async () => {
-  const configs: [string, Json, boolean][] = [
-    ["envoy.yaml", source, true],
-    ["Istio EnvoyFilter / Higress", inKubernetes(source), true],
-    ["Istio WasmPlugin", continueMode(inKubernetes(source)), false],
+  const configs: [string, Json, boolean, number][] = [
+    ["envoy.yaml", source, true, source.servers.length],
+    ["Istio EnvoyFilter", inKubernetes(source), true, source.servers.length],
+    ["Istio WasmPlugin", continueMode(inKubernetes(source)), false, continueMode(source).servers.length],
+    ["Higress WasmPlugin", higressConfig, true, higressConfig._rules_.length],
   ];
-  for (const [where, config, flag] of configs) {
+  for (const [where, config, flag, servers] of configs) {
     const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: config, routes: [{ prefix: "/", cluster: "c" }], clusters: { c: 1 },
       allowOnHeadersStopIteration: flag });
     const emu = await startEmulator({ yaml, quiet: true });
     await emu.close();
     const line = emu.logs.map((l) => l.message).find((m) => m.startsWith("mcp-proxy: configured"));
-    assert.ok(line?.includes(`${config.servers.length} server(s), requestHeadersMode ${config.requestHeadersMode}`), `${where}: ${line}`);
+    assert.ok(line?.includes(`${servers} server(s), requestHeadersMode ${config.requestHeadersMode}`), `${where}: ${line}`);
   }
   // The difference is necessary: with the sse server kept, "continue" mode is refused.
   const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: { ...inKubernetes(source), requestHeadersMode: "continue" },
