@@ -10,6 +10,75 @@ export const MAX_DEPTH = 128;
 const IN_OBJECT: u8 = 1;
 const IN_ARRAY: u8 = 2;
 const stack = new StaticArray<u8>(MAX_DEPTH);
+/** Index slots of the containers open while a document is being indexed, by depth. */
+const slots = new StaticArray<i32>(MAX_DEPTH);
+
+/** Bytes that end the fast run inside a string: '"', '\\' and the control characters (1 = stop). */
+const STRING_STOP = memory.data<u8>([
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+const LOW_BITS: u64 = 0x0101010101010101;
+const HIGH_BITS: u64 = 0x8080808080808080;
+
+/** Containers smaller than this are rescanned rather than indexed (keeps the index under len/64 entries). */
+const INDEXED_MIN_BYTES = 64;
+
+/**
+ * Where the large containers of a validated document end, in document order. Walking a document again (finding
+ * `tools`, then each tool's `name`) jumps over indexed containers instead of rescanning them, so filtering a
+ * tools/list costs about one pass over the bytes instead of four.
+ */
+class ContainerIndex {
+  /** (start, end) pairs, ordered by start; an open container's end is 0. */
+  private spans: StaticArray<i32> = new StaticArray<i32>(0);
+  private count: i32 = 0;
+
+  open(start: i32): i32 {
+    const k = this.count;
+    if (k << 1 >= this.spans.length) this.grow();
+    unchecked(this.spans[k << 1] = start);
+    unchecked(this.spans[(k << 1) + 1] = 0);
+    this.count = k + 1;
+    return k;
+  }
+
+  private grow(): void {
+    const bigger = new StaticArray<i32>(max(64, this.spans.length << 1));
+    memory.copy(changetype<usize>(bigger), changetype<usize>(this.spans), <usize>this.count << 3);
+    this.spans = bigger;
+  }
+
+  /** A small container is dropped again: its descendants were smaller still, so its slot is the last one. */
+  close(slot: i32, end: i32): void {
+    if (slot < 0 || slot >= this.count) return;
+    if (slot == this.count - 1 && end - unchecked(this.spans[slot << 1]) < INDEXED_MIN_BYTES) this.count = slot;
+    else unchecked(this.spans[(slot << 1) + 1] = end);
+  }
+
+  /** End of the indexed container starting at `start`, or -1. */
+  endOf(start: i32): i32 {
+    let lo = 0, hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = unchecked(this.spans[mid << 1]);
+      if (at == start) return unchecked(this.spans[(mid << 1) + 1]);
+      if (at < start) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+}
+
+/** The index of a scanner that has none: every lookup misses. */
+const NO_INDEX = new ContainerIndex();
 
 /** A value's raw bytes [start, end) (a string span includes its quotes). */
 export class Span {
@@ -33,6 +102,10 @@ export class Scanner {
   len: i32;
   /** Keeps the scanned bytes alive for as long as the scanner is. */
   bytes: Uint8Array;
+  /** Set by indexDocument(); while `indexing`, valueEnd records containers instead of looking them up. */
+  private index: ContainerIndex = NO_INDEX;
+  private lookup: Members | null = null;
+  private indexing: bool = false;
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
@@ -61,10 +134,12 @@ export class Scanner {
   }
 
   /** Index of the first non-whitespace byte at or after i (len if none). */
-  ws(i: i32): i32 {
-    while (i < this.len) {
-      const c = this.at(i);
-      if (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09) break;
+  @inline ws(i: i32): i32 {
+    // Fields copied to locals: the hot loops then keep them in registers.
+    const ptr = this.ptr, len = this.len;
+    while (i < len) {
+      const c = <u32>load<u8>(ptr + <usize>i);
+      if (c > 0x20 || (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09)) break;
       i++;
     }
     return i;
@@ -72,31 +147,38 @@ export class Scanner {
 
   /** i is at an opening quote; returns the index past the closing quote, or -1. */
   stringEnd(i: i32): i32 {
+    const ptr = this.ptr, len = this.len;
     i++;
-    while (i < this.len) {
-      const c = this.at(i);
+    while (i < len) {
+      // Eight bytes at a time while none of them is '"', '\\' or a control character (SWAR byte tests).
+      while (i + 8 <= len) {
+        const x = load<u64>(ptr + <usize>i);
+        const quote = x ^ 0x2222222222222222, backslash = x ^ 0x5c5c5c5c5c5c5c5c;
+        const stops = ((quote - LOW_BITS) & ~quote) | ((backslash - LOW_BITS) & ~backslash) | ((x - 0x2020202020202020) & ~x);
+        if ((stops & HIGH_BITS) != 0) break;
+        i += 8;
+      }
+      if (i >= len) break;
+      const c = <u32>load<u8>(ptr + <usize>i);
+      if (load<u8>(STRING_STOP + <usize>c) == 0) { i++; continue; }
       if (c == 0x22) return i + 1;
-      if (c < 0x20) return -1;
-      if (c == 0x5c) {
-        if (i + 1 >= this.len) return -1;
-        const e = this.at(i + 1);
-        if (e == 0x75) {
-          if (i + 5 >= this.len) return -1;
-          for (let k = 2; k < 6; k++) if (hexValue(this.at(i + k)) < 0) return -1;
-          i += 6;
-          continue;
-        }
-        if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) return -1;
-        i += 2;
+      if (c != 0x5c || i + 1 >= len) return -1;
+      const e = <u32>load<u8>(ptr + <usize>i + 1);
+      if (e == 0x75) {
+        if (i + 5 >= len) return -1;
+        for (let k = 2; k < 6; k++) if (hexValue(this.at(i + k)) < 0) return -1;
+        i += 6;
         continue;
       }
-      i++;
+      if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) return -1;
+      i += 2;
     }
     return -1;
   }
 
   private digitsEnd(i: i32): i32 {
-    while (i < this.len && this.at(i) - 0x30 < 10) i++;
+    const ptr = this.ptr, len = this.len;
+    while (i < len && <u32>load<u8>(ptr + <usize>i) - 0x30 < 10) i++;
     return i;
   }
 
@@ -146,22 +228,32 @@ export class Scanner {
 
   /** Validates one value starting at or after i; returns the index past it, or -1 when malformed. */
   valueEnd(i: i32): i32 {
+    const len = this.len;
+    const index = this.index;
+    const recording = this.indexing;
     let depth = 0;
     while (true) {
       i = this.ws(i);
-      if (i >= this.len) return -1;
+      if (i >= len) return -1;
       const c = this.at(i);
       if (c == 0x7b || c == 0x5b) {
-        if (depth == MAX_DEPTH) return -1;
-        const close: u32 = c == 0x7b ? 0x7d : 0x5d;
-        i = this.ws(i + 1);
-        if (i >= this.len) return -1;
-        if (this.at(i) != close) {
-          unchecked(stack[depth++] = c == 0x7b ? IN_OBJECT : IN_ARRAY);
-          if (c == 0x7b && (i = this.keyEnd(i)) < 0) return -1;
-          continue;
+        const known = recording ? -1 : index.endOf(i);
+        if (known > 0) {
+          i = known;
+        } else {
+          if (depth == MAX_DEPTH) return -1;
+          const open = i;
+          const close: u32 = c == 0x7b ? 0x7d : 0x5d;
+          i = this.ws(i + 1);
+          if (i >= len) return -1;
+          if (this.at(i) != close) {
+            if (recording) unchecked(slots[depth] = index.open(open));
+            unchecked(stack[depth++] = c == 0x7b ? IN_OBJECT : IN_ARRAY);
+            if (c == 0x7b && (i = this.keyEnd(i)) < 0) return -1;
+            continue;
+          }
+          i++;
         }
-        i++;
       } else if ((i = this.scalarEnd(i, c)) < 0) {
         return -1;
       }
@@ -169,7 +261,7 @@ export class Scanner {
       while (true) {
         if (depth == 0) return i;
         i = this.ws(i);
-        if (i >= this.len) return -1;
+        if (i >= len) return -1;
         const d = this.at(i);
         const inObject = unchecked(stack[depth - 1]) == IN_OBJECT;
         if (d == 0x2c) {
@@ -180,6 +272,7 @@ export class Scanner {
         if (d != (inObject ? 0x7d : 0x5d)) return -1;
         i++;
         depth--;
+        if (recording) index.close(unchecked(slots[depth]), i);
       }
     }
   }
@@ -191,6 +284,18 @@ export class Scanner {
     if (end < 0) return -1;
     out.set(start, end, this.kindAt(start));
     return end;
+  }
+
+  /** Starts recording large containers while the document is validated (see ContainerIndex). */
+  startIndex(): void {
+    this.index = new ContainerIndex();
+    this.indexing = true;
+  }
+
+  /** Ends recording; a document that failed validation keeps no index (its walks fail as before). */
+  endIndex(valid: bool): void {
+    this.indexing = false;
+    if (!valid) this.index = NO_INDEX;
   }
 
   /** True when the whole input is exactly one valid JSON value (surrounding whitespace allowed). */
@@ -255,7 +360,10 @@ export class Scanner {
   /** Looks up member `key` of the object `obj` (already validated); fills `out` and returns true when found. */
   member(obj: Span, key: string, out: Span): bool {
     if (obj.kind != Kind.Object) return false;
-    const it = new Members(this, obj.start);
+    // One iterator reused for every lookup: filtering a tools/list looks up each tool's name.
+    let it = this.lookup;
+    if (it === null) this.lookup = it = new Members(this, obj.start);
+    else it.restart(obj.start);
     let found = false;
     while (it.next()) {
       if (this.keyIs(it.keyStart, it.keyEnd, key)) { out.set(it.value.start, it.value.end, it.value.kind); found = true; }
@@ -279,6 +387,15 @@ class ListItems {
   constructor(s: Scanner, open: i32) {
     this.s = s;
     this.i = open + 1;
+  }
+
+  /** Walks the container opening at `open` (of the same scanner) from its start. */
+  restart(open: i32): void {
+    this.i = open + 1;
+    this.first = true;
+    this.done = false;
+    this.ok = true;
+    this.end = -1;
   }
 
   protected stop(): bool {

@@ -57,11 +57,15 @@ export function parseMessage(s: Scanner): Message {
     return m;
   }
   const it = new Members(s, start);
+  // The one validating pass also indexes the large containers, for later walks (tools/list filtering).
+  s.startIndex();
   while (it.next()) {
     const target = pick(m, it);
     if (target !== null) target.set(it.value.start, it.value.end, it.value.kind);
   }
-  if (!it.ok || s.ws(it.end) != s.len) return m;
+  const valid = it.ok && s.ws(it.end) == s.len;
+  s.endIndex(valid);
+  if (!valid) return m;
   m.shape = classify(m);
   return m;
 }

@@ -88,6 +88,48 @@ describe("JSON-RPC messages", () => {
     expect(parse('"just a string"').shape).toBe(Shape.Invalid);
   });
 
+  it("walks an indexed message exactly as a fresh scan does (large containers are jumped over)", () => {
+    // Tool schemas well over the index threshold, nested, with strings holding brackets and escapes.
+    const schema = '{"type":"object","properties":{"q":{"type":"string","description":"a ] } [ { \\" quote"},' +
+      '"n":{"type":"array","items":{"type":"number"}},"deep":{"a":{"b":{"c":[1,2,3,{"d":"' + "x".repeat(80) + '"}]}}}}}';
+    let tools = "";
+    for (let i = 0; i < 40; i++) tools += (i > 0 ? "," : "") + '{"inputSchema":' + schema + ',"name":"t' + i.toString() + '","x":[' + schema + "]}";
+    const text = '{"jsonrpc":"2.0","id":1,"result":{"tools":[' + tools + '],"nextCursor":"c"}}';
+    const indexed = parse(text);
+    expect(indexed.shape).toBe(Shape.Response);
+    const fresh = scan(text);
+    const doc = new Span();
+    expect(fresh.isDocument(doc)).toBe(true);
+    const freshResult = new Span();
+    fresh.member(doc, "result", freshResult);
+    expect(indexed.result.end).toBe(freshResult.end);
+    const a = new Span(), b = new Span();
+    expect(indexed.s.member(indexed.result, "tools", a)).toBe(true);
+    expect(fresh.member(freshResult, "tools", b)).toBe(true);
+    expect(a.end).toBe(b.end);
+    const ia = new Elements(indexed.s, a.start), ib = new Elements(fresh, b.start);
+    const na = new Span(), nb = new Span();
+    let n = 0;
+    while (ia.next()) {
+      expect(ib.next()).toBe(true);
+      expect(ia.value.start).toBe(ib.value.start);
+      expect(ia.value.end).toBe(ib.value.end);
+      expect(indexed.s.member(ia.value, "name", na)).toBe(true);
+      fresh.member(ib.value, "name", nb);
+      expect(indexed.s.decodeSpan(na)).toBe("t" + n.toString());
+      expect(na.start).toBe(nb.start);
+      n++;
+    }
+    expect(ib.next()).toBe(false);
+    expect(n).toBe(40);
+  });
+
+  it("refuses a large container that is malformed deep inside, even after an index was started", () => {
+    const big = '{"k":"' + "y".repeat(100) + '","bad":[1,2,}';
+    expect(parse('{"jsonrpc":"2.0","id":1,"result":' + big + "}").shape).toBe(Shape.Malformed);
+    expect(parse('{"jsonrpc":"2.0","id":1,"result":{"a":"' + "z".repeat(100) + '"}} x').shape).toBe(Shape.Malformed);
+  });
+
   it("reads members with escaped keys and the last duplicate", () => {
     const m = parse('{"jsonrpc":"2.0","\\u006dethod":"a","method":"tools/call","id":7}');
     expect(m.shape).toBe(Shape.Request);
