@@ -41,6 +41,55 @@ export function sseData(text: string): string[] {
 }
 
 const KNOWN_VERSIONS = new Set(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]);
+const FORWARDED = ["traceparent", "tracestate", "baggage", "x-request-id"];
+
+/** The request headers as the filter receives them from Envoy for one benchmark request. */
+export function clientHeaders(path: string, body: string): [string, string][] {
+  return [[":authority", "127.0.0.1:10000"], [":path", path], [":method", "POST"], [":scheme", "http"],
+    ["content-type", "application/json"], ["accept", "application/json, text/event-stream"],
+    ["content-length", String(Buffer.byteLength(body))], ["mcp-protocol-version", "2025-06-18"],
+    ["x-forwarded-proto", "http"], ["x-request-id", "0f8b1a8e-7d52-4a4e-9d57-1c1d2b0c9e11"]];
+}
+
+/** Per-request bookkeeping the filter does besides JSON: its access-log properties and request counters. */
+const properties = new Map<string, string>();
+const counters = new Map<string, number>();
+
+function get(headers: [string, string][], name: string): string {
+  return headers.find(([k]) => k === name)?.[1] ?? "";
+}
+
+function remove(headers: [string, string][], name: string): void {
+  for (let i = headers.length - 1; i >= 0; i--) if (headers[i][0] === name) headers.splice(i, 1);
+}
+
+/**
+ * What the filter does with the request headers before it reads the body: pick the server by path, check method,
+ * protocol version and length, capture authority, the allow-list header, Authorization and the forwarded
+ * headers, strip what must not travel on, and set the access-log property.
+ */
+export function headerWork(original: [string, string][], prefix: string, server: string): [string, string][] {
+  const headers = original.slice();
+  if (!get(headers, ":path").startsWith(prefix)) throw new Error("no server");
+  properties.set("mcp_server_name", server);
+  if (get(headers, ":method") !== "POST") throw new Error("not a POST");
+  const version = get(headers, "mcp-protocol-version");
+  if (version && !KNOWN_VERSIONS.has(version)) throw new Error("bad version");
+  if (Number(get(headers, "content-length")) > 1 << 20) throw new Error("too large");
+  const captured: [string, string][] = [[":authority", get(headers, ":authority")], ["allow", get(headers, "x-envoy-allow-mcp-tools")],
+    ["authorization", get(headers, "authorization")]];
+  remove(headers, "x-envoy-allow-mcp-tools");
+  remove(headers, "authorization");
+  for (const name of FORWARDED) { const value = get(headers, name); if (value) captured.push([name, value]); }
+  return captured;
+}
+
+/** The outcome counter and method property the filter sets for every request. */
+export function bookkeeping(server: string, method: string, outcome: string): void {
+  properties.set("mcp_method", method);
+  const name = `mcp_proxy.requests.${server}.${method.replace("/", "_")}.${outcome}`;
+  counters.set(name, (counters.get(name) ?? 0) + 1);
+}
 
 export function initialize(clientBody: string): string {
   const req = JSON.parse(clientBody);
