@@ -35,9 +35,14 @@ export function filterWasm(): string {
   return wasm;
 }
 
+/** The server name a path prefix gets when the entry names none. */
+export function serverName(prefix: string): string {
+  return prefix.replace(/\W+/g, "-").replace(/^-|-$/g, "");
+}
+
 function server(entry: ServerEntry): Record<string, unknown> {
   const s: Record<string, unknown> = {
-    name: entry.name ?? entry.prefix.replace(/\W+/g, "-").replace(/^-|-$/g, ""),
+    name: entry.name ?? serverName(entry.prefix),
     pathPrefix: entry.prefix, cluster: entry.cluster ?? "backend", transport: entry.transport ?? "http",
   };
   if (entry.backendPath) s.mcpServerURL = `http://backend${entry.backendPath}`;

@@ -2,7 +2,7 @@
 // requests), against the same parsing and serialising done in plain Node.
 import { frame, blob, toolList } from "../lib/payloads.ts";
 import { McpSession, newAgent, PROTOCOL_VERSION } from "../lib/mcp-http.ts";
-import { allowList, startGateway } from "../lib/gateway.ts";
+import { allowList, serverName, startGateway } from "../lib/gateway.ts";
 import { perRequest, splitBetween, startBackend, type EmulatorService, type WasmSplit } from "../lib/services.ts";
 import * as node from "../lib/node-baseline.ts";
 import { ratio } from "../lib/stats.ts";
@@ -91,10 +91,6 @@ function nodeNs(s: Scenario, allow: Set<string>): { jsonNs: number; fullNs: numb
     return reply;
   };
   return { jsonNs: node.timeNs(json), fullNs: node.timeNs(full) };
-}
-
-function serverName(prefix: string): string {
-  return prefix.replace(/\W+/g, "-").replace(/^-|-$/g, "");
 }
 
 export async function runWasmCost(log: (line: string) => void): Promise<WasmCostRow[]> {
