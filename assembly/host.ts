@@ -40,10 +40,6 @@ export function replaceResponseHeader(name: string, value: string): void {
   stream_context.headers.response.replace(name, value);
 }
 
-export function callResponseHeader(name: string): string {
-  return stream_context.headers.http_callback.get(name);
-}
-
 export function requestBody(size: i32): ArrayBuffer {
   return get_buffer_bytes(BufferTypeValues.HttpRequestBody, 0, size);
 }

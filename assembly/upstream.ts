@@ -1,11 +1,12 @@
 // Dispatched calls to MCP backends (proxy_http_call): issuing them, reading the reply once in the callback, and
 // finding the JSON-RPC response to our request in a JSON or SSE body.
-import { Context, Headers, RootContext, WasmResultValues } from "@solo-io/proxy-runtime/assembly";
+import { Context, HeaderMapTypeValues, Headers, RootContext, WasmResultValues } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter, containsAsciiCI } from "./bytes";
 import { Scanner, Span } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
 import { SseParser } from "./sse";
-import { callResponseBody, callResponseHeader, count, nowMs, pair, recordMs } from "./host";
+import { HeaderSnapshot } from "./headers";
+import { callResponseBody, count, nowMs, pair, recordMs } from "./host";
 
 /** Receives a dispatched call's reply. Subclasses override onReply. */
 export class Handler {
@@ -71,10 +72,11 @@ function onCallResponse(origin: Context, _headers: u32, bodySize: usize, _traile
 
 function readReply(call: Call, bodySize: i32): BackendReply {
   const r = new BackendReply();
-  r.status = parseStatus(callResponseHeader(":status"));
-  r.contentType = callResponseHeader("content-type");
-  r.sessionId = callResponseHeader("mcp-session-id");
-  r.wwwAuthenticate = callResponseHeader("www-authenticate");
+  const headers = HeaderSnapshot.read(HeaderMapTypeValues.HttpCallResponseHeaders);
+  r.status = parseStatus(headers.get(":status"));
+  r.contentType = headers.get("content-type");
+  r.sessionId = headers.get("mcp-session-id");
+  r.wwwAuthenticate = headers.get("www-authenticate");
   if (bodySize > call.maxBytes) r.tooLarge = true;
   else if (bodySize > 0) r.body = callResponseBody(bodySize);
   return r;
@@ -116,13 +118,15 @@ export function sessionLost(reply: BackendReply): bool {
 export function transportProblem(reply: BackendReply, timeoutMs: i32): string {
   if (reply.tooLarge) return "sent a reply larger than maxResponseBodyBytes";
   if (reply.status == 0) return "reset the connection";
-  const body = String.UTF8.decode(reply.body);
+  if (reply.status < 300) return "";
+  // Only Envoy's own short 503/504 bodies are read: a large reply is never decoded just to be checked.
+  const body = reply.status == 503 || reply.status == 504
+    ? String.UTF8.decodeUnsafe(changetype<usize>(reply.body), <usize>min(reply.body.byteLength, 200)) : "";
   if (reply.status == 504 && body == "upstream request timeout") return "timed out after " + timeoutMs.toString() + " ms";
   if (reply.status == 503 && (body.startsWith("upstream connect error") || body.startsWith("no healthy upstream"))) {
     return "is unreachable (" + body.substring(0, 160) + ")";
   }
-  if (reply.status >= 300) return "returned HTTP " + reply.status.toString();
-  return "";
+  return "returned HTTP " + reply.status.toString();
 }
 
 /** `{"jsonrpc":"2.0","id":N,"method":M[,"params":P]}` with params copied verbatim from `src`. */
