@@ -4,7 +4,6 @@
 // strings. Removals go to the host and are mirrored here, so a later read never sees a removed credential.
 import * as abi from "@solo-io/proxy-runtime/assembly/imports";
 import { HeaderMapTypeValues, WasmResultValues } from "@solo-io/proxy-runtime/assembly";
-import { bytesEqual } from "./bytes";
 
 /** The host writes the returned buffer's address and size here. */
 const RETURNED = memory.data(8);
@@ -37,7 +36,7 @@ export class HeaderSnapshot {
     return new HeaderSnapshot(type, flat);
   }
 
-  /** The first value of `name` (lowercase), or "" when absent or removed. */
+  /** The first value of `name` (any case: the map's names are lowercase), or "" when absent or removed. */
   get(name: string): string {
     const k = this.find(name);
     if (k < 0) return "";
@@ -67,7 +66,7 @@ export class HeaderSnapshot {
     for (let k = 0; k < this.count * FIELDS; k += FIELDS) {
       const start = unchecked(this.entries[k]);
       const length = unchecked(this.entries[k + 1]);
-      if (length == name.length && bytesEqual(base, start, start + length, name)) return k;
+      if (length == name.length && lowercaseEquals(base + <usize>start, name)) return k;
     }
     return -1;
   }
@@ -98,4 +97,14 @@ export class HeaderSnapshot {
     this.entries = entries;
     this.count = n;
   }
+}
+
+/** The lowercase bytes at `ptr` equal `name` compared ASCII-case-insensitively (lengths already equal). */
+function lowercaseEquals(ptr: usize, name: string): bool {
+  for (let i = 0; i < name.length; i++) {
+    let c = <u32>name.charCodeAt(i);
+    if (c - 0x41 < 26) c |= 0x20;
+    if (<u32>load<u8>(ptr + <usize>i) != c) return false;
+  }
+  return true;
 }

@@ -10,10 +10,6 @@ export function nowMs(): i64 {
   return <i64>(get_current_time_nanoseconds() / 1000000);
 }
 
-export function requestHeader(name: string): string {
-  return stream_context.headers.request.get(name);
-}
-
 /** Removing a request header is Ok even when absent; only call it while the request headers are held. */
 export function removeRequestHeader(name: string): void {
   stream_context.headers.request.remove(name);

@@ -124,8 +124,9 @@ export class ReplyId {
     return k == Kind.String || k == Kind.Number ? new ReplyId(m.s.bytes, m.id.start, m.id.end) : new ReplyId(null);
   }
 
+  /** The shared "null" id (never mutated). */
   static none(): ReplyId {
-    return new ReplyId(null);
+    return NULL_REPLY_ID;
   }
 
   write(w: ByteWriter): void {
@@ -138,6 +139,11 @@ export class ReplyId {
     return this.bytes === null ? NULL_ID.length : this.end - this.start;
   }
 }
+
+const NULL_REPLY_ID = new ReplyId(null);
+
+/** A message of nothing (Malformed), shared as the placeholder before a body is read. */
+export const NO_MESSAGE = new Message(Scanner.of(new ArrayBuffer(0)));
 
 /** Writes `{"jsonrpc":"2.0","id":ID,"<member>":`; the caller writes the value and the closing brace. */
 export function writeHead(w: ByteWriter, id: ReplyId, member: string): ByteWriter {

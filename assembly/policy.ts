@@ -16,14 +16,17 @@ export class ToolFilter {
     this.names = names;
   }
 
+  /** The shared unrestricted filter (never mutated). */
   static open(): ToolFilter {
-    return new ToolFilter(false, new Set<string>());
+    return OPEN_FILTER;
   }
 
   allows(name: string): bool {
     return !this.restricted || this.names.has(name);
   }
 }
+
+const OPEN_FILTER = new ToolFilter(false, new Set<string>());
 
 /**
  * The effective filter. `configured` is the `allowTools` list (null when the key is absent: no restriction; an

@@ -2,19 +2,19 @@
 // reply. The filter is the MCP server clients see: it answers initialize/ping itself, applies the tool policy and
 // credentials, and proxies tools/list and tools/call through a (reused) Streamable HTTP backend session, or, for
 // legacy SSE backends, through the client's own request rewritten into the SSE GET (legacy.ts).
-import { Context, FilterDataStatusValues, FilterHeadersStatusValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
+import { Context, FilterDataStatusValues, FilterHeadersStatusValues, HeaderMapTypeValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter } from "./bytes";
 import { Config, HeadersMode, ServerConfig, Transport, statSafe } from "./config";
 import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withQueryParam,
   withoutQueryParam } from "./credentials";
 import { Kind, Scanner, Span } from "./json";
+import { HeaderSnapshot } from "./headers";
 import { LegacyRequest, LegacySse } from "./legacy";
 import { Fact, RequestFacts } from "./rules";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
-  ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
+  NO_MESSAGE, ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply, writeHead } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
-import { count, localReply, nowMs, pair, propertyString, removeRequestHeader, replaceRequestHeader, requestBody,
-  requestHeader, setProperty } from "./host";
+import { count, localReply, nowMs, pair, propertyString, replaceRequestHeader, requestBody, setProperty } from "./host";
 import { BackendSession, Failure, SessionPool, SessionSpec, Waiter, describe } from "./sessions";
 import { BackendReply, Call, Target, postHeaders, requestBody as rpcRequestBody, responseFor, sessionLost,
   transportProblem } from "./upstream";
@@ -23,6 +23,7 @@ import { BackendReply, Call, Target, postHeaders, requestBody as rpcRequestBody,
 export const SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 const LATEST_VERSION = "2025-11-25";
 const SERVER_VERSION = "0.1.0";
+const JSON_CONTENT_TYPE = pair("content-type", "application/json");
 
 export class McpStream extends Context {
   private exchange: Exchange | null = null;
@@ -32,10 +33,11 @@ export class McpStream extends Context {
   }
 
   onRequestHeaders(_headers: u32, endOfStream: bool): FilterHeadersStatusValues {
-    const server = selectServer(this.pool.config);
+    const headers = HeaderSnapshot.read(HeaderMapTypeValues.RequestHeaders);
+    const server = selectServer(this.pool.config, headers);
     // Paths of no configured server pass through untouched: the filter can share a listener with other routes.
     if (server === null) return FilterHeadersStatusValues.Continue;
-    const exchange = new Exchange(this, server);
+    const exchange = new Exchange(this, server, headers);
     this.exchange = exchange;
     return exchange.headers(endOfStream);
   }
@@ -62,15 +64,19 @@ export class McpStream extends Context {
 }
 
 /** The request's server; without Higress rules only :path is read, with them only what the rules ask for. */
-function selectServer(config: Config): ServerConfig | null {
-  const path = requestHeader(":path");
-  return config.rules.length == 0 ? config.match(path) : config.select(path, new HostFacts());
+function selectServer(config: Config, headers: HeaderSnapshot): ServerConfig | null {
+  const path = headers.get(":path");
+  return config.rules.length == 0 ? config.match(path) : config.select(path, new HostFacts(headers));
 }
 
 /** Rule facts from the request headers and Envoy's xds properties (absent ones read as ""). */
 class HostFacts extends RequestFacts {
+  constructor(private headers: HeaderSnapshot) {
+    super();
+  }
+
   protected read(fact: Fact): string {
-    if (fact == Fact.Authority) return requestHeader(":authority");
+    if (fact == Fact.Authority) return this.headers.get(":authority");
     return propertyString(fact == Fact.RouteName ? "xds\0route_name" : "xds\0cluster_name");
   }
 }
@@ -83,10 +89,11 @@ class Exchange extends Waiter {
   private cluster: string = "";
   private allowHeader: string = "";
   private authorization: string = "";
-  private credentials: Map<string, string> = new Map();
+  /** By security scheme id; allocated only when a credential was found. */
+  private credentials: Map<string, string> | null = null;
   private forwarded: Headers = [];
   // From the body.
-  private msg: Message = new Message(Scanner.of(new ArrayBuffer(0)));
+  private msg: Message = NO_MESSAGE;
   private id: ReplyId = ReplyId.none();
   private method: string = "";
   private statMethod: string = "http";
@@ -101,7 +108,7 @@ class Exchange extends Waiter {
   private legacy: LegacySse | null = null;
   private bodySize: i32 = 0;
 
-  constructor(public stream: McpStream, public server: ServerConfig) {
+  constructor(public stream: McpStream, public server: ServerConfig, private req: HeaderSnapshot) {
     super();
   }
 
@@ -124,16 +131,16 @@ class Exchange extends Waiter {
     setProperty("mcp_server_name", this.server.name);
     const config = this.pool.config;
     const stop = FilterHeadersStatusValues.StopIteration;
-    if (requestHeader(":method") != "POST") {
+    if (this.req.get(":method") != "POST") {
       this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP requests are POSTs"), "rejected", [pair("allow", "POST")]);
       return stop;
     }
-    const version = requestHeader("mcp-protocol-version");
+    const version = this.req.get("mcp-protocol-version");
     if (version.length > 0 && !SUPPORTED_VERSIONS.includes(version)) {
       this.finish(400, errorReply(this.id, INVALID_REQUEST, "Unsupported MCP-Protocol-Version: " + version), "rejected");
       return stop;
     }
-    const length = requestHeader("content-length");
+    const length = this.req.get("content-length");
     if (length.length > 0 && (length.length > 10 || I64.parseInt(length) > <i64>config.maxRequestBytes)) {
       this.tooLarge();
       return stop;
@@ -152,34 +159,38 @@ class Exchange extends Waiter {
   }
 
   private capture(): void {
-    this.authority = requestHeader(":authority");
+    const req = this.req;
+    this.authority = req.get(":authority");
     this.cluster = this.server.cluster.length > 0 ? this.server.cluster : propertyString("xds\0cluster_name");
-    this.allowHeader = requestHeader(ALLOW_TOOLS_HEADER);
-    removeRequestHeader(ALLOW_TOOLS_HEADER);
+    this.allowHeader = req.get(ALLOW_TOOLS_HEADER);
+    req.remove(ALLOW_TOOLS_HEADER);
     this.captureCredentials();
     const names = this.pool.config.forwardHeaders;
     for (let i = 0; i < names.length; i++) {
-      const value = requestHeader(names[i]);
+      const value = req.get(names[i]);
       if (value.length > 0) this.forwarded.push(pair(names[i], value));
     }
   }
 
   /** Reads and strips every downstream credential; Authorization goes too unless passthroughAuthHeader. */
   private captureCredentials(): void {
+    const req = this.req;
     const schemes = this.server.downstreamSchemes;
-    const original = requestHeader(":path");
+    const original = req.get(":path");
     let path = original;
     for (let i = 0; i < schemes.length; i++) {
       const scheme = schemes[i];
-      const value = scheme.inQuery ? queryParam(path, scheme.name) : requestHeader(scheme.name);
+      const value = scheme.inQuery ? queryParam(path, scheme.name) : req.get(scheme.name);
       if (value.length == 0) continue;
-      this.credentials.set(scheme.id, value);
+      let found = this.credentials;
+      if (found === null) this.credentials = found = new Map();
+      found.set(scheme.id, value);
       if (scheme.inQuery) path = withoutQueryParam(path, scheme.name);
-      else removeRequestHeader(scheme.name);
+      else req.remove(scheme.name);
     }
     if (path != original) replaceRequestHeader(":path", path);
-    this.authorization = requestHeader("authorization");
-    if (!this.server.passthroughAuthHeader) removeRequestHeader("authorization");
+    this.authorization = req.get("authorization");
+    if (!this.server.passthroughAuthHeader) req.remove("authorization");
   }
 
   // ---- Request body ----
@@ -250,10 +261,10 @@ class Exchange extends Waiter {
     }
     const asked = m.s.decodeSpan(requested);
     const version = SUPPORTED_VERSIONS.includes(asked) ? asked : LATEST_VERSION;
-    const w = new ByteWriter(160 + this.server.name.length);
+    const w = writeHead(new ByteWriter(200 + this.server.name.length), this.id, "result");
     w.str('{"protocolVersion":"').str(version).str('","capabilities":{"tools":{}},"serverInfo":{"name":');
-    w.jsonString(this.server.name).str(',"version":"').str(SERVER_VERSION).str('"}}');
-    this.finish(200, literalResultReply(this.id, w.toString()), "ok");
+    w.jsonString(this.server.name).str(',"version":"').str(SERVER_VERSION).str('"}}}');
+    this.finish(200, w.take(), "ok");
   }
 
   private toolsList(): void {
@@ -312,8 +323,9 @@ class Exchange extends Waiter {
     const down = server.downstreamFor(this.tool);
     const downScheme = server.scheme(down);
     let passthrough = "";
-    if (downScheme !== null && down.passthrough && this.credentials.has(down.id)) {
-      passthrough = extractCredential(downScheme as SecurityScheme, this.credentials.get(down.id));
+    const found = this.credentials;
+    if (downScheme !== null && down.passthrough && found !== null && found.has(down.id)) {
+      passthrough = extractCredential(downScheme as SecurityScheme, found.get(down.id));
     }
     const upScheme = server.scheme(server.upstreamFor(this.tool));
     if (upScheme !== null) return upstreamAuth(upScheme as SecurityScheme, passthrough);
@@ -408,7 +420,7 @@ class Exchange extends Waiter {
     this.done = true;
     this.pool.active.delete(this);
     count("mcp_proxy.requests." + this.server.statName + "." + this.statMethod + "." + outcome);
-    if (body.byteLength > 0) headers.push(pair("content-type", "application/json"));
+    if (body.byteLength > 0) headers.push(JSON_CONTENT_TYPE);
     const legacy = this.legacy;
     if (legacy !== null && legacy.deliverInPlace(status, body, headers)) return;
     localReply(this.stream.context_id, status, body, headers);

@@ -35,6 +35,9 @@ describe("header snapshot", () => {
     expect(h.has("accep")).toBe(false);
     expect(h.get("missing")).toBe("");
     expect(h.get("ünï")).toBe("");
+    // Configured names may be written in any case; the map's are lowercase.
+    expect(h.get("Accept")).toBe("a");
+    expect(h.get(":PATH")).toBe("/mcp?x=1");
   });
 
   it("treats a map whose sizes do not add up as empty instead of reading past it", () => {
