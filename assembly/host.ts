@@ -105,6 +105,27 @@ export function count(name: string): void {
   if (id != 0xffffffff) increment_metric(id, 1);
 }
 
+/**
+ * Counter ids under a caller's integer key, so a per-request counter whose name is built from a few known parts
+ * is joined and hashed only the first time.
+ */
+const idsByKey = new Map<i64, u32>();
+
+/** Increments the counter cached under `key`; false when there is none yet (then call countAs). */
+export function countCached(key: i64): bool {
+  if (!idsByKey.has(key)) return false;
+  const id = idsByKey.get(key);
+  if (id != 0xffffffff) increment_metric(id, 1);
+  return true;
+}
+
+/** Defines (or finds) the counter `name`, caches it under `key` and increments it. */
+export function countAs(key: i64, name: string): void {
+  const id = metric(MetricTypeValues.Counter, name);
+  idsByKey.set(key, id);
+  if (id != 0xffffffff) increment_metric(id, 1);
+}
+
 export function recordMs(name: string, value: i64): void {
   const id = metric(MetricTypeValues.Histogram, name);
   if (id != 0xffffffff) record_metric(id, <u64>max<i64>(value, 0));

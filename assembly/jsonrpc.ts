@@ -46,6 +46,8 @@ export class Message {
   }
 }
 
+const INDEXED_MESSAGE_BYTES = 1024;
+
 /** Parses and classifies a whole body as one JSON-RPC message (one pass; the body must be a single object). */
 export function parseMessage(s: Scanner): Message {
   const m = new Message(s);
@@ -57,8 +59,9 @@ export function parseMessage(s: Scanner): Message {
     return m;
   }
   const it = new Members(s, start);
-  // The one validating pass also indexes the large containers, for later walks (tools/list filtering).
-  s.startIndex();
+  // The one validating pass also indexes the large containers, for later walks (tools/list filtering); a small
+  // message is cheaper to walk again than to index.
+  if (s.len >= INDEXED_MESSAGE_BYTES) s.startIndex();
   while (it.next()) {
     const target = pick(m, it);
     if (target !== null) target.set(it.value.start, it.value.end, it.value.kind);

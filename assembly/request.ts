@@ -4,7 +4,7 @@
 // legacy SSE backends, through the client's own request rewritten into the SSE GET (legacy.ts).
 import { Context, FilterDataStatusValues, FilterHeadersStatusValues, HeaderMapTypeValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter } from "./bytes";
-import { Config, HeadersMode, ServerConfig, Transport, statSafe } from "./config";
+import { Config, HeadersMode, ServerConfig, Transport } from "./config";
 import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withQueryParam,
   withoutQueryParam } from "./credentials";
 import { Kind, Scanner, Span } from "./json";
@@ -14,7 +14,8 @@ import { Fact, RequestFacts } from "./rules";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
   NO_MESSAGE, ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply, writeHead } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
-import { count, localReply, nowMs, pair, propertyString, replaceRequestHeader, requestBody, setProperty } from "./host";
+import { count, countAs, countCached, localReply, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
+  setProperty } from "./host";
 import { BackendSession, Failure, SessionPool, SessionSpec, Waiter, describe } from "./sessions";
 import { BackendReply, Call, Target, postHeaders, requestBody as rpcRequestBody, responseFor, sessionLost,
   transportProblem } from "./upstream";
@@ -24,6 +25,21 @@ export const SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "20
 const LATEST_VERSION = "2025-11-25";
 const SERVER_VERSION = "0.1.0";
 const JSON_CONTENT_TYPE = pair("content-type", "application/json");
+
+/** The method part of request and upstream stat names (indexes STAT_METHODS). */
+const enum StatMethod { Initialize, Ping, ToolsList, ToolsCall, Other, Invalid, Notification, Response, Http }
+const STAT_METHODS = ["initialize", "ping", "tools_list", "tools_call", "other", "invalid", "notification", "response", "http"];
+/** The outcome part of request stat names (indexes OUTCOMES). */
+const enum Outcome { Ok, Rejected, Invalid, Accepted, NotFound, Denied, BackendError, UpstreamFailure, Timeout }
+const OUTCOMES = ["ok", "rejected", "invalid", "accepted", "not_found", "denied", "backend_error", "upstream_failure", "timeout"];
+
+function statMethodOf(method: string): StatMethod {
+  if (method == "initialize") return StatMethod.Initialize;
+  if (method == "ping") return StatMethod.Ping;
+  if (method == "tools/list") return StatMethod.ToolsList;
+  if (method == "tools/call") return StatMethod.ToolsCall;
+  return StatMethod.Other;
+}
 
 export class McpStream extends Context {
   private exchange: Exchange | null = null;
@@ -96,7 +112,7 @@ class Exchange extends Waiter {
   private msg: Message = NO_MESSAGE;
   private id: ReplyId = ReplyId.none();
   private method: string = "";
-  private statMethod: string = "http";
+  private statMethod: StatMethod = StatMethod.Http;
   private tool: string = "";
   private filter: ToolFilter = ToolFilter.open();
   // Towards the backend.
@@ -132,12 +148,12 @@ class Exchange extends Waiter {
     const config = this.pool.config;
     const stop = FilterHeadersStatusValues.StopIteration;
     if (this.req.get(":method") != "POST") {
-      this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP requests are POSTs"), "rejected", [pair("allow", "POST")]);
+      this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP requests are POSTs"), Outcome.Rejected, [pair("allow", "POST")]);
       return stop;
     }
     const version = this.req.get("mcp-protocol-version");
     if (version.length > 0 && !SUPPORTED_VERSIONS.includes(version)) {
-      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Unsupported MCP-Protocol-Version: " + version), "rejected");
+      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Unsupported MCP-Protocol-Version: " + version), Outcome.Rejected);
       return stop;
     }
     const length = this.req.get("content-length");
@@ -146,7 +162,7 @@ class Exchange extends Waiter {
       return stop;
     }
     if (endOfStream) {
-      this.finish(400, errorReply(this.id, PARSE_ERROR, "Parse error: empty body"), "invalid");
+      this.finish(400, errorReply(this.id, PARSE_ERROR, "Parse error: empty body"), Outcome.Invalid);
       return stop;
     }
     this.capture();
@@ -155,7 +171,7 @@ class Exchange extends Waiter {
 
   private tooLarge(): void {
     const limit = this.pool.config.maxRequestBytes.toString();
-    this.finish(413, errorReply(this.id, INVALID_REQUEST, "Request body larger than " + limit + " bytes"), "rejected");
+    this.finish(413, errorReply(this.id, INVALID_REQUEST, "Request body larger than " + limit + " bytes"), Outcome.Rejected);
   }
 
   private capture(): void {
@@ -225,15 +241,15 @@ class Exchange extends Waiter {
     this.msg = m;
     this.id = ReplyId.of(m);
     if (m.shape == Shape.Malformed) {
-      this.statMethod = "invalid";
-      this.finish(400, errorReply(ReplyId.none(), PARSE_ERROR, "Parse error"), "invalid");
+      this.statMethod = StatMethod.Invalid;
+      this.finish(400, errorReply(ReplyId.none(), PARSE_ERROR, "Parse error"), Outcome.Invalid);
     } else if (m.shape == Shape.Invalid) {
-      this.statMethod = "invalid";
-      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message (batches are not supported)"), "invalid");
+      this.statMethod = StatMethod.Invalid;
+      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message (batches are not supported)"), Outcome.Invalid);
     } else if (m.shape != Shape.Request) {
       // Notifications and responses from the client: accepted, nothing to answer.
-      this.statMethod = m.shape == Shape.Notification ? "notification" : "response";
-      this.finish(202, new ArrayBuffer(0), "accepted");
+      this.statMethod = m.shape == Shape.Notification ? StatMethod.Notification : StatMethod.Response;
+      this.finish(202, new ArrayBuffer(0), Outcome.Accepted);
     } else {
       this.request(m.methodName());
     }
@@ -242,13 +258,12 @@ class Exchange extends Waiter {
   private request(method: string): void {
     this.method = method;
     setProperty("mcp_method", method);
-    const known = method == "initialize" || method == "ping" || method == "tools/list" || method == "tools/call";
-    this.statMethod = known ? statSafe(method) : "other";
+    this.statMethod = statMethodOf(method);
     if (method == "initialize") this.initialize();
-    else if (method == "ping") this.finish(200, literalResultReply(this.id, "{}"), "ok");
+    else if (method == "ping") this.finish(200, literalResultReply(this.id, "{}"), Outcome.Ok);
     else if (method == "tools/list") this.toolsList();
     else if (method == "tools/call") this.toolsCall();
-    else this.finish(200, errorReply(this.id, METHOD_NOT_FOUND, "Method not found: " + method), "not_found");
+    else this.finish(200, errorReply(this.id, METHOD_NOT_FOUND, "Method not found: " + method), Outcome.NotFound);
   }
 
   /** Answered locally: no client session is issued, so any replica can serve any later request. */
@@ -256,7 +271,7 @@ class Exchange extends Waiter {
     const m = this.msg;
     const requested = new Span();
     if (!m.s.member(m.params, "protocolVersion", requested) || requested.kind != Kind.String) {
-      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: protocolVersion is required"), "invalid");
+      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: protocolVersion is required"), Outcome.Invalid);
       return;
     }
     const asked = m.s.decodeSpan(requested);
@@ -264,7 +279,7 @@ class Exchange extends Waiter {
     const w = writeHead(new ByteWriter(200 + this.server.name.length), this.id, "result");
     w.str('{"protocolVersion":"').str(version).str('","capabilities":{"tools":{}},"serverInfo":{"name":');
     w.jsonString(this.server.name).str(',"version":"').str(SERVER_VERSION).str('"}}}');
-    this.finish(200, w.take(), "ok");
+    this.finish(200, w.take(), Outcome.Ok);
   }
 
   private toolsList(): void {
@@ -276,13 +291,13 @@ class Exchange extends Waiter {
     const m = this.msg;
     const name = new Span();
     if (!m.s.member(m.params, "name", name) || name.kind != Kind.String || name.end - name.start <= 2) {
-      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: missing tool name"), "invalid");
+      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: missing tool name"), Outcome.Invalid);
       return;
     }
     this.tool = m.s.decodeSpan(name);
     setProperty("mcp_tool_name", this.tool);
     if (!effectiveFilter(this.server.allowTools, this.allowHeader).allows(this.tool)) {
-      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Tool not allowed: " + this.tool), "denied");
+      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Tool not allowed: " + this.tool), Outcome.Denied);
       return;
     }
     this.forward();
@@ -304,7 +319,7 @@ class Exchange extends Waiter {
   private openLegacy(): void {
     const authority = this.server.authority.length > 0 ? this.server.authority : this.authority;
     this.backendId = this.pool.nextId();
-    const req = new LegacyRequest(this.backendId, this.backendRequest(), this.statMethod, this.upstream(), this.forwarded,
+    const req = new LegacyRequest(this.backendId, this.backendRequest(), STAT_METHODS[this.statMethod], this.upstream(), this.forwarded,
       authority, this.cluster);
     const legacy = new LegacySse(this, this.server, this.pool, req);
     this.legacy = legacy;
@@ -354,7 +369,7 @@ class Exchange extends Waiter {
     const headers = session.headers();
     for (let i = 0; i < this.forwarded.length; i++) headers.push(this.forwarded[i]);
     const target = session.spec.target;
-    const stat = "mcp_proxy.upstream." + this.server.statName + "." + this.statMethod;
+    const stat = "mcp_proxy.upstream." + this.server.statName + "." + STAT_METHODS[this.statMethod];
     if (!this.pool.post(target, postHeaders(target, headers), body, this, stat, <i32>(this.deadline - nowMs()))) {
       this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
     }
@@ -390,11 +405,11 @@ class Exchange extends Waiter {
 
   /** The backend's response: its error passes through verbatim; a tools/list result is filtered by the policy. */
   answered(m: Message): void {
-    if (m.error.present) { this.finish(200, errorObjectReply(this.id, m.s.bytes, m.error.start, m.error.end), "backend_error"); return; }
+    if (m.error.present) { this.finish(200, errorObjectReply(this.id, m.s.bytes, m.error.start, m.error.end), Outcome.BackendError); return; }
     const body = this.filter.restricted
       ? filteredToolsResult(this.id, m.s, m.result, this.filter)
       : resultReply(this.id, m.s.bytes, m.result.start, m.result.end);
-    this.finish(200, body, "ok");
+    this.finish(200, body, Outcome.Ok);
   }
 
   private fail(f: Failure): void {
@@ -404,22 +419,29 @@ class Exchange extends Waiter {
       : errorReply(this.id, INTERNAL_ERROR, f.message);
     const headers: Headers = [];
     if (f.wwwAuthenticate.length > 0) headers.push(pair("www-authenticate", f.wwwAuthenticate));
-    this.finish(f.httpStatus, body, e !== null ? "backend_error" : "upstream_failure", headers);
+    this.finish(f.httpStatus, body, e !== null ? Outcome.BackendError : Outcome.UpstreamFailure, headers);
   }
 
   tick(now: i64): void {
     if (now < this.deadline) return;
     const ms = this.pool.config.deadlineMs.toString();
-    this.finish(200, errorReply(this.id, REQUEST_TIMEOUT, "Request timed out after " + ms + " ms (deadlineMs)"), "timeout");
+    this.finish(200, errorReply(this.id, REQUEST_TIMEOUT, "Request timed out after " + ms + " ms (deadlineMs)"), Outcome.Timeout);
   }
 
   // ---- The reply ----
 
-  private finish(status: u32, body: ArrayBuffer, outcome: string, headers: Headers = []): void {
+  /** mcp_proxy.requests.<server>.<method>.<outcome>, its id cached per (server, method, outcome). */
+  private countOutcome(outcome: Outcome): void {
+    const key = (<i64>this.server.index << 16) | (<i64>this.statMethod << 8) | <i64>outcome;
+    if (countCached(key)) return;
+    countAs(key, "mcp_proxy.requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome]);
+  }
+
+  private finish(status: u32, body: ArrayBuffer, outcome: Outcome, headers: Headers = []): void {
     if (this.done) return;
     this.done = true;
     this.pool.active.delete(this);
-    count("mcp_proxy.requests." + this.server.statName + "." + this.statMethod + "." + outcome);
+    this.countOutcome(outcome);
     if (body.byteLength > 0) headers.push(JSON_CONTENT_TYPE);
     const legacy = this.legacy;
     if (legacy !== null && legacy.deliverInPlace(status, body, headers)) return;
