@@ -32,6 +32,8 @@ export class ToolConfig {
 export class ServerConfig {
   index: i32 = 0;
   name: string = "";
+  /** The name as UTF-8, for the mcp_server_name property set on every request. */
+  nameBytes: ArrayBuffer = new ArrayBuffer(0);
   /** Envoy-stat-safe form of the name. */
   statName: string = "";
   /** "" matches every path (the single-server form). */
@@ -303,6 +305,7 @@ class Reader {
       sv.cluster = this.str(obj, "cluster", at + "cluster", "");
     }
     sv.name = this.requiredStr(obj, "name", at + "name");
+    sv.nameBytes = String.UTF8.encode(sv.name);
     sv.statName = statSafe(sv.name);
     const type = this.str(obj, "type", at + "type", "mcp-proxy");
     if (type != "mcp-proxy") this.fail(at + "type", 'must be "mcp-proxy"');

@@ -1,9 +1,10 @@
 // Thin wrappers over the host calls the filter makes, each written so that it cannot trap (the SDK's own
 // helpers throw on some non-Ok results, and a trap kills the VM for every later request).
+import * as abi from "@solo-io/proxy-runtime/assembly/imports";
 import {
   BufferTypeValues, GrpcStatusValues, HeaderPair, Headers, LogLevelValues, MetricTypeValues, define_metric,
   get_buffer_bytes, get_current_time_nanoseconds, set_buffer_bytes, get_property_or_null, increment_metric, log, proxy_set_effective_context,
-  record_metric, send_local_response, set_property, stream_context,
+  record_metric, stream_context,
 } from "@solo-io/proxy-runtime/assembly";
 
 export function nowMs(): i64 {
@@ -63,18 +64,55 @@ export function propertyString(path: string): string {
   return value === null ? "" : String.UTF8.decode(value);
 }
 
-export function setProperty(name: string, value: string): void {
-  set_property(name, String.UTF8.encode(value));
+/** A filter-state property (visible to access logs) whose name is encoded once. */
+export class Property {
+  private name: ArrayBuffer;
+
+  constructor(name: string) {
+    this.name = String.UTF8.encode(name);
+  }
+
+  set(value: string): void {
+    this.setBytes(String.UTF8.encode(value));
+  }
+
+  setBytes(value: ArrayBuffer): void {
+    abi.proxy_set_property(changetype<usize>(this.name), this.name.byteLength, changetype<usize>(value), value.byteLength);
+  }
 }
 
 export function pair(name: string, value: string): HeaderPair {
   return new HeaderPair(String.UTF8.encode(name), String.UTF8.encode(value));
 }
 
+const REPLY_DETAILS = String.UTF8.encode("mcp_proxy");
+
 /** Sends a local reply on stream `contextId` (the effective context may be the root inside a callout). */
 export function localReply(contextId: u32, status: u32, body: ArrayBuffer, headers: Headers): void {
   proxy_set_effective_context(contextId);
-  send_local_response(status, "mcp_proxy", body, headers, GrpcStatusValues.InvalidCode);
+  const pairs = serializePairs(headers);
+  abi.proxy_send_local_response(status, changetype<usize>(REPLY_DETAILS), REPLY_DETAILS.byteLength,
+    changetype<usize>(body), body.byteLength, changetype<usize>(pairs), pairs.byteLength, GrpcStatusValues.InvalidCode);
+}
+
+/** The ABI's flat header map (u32 count, (name, value) lengths, then "name\0value\0" each) in one allocation. */
+function serializePairs(headers: Headers): ArrayBuffer {
+  let size = 4 + 8 * headers.length;
+  for (let i = 0; i < headers.length; i++) size += headers[i].key.byteLength + headers[i].value.byteLength + 2;
+  const flat = new ArrayBuffer(size);
+  const base = changetype<usize>(flat);
+  store<u32>(base, headers.length);
+  let at = base + 4 + 8 * <usize>headers.length;
+  for (let i = 0; i < headers.length; i++) {
+    const key = headers[i].key, value = headers[i].value;
+    store<u32>(base + 4 + 8 * <usize>i, key.byteLength);
+    store<u32>(base + 8 + 8 * <usize>i, value.byteLength);
+    memory.copy(at, changetype<usize>(key), key.byteLength);
+    at += <usize>key.byteLength + 1;
+    memory.copy(at, changetype<usize>(value), value.byteLength);
+    at += <usize>value.byteLength + 1;
+  }
+  return flat;
 }
 
 export function logInfo(message: string): void {

@@ -12,19 +12,25 @@ import { HeaderSnapshot } from "./headers";
 import { LegacyRequest, LegacySse } from "./legacy";
 import { Fact, RequestFacts } from "./rules";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
-  NO_MESSAGE, ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply, writeHead } from "./jsonrpc";
+  NO_MESSAGE, ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
 import { count, countAs, countCached, localReply, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
-  setProperty } from "./host";
+  Property } from "./host";
 import { BackendSession, Failure, SessionPool, SessionSpec, Waiter, describe } from "./sessions";
 import { BackendReply, Call, Target, postHeaders, requestBody as rpcRequestBody, responseFor, sessionLost,
   transportProblem } from "./upstream";
 
 /** Protocol versions we speak towards clients (initialize negotiation and the MCP-Protocol-Version header). */
+/** Oldest first: the last is the one offered when a client asks for a version we do not know. */
 export const SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
-const LATEST_VERSION = "2025-11-25";
 const SERVER_VERSION = "0.1.0";
 const JSON_CONTENT_TYPE = pair("content-type", "application/json");
+const JSON_ONLY: Headers = [JSON_CONTENT_TYPE];
+// Access-log properties (filter state): which server, method and tool a request was.
+const SERVER_NAME_PROPERTY = new Property("mcp_server_name");
+const METHOD_PROPERTY = new Property("mcp_method");
+const TOOL_PROPERTY = new Property("mcp_tool_name");
+const NO_HEADERS: Headers = [];
 
 /** The method part of request and upstream stat names (indexes STAT_METHODS). */
 const enum StatMethod { Initialize, Ping, ToolsList, ToolsCall, Other, Invalid, Notification, Response, Http }
@@ -32,6 +38,20 @@ const STAT_METHODS = ["initialize", "ping", "tools_list", "tools_call", "other",
 /** The outcome part of request stat names (indexes OUTCOMES). */
 const enum Outcome { Ok, Rejected, Invalid, Accepted, NotFound, Denied, BackendError, UpstreamFailure, Timeout }
 const OUTCOMES = ["ok", "rejected", "invalid", "accepted", "not_found", "denied", "backend_error", "upstream_failure", "timeout"];
+
+/** initialize results by (server, negotiated version): they depend on nothing else, so each is written once. */
+const initializeResults = new Map<i32, Uint8Array>();
+
+function initializeResult(server: ServerConfig, version: i32): Uint8Array {
+  const key = (server.index << 4) | version;
+  if (initializeResults.has(key)) return initializeResults.get(key);
+  const w = new ByteWriter(120 + server.name.length);
+  w.str('{"protocolVersion":"').str(SUPPORTED_VERSIONS[version]).str('","capabilities":{"tools":{}},"serverInfo":{"name":');
+  w.jsonString(server.name).str(',"version":"').str(SERVER_VERSION).str('"}}');
+  const result = Uint8Array.wrap(w.take());
+  initializeResults.set(key, result);
+  return result;
+}
 
 function statMethodOf(method: string): StatMethod {
   if (method == "initialize") return StatMethod.Initialize;
@@ -144,7 +164,7 @@ class Exchange extends Waiter {
   // ---- Request headers ----
 
   headers(endOfStream: bool): FilterHeadersStatusValues {
-    setProperty("mcp_server_name", this.server.name);
+    SERVER_NAME_PROPERTY.setBytes(this.server.nameBytes);
     const config = this.pool.config;
     const stop = FilterHeadersStatusValues.StopIteration;
     if (this.req.get(":method") != "POST") {
@@ -257,7 +277,7 @@ class Exchange extends Waiter {
 
   private request(method: string): void {
     this.method = method;
-    setProperty("mcp_method", method);
+    METHOD_PROPERTY.set(method);
     this.statMethod = statMethodOf(method);
     if (method == "initialize") this.initialize();
     else if (method == "ping") this.finish(200, literalResultReply(this.id, "{}"), Outcome.Ok);
@@ -274,12 +294,10 @@ class Exchange extends Waiter {
       this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: protocolVersion is required"), Outcome.Invalid);
       return;
     }
-    const asked = m.s.decodeSpan(requested);
-    const version = SUPPORTED_VERSIONS.includes(asked) ? asked : LATEST_VERSION;
-    const w = writeHead(new ByteWriter(200 + this.server.name.length), this.id, "result");
-    w.str('{"protocolVersion":"').str(version).str('","capabilities":{"tools":{}},"serverInfo":{"name":');
-    w.jsonString(this.server.name).str(',"version":"').str(SERVER_VERSION).str('"}}}');
-    this.finish(200, w.take(), Outcome.Ok);
+    let version = SUPPORTED_VERSIONS.length - 1;
+    for (let i = 0; i < SUPPORTED_VERSIONS.length; i++) if (m.s.spanIs(requested, SUPPORTED_VERSIONS[i])) version = i;
+    const result = initializeResult(this.server, version);
+    this.finish(200, resultReply(this.id, result, 0, result.length), Outcome.Ok);
   }
 
   private toolsList(): void {
@@ -295,7 +313,7 @@ class Exchange extends Waiter {
       return;
     }
     this.tool = m.s.decodeSpan(name);
-    setProperty("mcp_tool_name", this.tool);
+    TOOL_PROPERTY.set(this.tool);
     if (!effectiveFilter(this.server.allowTools, this.allowHeader).allows(this.tool)) {
       this.finish(200, errorReply(this.id, INVALID_PARAMS, "Tool not allowed: " + this.tool), Outcome.Denied);
       return;
@@ -437,12 +455,17 @@ class Exchange extends Waiter {
     countAs(key, "mcp_proxy.requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome]);
   }
 
-  private finish(status: u32, body: ArrayBuffer, outcome: Outcome, headers: Headers = []): void {
+  /** `extra` is the caller's own array (content-type is added to it); the shared defaults are never mutated. */
+  private finish(status: u32, body: ArrayBuffer, outcome: Outcome, extra: Headers = NO_HEADERS): void {
     if (this.done) return;
     this.done = true;
     this.pool.active.delete(this);
     this.countOutcome(outcome);
-    if (body.byteLength > 0) headers.push(JSON_CONTENT_TYPE);
+    let headers = extra;
+    if (body.byteLength > 0) {
+      if (extra.length == 0) headers = JSON_ONLY;
+      else extra.push(JSON_CONTENT_TYPE);
+    }
     const legacy = this.legacy;
     if (legacy !== null && legacy.deliverInPlace(status, body, headers)) return;
     localReply(this.stream.context_id, status, body, headers);
