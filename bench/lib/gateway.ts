@@ -50,6 +50,27 @@ function server(entry: ServerEntry): Record<string, unknown> {
   return s;
 }
 
+/** bench/fixtures/minimal-filter.ts built with the filter's own options (-O3), into build/bench/. */
+export function minimalFilterWasm(): string {
+  const source = join(repoRoot, "bench/fixtures/minimal-filter.ts");
+  const wasm = join(repoRoot, "build/bench/minimal-filter.wasm");
+  if (existsSync(wasm) && statSync(wasm).mtimeMs >= statSync(source).mtimeMs) return wasm;
+  const asc = join(repoRoot, "node_modules/assemblyscript/bin/asc.js");
+  // The filter's compiler options from a config of its own: asconfig.json's entries would compile the filter in too.
+  const { status, stdout, stderr } = spawnSync(process.execPath, [asc, source, "--config", "bench/fixtures/asconfig.json",
+    "--outFile", wasm], { cwd: repoRoot, encoding: "utf8" });
+  if (status !== 0) throw new Error(`building the minimal filter failed: ${stdout}${stderr}`);
+  return wasm;
+}
+
+/** The emulator with the minimal filter on every path. */
+export function startMinimalGateway(clusters: Record<string, number>): Promise<EmulatorService> {
+  return startEmulatorWorker(bootstrapYaml({
+    wasm: minimalFilterWasm(), rootId: "mcp-proxy", pluginName: "minimal", allowOnHeadersStopIteration: true,
+    pluginConfig: {}, routes: [{ prefix: "/", cluster: Object.keys(clusters)[0] }], clusters,
+  }));
+}
+
 export function gatewayYaml(entries: ServerEntry[], clusters: Record<string, number>): string {
   return bootstrapYaml({
     wasm: filterWasm(), rootId: "mcp-proxy", pluginName: "mcp-proxy", allowOnHeadersStopIteration: true,

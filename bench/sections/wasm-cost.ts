@@ -2,7 +2,7 @@
 // requests), against the same parsing and serialising done in plain Node.
 import { frame, blob, toolList } from "../lib/payloads.ts";
 import { McpSession, newAgent, PROTOCOL_VERSION } from "../lib/mcp-http.ts";
-import { allowList, serverName, startGateway } from "../lib/gateway.ts";
+import { allowList, serverName, startGateway, startMinimalGateway } from "../lib/gateway.ts";
 import { perRequest, splitBetween, startBackend, type EmulatorService, type WasmSplit } from "../lib/services.ts";
 import * as node from "../lib/node-baseline.ts";
 import { ratio } from "../lib/stats.ts";
@@ -27,6 +27,8 @@ export interface WasmCostRow {
   /** Reply bytes per second of wasm time (tools/list only). */
   wasmMBps?: number;
   nodeMBps?: number;
+  /** The minimal filter (bench/fixtures/minimal-filter.ts): the harness's floor, not a goal. */
+  floor?: boolean;
 }
 
 interface Scenario {
@@ -93,29 +95,41 @@ function nodeNs(s: Scenario, allow: Set<string>): { jsonNs: number; fullNs: numb
   return { jsonNs: node.timeNs(json), fullNs: node.timeNs(full) };
 }
 
+async function measureRow(emu: EmulatorService, s: Scenario, allow: string[], log: (line: string) => void): Promise<WasmCostRow> {
+  const { split, requests } = await measureWasm(emu, s, 400, 3000);
+  const ns = split.wasmNs;
+  const { jsonNs, fullNs: baseline } = nodeNs(s, new Set(allow));
+  const replyBytes = s.backend ? Buffer.byteLength(s.backend) : 0;
+  const row: WasmCostRow = { scenario: s.name, replyBytes, requests,
+    exportUs: split.exportNs / 1000, hostUs: split.hostNs / 1000, hostCalls: split.hostCalls, wasmUs: ns / 1000,
+    nodeUs: baseline / 1000, nodeJsonUs: jsonNs / 1000, ratio: ratio(ns, baseline) };
+  if (s.isList) { row.wasmMBps = replyBytes / ns * 1000; row.nodeMBps = replyBytes / baseline * 1000; }
+  log(`  ${s.name}: exports ${row.exportUs.toFixed(1)} µs = wasm ${row.wasmUs.toFixed(1)} + host ${row.hostUs.toFixed(1)} (${row.hostCalls.toFixed(0)} calls), node ${row.nodeUs.toFixed(1)} µs (JSON alone ${row.nodeJsonUs.toFixed(1)}), ratio ${row.ratio.toFixed(2)}`);
+  return row;
+}
+
 export async function runWasmCost(log: (line: string) => void): Promise<WasmCostRow[]> {
   const backend = await startBackend();
   const allow = allowList();
   const list = scenarios();
   const prefixes = [...new Set(list.map((s) => s.prefix))];
-  const emu = await startGateway(prefixes.map((prefix) => ({ prefix, backendPath: `${prefix}/mcp`, allowTools: allow })), { backend: backend.port });
+  const rows: WasmCostRow[] = [];
   try {
-    const rows: WasmCostRow[] = [];
-    for (const s of list) {
-      const { split, requests } = await measureWasm(emu, s, 400, 3000);
-      const ns = split.wasmNs;
-      const { jsonNs, fullNs: baseline } = nodeNs(s, new Set(allow));
-      const replyBytes = s.backend ? Buffer.byteLength(s.backend) : 0;
-      const row: WasmCostRow = { scenario: s.name, replyBytes, requests,
-        exportUs: split.exportNs / 1000, hostUs: split.hostNs / 1000, hostCalls: split.hostCalls, wasmUs: ns / 1000,
-        nodeUs: baseline / 1000, nodeJsonUs: jsonNs / 1000, ratio: ratio(ns, baseline) };
-      if (s.isList) { row.wasmMBps = replyBytes / ns * 1000; row.nodeMBps = replyBytes / baseline * 1000; }
-      rows.push(row);
-      log(`  ${s.name}: exports ${row.exportUs.toFixed(1)} µs = wasm ${row.wasmUs.toFixed(1)} + host ${row.hostUs.toFixed(1)} (${row.hostCalls.toFixed(0)} calls), node ${row.nodeUs.toFixed(1)} µs (JSON alone ${row.nodeJsonUs.toFixed(1)}), ratio ${row.ratio.toFixed(2)}`);
+    const emu = await startGateway(prefixes.map((prefix) => ({ prefix, backendPath: `${prefix}/mcp`, allowTools: allow })), { backend: backend.port });
+    try {
+      for (const s of list) rows.push(await measureRow(emu, s, allow, log));
+    } finally {
+      await emu.close();
+    }
+    const minimal = await startMinimalGateway({ backend: backend.port });
+    try {
+      const floor = { ...list[0], name: "floor: minimal filter answering initialize (1 header read, 1 body read, 1 local reply)" };
+      rows.push({ ...(await measureRow(minimal, floor, allow, log)), floor: true });
+    } finally {
+      await minimal.close();
     }
     return rows;
   } finally {
-    await emu.close();
     await backend.close();
   }
 }
