@@ -112,7 +112,13 @@ test(`${CYCLES} connect/disconnect cycles, clean and abrupt, leave zero child pr
   console.log(`${CYCLES} cycles in ${cyclesMs} ms, ${groups.size} children seen by their own pgid, ` +
     `all gone ${Date.now() - started - cyclesMs} ms later`);
   assert.deepEqual(groupMembers(groups), []);
-  const stats = await (await fetch(`${sidecar.url}/stats`)).json() as { echo: { sessions: number; children: number; spawns: number } };
+  type Stats = { echo: { sessions: number; children: number; spawns: number } };
+  const readStats = async () => await (await fetch(`${sidecar.url}/stats`)).json() as Stats;
+  // A session is forgotten once its child's exit has been handled, which can trail the process's end by a moment:
+  // wait for the books to close too, within the same bound (a leaked session never gets there).
+  await waitFor(async () => { const s = (await readStats()).echo; return s.sessions === 0 && s.children === 0; },
+    IDLE_TIMEOUT_MS + 5_000, "every session to be forgotten");
+  const stats = await readStats();
   assert.equal(stats.echo.sessions, 0);
   assert.equal(stats.echo.children, 0);
   assert.ok(stats.echo.spawns >= CYCLES * 0.9, `spawns ${stats.echo.spawns}`);
