@@ -102,7 +102,7 @@ export class Scanner {
   len: i32;
   /** Keeps the scanned bytes alive for as long as the scanner is. */
   bytes: Uint8Array;
-  /** Set by indexDocument(); while `indexing`, valueEnd records containers instead of looking them up. */
+  /** Set by startIndex(); while `indexing`, valueEnd records containers instead of looking them up. */
   private index: ContainerIndex = NO_INDEX;
   private lookup: Members | null = null;
   private indexing: bool = false;

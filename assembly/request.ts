@@ -4,7 +4,7 @@
 // legacy SSE backends, through the client's own request rewritten into the SSE GET (legacy.ts).
 import { Context, FilterDataStatusValues, FilterHeadersStatusValues, HeaderMapTypeValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter } from "./bytes";
-import { Config, HeadersMode, ServerConfig, Transport } from "./config";
+import { HeadersMode, ServerConfig, Transport } from "./config";
 import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withQueryParam,
   withoutQueryParam } from "./credentials";
 import { Kind, Scanner, Span } from "./json";
@@ -20,10 +20,14 @@ import { BackendSession, Failure, SessionPool, SessionSpec, Waiter, describe } f
 import { BackendReply, Call, Target, postHeaders, requestBody as rpcRequestBody, responseFor, sessionLost,
   transportProblem } from "./upstream";
 
-/** Protocol versions we speak towards clients (initialize negotiation and the MCP-Protocol-Version header). */
-/** Oldest first: the last is the one offered when a client asks for a version we do not know. */
+/**
+ * Protocol versions we speak towards clients (initialize negotiation and the MCP-Protocol-Version header), oldest
+ * first: the last is the one offered when a client asks for a version we do not know.
+ */
 export const SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 const SERVER_VERSION = "0.1.0";
+/** The cluster Envoy's route chose for the request. */
+const ROUTE_CLUSTER = "xds\0cluster_name";
 const JSON_CONTENT_TYPE = pair("content-type", "application/json");
 const JSON_ONLY: Headers = [JSON_CONTENT_TYPE];
 // Access-log properties (filter state): which server, method and tool a request was.
@@ -70,10 +74,14 @@ export class McpStream extends Context {
 
   onRequestHeaders(_headers: u32, endOfStream: bool): FilterHeadersStatusValues {
     const headers = HeaderSnapshot.read(HeaderMapTypeValues.RequestHeaders);
-    const server = selectServer(this.pool.config, headers);
+    const config = this.pool.config;
+    // Without Higress rules only :path chooses the server; with them, only what the rules ask for is read.
+    const facts: HostFacts | null = config.rules.length == 0 ? null : new HostFacts(headers);
+    const path = headers.get(":path");
+    const server = facts === null ? config.match(path) : config.select(path, facts);
     // Paths of no configured server pass through untouched: the filter can share a listener with other routes.
     if (server === null) return FilterHeadersStatusValues.Continue;
-    const exchange = new Exchange(this, server, headers);
+    const exchange = new Exchange(this, server, headers, facts);
     this.exchange = exchange;
     return exchange.headers(endOfStream);
   }
@@ -99,12 +107,6 @@ export class McpStream extends Context {
   }
 }
 
-/** The request's server; without Higress rules only :path is read, with them only what the rules ask for. */
-function selectServer(config: Config, headers: HeaderSnapshot): ServerConfig | null {
-  const path = headers.get(":path");
-  return config.rules.length == 0 ? config.match(path) : config.select(path, new HostFacts(headers));
-}
-
 /** Rule facts from the request headers and Envoy's xds properties (absent ones read as ""). */
 class HostFacts extends RequestFacts {
   constructor(private headers: HeaderSnapshot) {
@@ -113,7 +115,7 @@ class HostFacts extends RequestFacts {
 
   protected read(fact: Fact): string {
     if (fact == Fact.Authority) return this.headers.get(":authority");
-    return propertyString(fact == Fact.RouteName ? "xds\0route_name" : "xds\0cluster_name");
+    return propertyString(fact == Fact.RouteName ? "xds\0route_name" : ROUTE_CLUSTER);
   }
 }
 
@@ -144,7 +146,9 @@ class Exchange extends Waiter {
   private legacy: LegacySse | null = null;
   private bodySize: i32 = 0;
 
-  constructor(public stream: McpStream, public server: ServerConfig, private req: HeaderSnapshot) {
+  /** `facts` are the rules' reads (null without rules): the route's cluster is not read from the host twice. */
+  constructor(public stream: McpStream, public server: ServerConfig, private req: HeaderSnapshot,
+    private facts: HostFacts | null) {
     super();
   }
 
@@ -189,6 +193,11 @@ class Exchange extends Waiter {
     return config.mode == HeadersMode.Hold ? stop : FilterHeadersStatusValues.Continue;
   }
 
+  private routeCluster(): string {
+    const facts = this.facts;
+    return facts !== null ? facts.get(Fact.Cluster) : propertyString(ROUTE_CLUSTER);
+  }
+
   private tooLarge(): void {
     const limit = this.pool.config.maxRequestBytes.toString();
     this.finish(413, errorReply(this.id, INVALID_REQUEST, "Request body larger than " + limit + " bytes"), Outcome.Rejected);
@@ -197,7 +206,7 @@ class Exchange extends Waiter {
   private capture(): void {
     const req = this.req;
     this.authority = req.get(":authority");
-    this.cluster = this.server.cluster.length > 0 ? this.server.cluster : propertyString("xds\0cluster_name");
+    this.cluster = this.server.cluster.length > 0 ? this.server.cluster : this.routeCluster();
     this.allowHeader = req.get(ALLOW_TOOLS_HEADER);
     req.remove(ALLOW_TOOLS_HEADER);
     this.captureCredentials();
