@@ -1,6 +1,6 @@
 // Entry file: only exports and root-context registration live here (json-as drops every export when a @json class
 // sits in the entry file).
-export * from "@solo-io/proxy-runtime/assembly/proxy";
+export * from "./exports";
 import { RootContext, registerRootContext } from "@solo-io/proxy-runtime/assembly";
 import { McpRoot } from "./root";
 

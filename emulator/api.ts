@@ -60,5 +60,7 @@ export interface Emulator {
    * the host functions' own total is under HOST_FUNCTIONS (for benchmarks).
    */
   wasmTime(): Map<string, { calls: number; ns: bigint }>;
+  /** Linear memory of every plugin VM, in bytes (for tests that bound the filter's garbage). */
+  wasmMemoryBytes(): number;
   close(): Promise<void>;
 }

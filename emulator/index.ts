@@ -93,6 +93,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         }
         return total;
       },
+      wasmMemoryBytes: () => vms.reduce((sum, vm) => sum + vm.memoryBytes, 0),
       close,
     };
   } catch (error) {

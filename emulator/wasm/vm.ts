@@ -570,6 +570,11 @@ export class PluginVm {
     };
   }
 
+  /** Size of the module's linear memory (it only grows, as in V8 under Envoy). */
+  get memoryBytes(): number {
+    return this.exports.memory.buffer.byteLength;
+  }
+
   close(): void {
     clearInterval(this.tickTimer);
   }
