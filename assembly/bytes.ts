@@ -85,6 +85,26 @@ export class ByteWriter {
   }
 }
 
+// SWAR: eight bytes tested at once in a u64 (little-endian, so the lowest flagged byte comes first in memory).
+const LOW_BITS: u64 = 0x0101010101010101;
+export const HIGH_BITS: u64 = 0x8080808080808080;
+
+/**
+ * The high bit of each byte of `x` that equals the byte repeated in `pattern` (e.g. 0x2222222222222222 for '"').
+ * The lowest flagged byte is always a true match; bytes above it may be flagged falsely, so only use the first.
+ */
+// @ts-ignore: decorator
+@inline export function bytesMatching(x: u64, pattern: u64): u64 {
+  const y = x ^ pattern;
+  return (y - LOW_BITS) & ~y & HIGH_BITS;
+}
+
+/** Offset (0-7) of the first flagged byte of a non-zero bytesMatching result. */
+// @ts-ignore: decorator
+@inline export function firstFlagged(flags: u64): i32 {
+  return <i32>(ctz(flags) >> 3);
+}
+
 function hexDigit(n: i32): u8 {
   return <u8>(n < 10 ? 0x30 + n : 0x57 + n);
 }

@@ -2,7 +2,7 @@
 // helpers throw on some non-Ok results, and a trap kills the VM for every later request).
 import * as abi from "@solo-io/proxy-runtime/assembly/imports";
 import {
-  BufferTypeValues, GrpcStatusValues, HeaderPair, Headers, LogLevelValues, MetricTypeValues, define_metric,
+  BufferTypeValues, GrpcStatusValues, HeaderPair, Headers, LogLevelValues, MetricTypeValues, WasmResultValues, define_metric,
   get_buffer_bytes, get_current_time_nanoseconds, set_buffer_bytes, get_property_or_null, increment_metric, log, proxy_set_effective_context,
   record_metric, stream_context,
 } from "@solo-io/proxy-runtime/assembly";
@@ -96,23 +96,46 @@ export function localReply(contextId: u32, status: u32, body: ArrayBuffer, heade
 }
 
 /** The ABI's flat header map (u32 count, (name, value) lengths, then "name\0value\0" each) in one allocation. */
-function serializePairs(headers: Headers): ArrayBuffer {
+export function serializePairs(headers: Headers): ArrayBuffer {
   let size = 4 + 8 * headers.length;
   for (let i = 0; i < headers.length; i++) size += headers[i].key.byteLength + headers[i].value.byteLength + 2;
   const flat = new ArrayBuffer(size);
   const base = changetype<usize>(flat);
   store<u32>(base, headers.length);
-  let at = base + 4 + 8 * <usize>headers.length;
+  writePairs(base + 4, base + 4 + 8 * <usize>headers.length, headers);
+  return flat;
+}
+
+/** Writes each pair's lengths from `sizes` on and its bytes (NUL-terminated) from `at` on. */
+function writePairs(sizes: usize, at: usize, headers: Headers): void {
   for (let i = 0; i < headers.length; i++) {
     const key = headers[i].key, value = headers[i].value;
-    store<u32>(base + 4 + 8 * <usize>i, key.byteLength);
-    store<u32>(base + 8 + 8 * <usize>i, value.byteLength);
+    store<u32>(sizes + 8 * <usize>i, key.byteLength);
+    store<u32>(sizes + 4 + 8 * <usize>i, value.byteLength);
     memory.copy(at, changetype<usize>(key), key.byteLength);
     at += <usize>key.byteLength + 1;
     memory.copy(at, changetype<usize>(value), value.byteLength);
     at += <usize>value.byteLength + 1;
   }
-  return flat;
+}
+
+/** `flat` (a serialized map) with `extra` appended, in one allocation: repeated headers are serialized once. */
+export function appendPairs(flat: ArrayBuffer, extra: Headers): ArrayBuffer {
+  if (extra.length == 0) return flat;
+  const base = changetype<usize>(flat);
+  const n = <usize>load<u32>(base);
+  const m = <usize>extra.length;
+  const oldData = <usize>flat.byteLength - 4 - 8 * n;
+  let size = <usize>flat.byteLength + 8 * m;
+  for (let i = 0; i < extra.length; i++) size += <usize>(extra[i].key.byteLength + extra[i].value.byteLength + 2);
+  const out = new ArrayBuffer(<i32>size);
+  const to = changetype<usize>(out);
+  store<u32>(to, <u32>(n + m));
+  memory.copy(to + 4, base + 4, 8 * n);
+  const data = to + 4 + 8 * (n + m);
+  memory.copy(data, base + 4 + 8 * n, oldData);
+  writePairs(to + 4 + 8 * n, data + oldData, extra);
+  return out;
 }
 
 export function logInfo(message: string): void {
@@ -127,20 +150,45 @@ export function logError(message: string): void {
   log(LogLevelValues.error, "mcp-proxy: " + message);
 }
 
+const NO_TRAILERS = new ArrayBuffer(4); // a flat map of zero pairs
+const CALL_TOKEN = memory.data(4);
+
+/**
+ * proxy_http_call with headers already in flat form (a session's repeat them on every call); the call's token, or
+ * -1 when the host refused it synchronously.
+ */
+export function httpCall(cluster: ArrayBuffer, pairs: ArrayBuffer, body: ArrayBuffer, timeoutMs: u32): i64 {
+  const result = abi.proxy_http_call(changetype<usize>(cluster), cluster.byteLength, changetype<usize>(pairs), pairs.byteLength,
+    changetype<usize>(body), body.byteLength, changetype<usize>(NO_TRAILERS), NO_TRAILERS.byteLength, timeoutMs, CALL_TOKEN);
+  return result == WasmResultValues.Ok ? <i64>load<u32>(CALL_TOKEN) : -1;
+}
+
+export const COUNTER = MetricTypeValues.Counter;
+export const HISTOGRAM = MetricTypeValues.Histogram;
+/** The id of a metric the host refused to define: using it does nothing. */
+const NO_METRIC: u32 = 0xffffffff;
+
 /** Metrics are defined on first use; ids are cached per name. */
 const metricIds = new Map<string, u32>();
 
-function metric(type: MetricTypeValues, name: string): u32 {
+export function metricId(name: string, type: MetricTypeValues = COUNTER): u32 {
   if (metricIds.has(name)) return metricIds.get(name);
   const defined = define_metric(type, name);
-  const id = defined.result == 0 ? defined.metric_id : 0xffffffff;
+  const id = defined.result == 0 ? defined.metric_id : NO_METRIC;
   metricIds.set(name, id);
   return id;
 }
 
+export function incrementMetric(id: u32): void {
+  if (id != NO_METRIC) increment_metric(id, 1);
+}
+
+export function recordMetric(id: u32, value: i64): void {
+  if (id != NO_METRIC) record_metric(id, <u64>max<i64>(value, 0));
+}
+
 export function count(name: string): void {
-  const id = metric(MetricTypeValues.Counter, name);
-  if (id != 0xffffffff) increment_metric(id, 1);
+  incrementMetric(metricId(name));
 }
 
 /**
@@ -152,19 +200,13 @@ const idsByKey = new Map<i64, u32>();
 /** Increments the counter cached under `key`; false when there is none yet (then call countAs). */
 export function countCached(key: i64): bool {
   if (!idsByKey.has(key)) return false;
-  const id = idsByKey.get(key);
-  if (id != 0xffffffff) increment_metric(id, 1);
+  incrementMetric(idsByKey.get(key));
   return true;
 }
 
 /** Defines (or finds) the counter `name`, caches it under `key` and increments it. */
 export function countAs(key: i64, name: string): void {
-  const id = metric(MetricTypeValues.Counter, name);
+  const id = metricId(name);
   idsByKey.set(key, id);
-  if (id != 0xffffffff) increment_metric(id, 1);
-}
-
-export function recordMs(name: string, value: i64): void {
-  const id = metric(MetricTypeValues.Histogram, name);
-  if (id != 0xffffffff) record_metric(id, <u64>max<i64>(value, 0));
+  incrementMetric(id);
 }

@@ -1,7 +1,7 @@
 // Hand-written JSON scanner over raw bytes. It validates strictly (RFC 8259 grammar) in one pass without building
 // a tree and without recursion (a deep body cannot overflow the stack), and reports values as byte spans, so
 // replies can copy the client's bytes verbatim. It never throws and never reads outside [0, len).
-import { ByteWriter, bytesEqual, hexValue } from "./bytes";
+import { ByteWriter, HIGH_BITS, bytesEqual, bytesMatching, firstFlagged, hexValue } from "./bytes";
 
 export const enum Kind { None = 0, Object = 1, Array = 2, String = 3, Number = 4, True = 5, False = 6, Null = 7 }
 
@@ -25,8 +25,9 @@ const STRING_STOP = memory.data<u8>([
   0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ]);
 
-const LOW_BITS: u64 = 0x0101010101010101;
-const HIGH_BITS: u64 = 0x8080808080808080;
+const QUOTES: u64 = 0x2222222222222222;
+const BACKSLASHES: u64 = 0x5c5c5c5c5c5c5c5c;
+const SPACES: u64 = 0x2020202020202020;
 
 /** Containers smaller than this are rescanned rather than indexed (keeps the index under len/64 entries). */
 const INDEXED_MIN_BYTES = 64;
@@ -150,12 +151,11 @@ export class Scanner {
     const ptr = this.ptr, len = this.len;
     i++;
     while (i < len) {
-      // Eight bytes at a time while none of them is '"', '\\' or a control character (SWAR byte tests).
+      // Eight bytes at a time up to the first '"', '\\' or control character (SWAR byte tests).
       while (i + 8 <= len) {
         const x = load<u64>(ptr + <usize>i);
-        const quote = x ^ 0x2222222222222222, backslash = x ^ 0x5c5c5c5c5c5c5c5c;
-        const stops = ((quote - LOW_BITS) & ~quote) | ((backslash - LOW_BITS) & ~backslash) | ((x - 0x2020202020202020) & ~x);
-        if ((stops & HIGH_BITS) != 0) break;
+        const stops = bytesMatching(x, QUOTES) | bytesMatching(x, BACKSLASHES) | ((x - SPACES) & ~x & HIGH_BITS);
+        if (stops != 0) { i += firstFlagged(stops); break; }
         i += 8;
       }
       if (i >= len) break;

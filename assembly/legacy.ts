@@ -18,7 +18,7 @@ import { count, logWarn, pair, propertyString, removeRequestHeader, replaceReque
   replaceResponseBody, replaceResponseHeader, requestHeaderNames, responseBody, responseHeader } from "./host";
 import { Failure, SessionPool, Waiter, describe, initializeBody } from "./sessions";
 import { SseEvent, SseParser } from "./sse";
-import { BackendReply, Call, Handler, Target, notificationBody, parseStatus, postHeaders, transportProblem } from "./upstream";
+import { BackendReply, Call, Handler, Target, callStat, notificationBody, parseStatus, postPairs, transportProblem } from "./upstream";
 import { resolveEndpoint } from "./url";
 
 const enum Stage {
@@ -186,7 +186,7 @@ export class LegacySse extends Handler {
     const headers: Headers = [];
     if (!auth.inQuery && auth.name.length > 0) headers.push(pair(auth.name, auth.value));
     for (let i = 0; i < this.req.forwarded.length; i++) headers.push(this.req.forwarded[i]);
-    if (!this.pool.post(target, postHeaders(target, headers), body, new Post(this, what), this.stat(what))) {
+    if (!this.pool.post(target, postPairs(target, headers), body, new Post(this, what), callStat(this.server.statName, what))) {
       this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
     }
   }

@@ -14,10 +14,10 @@ import { Fact, RequestFacts } from "./rules";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
   NO_MESSAGE, ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
-import { count, countAs, countCached, localReply, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
+import { appendPairs, count, countAs, countCached, localReply, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
   Property } from "./host";
 import { BackendSession, Failure, SessionPool, SessionSpec, Waiter, describe } from "./sessions";
-import { BackendReply, Call, Target, postHeaders, requestBody as rpcRequestBody, responseFor, sessionLost,
+import { BackendReply, Call, Target, callStat, requestBody as rpcRequestBody, responseFor, sessionLost,
   transportProblem } from "./upstream";
 
 /**
@@ -393,11 +393,9 @@ class Exchange extends Waiter {
     this.session = session;
     this.backendId = this.pool.nextId();
     const body = this.backendRequest();
-    const headers = session.headers();
-    for (let i = 0; i < this.forwarded.length; i++) headers.push(this.forwarded[i]);
     const target = session.spec.target;
-    const stat = "mcp_proxy.upstream." + this.server.statName + "." + STAT_METHODS[this.statMethod];
-    if (!this.pool.post(target, postHeaders(target, headers), body, this, stat, <i32>(this.deadline - nowMs()))) {
+    const stat = callStat(this.server.statName, STAT_METHODS[this.statMethod]);
+    if (!this.pool.post(target, appendPairs(session.postPairs(), this.forwarded), body, this, stat, <i32>(this.deadline - nowMs()))) {
       this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
     }
   }

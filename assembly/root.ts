@@ -2,9 +2,10 @@
 // and runs the timer that ends idle sessions and requests past their deadline.
 import { Context, RootContext, set_tick_period_milliseconds } from "@solo-io/proxy-runtime/assembly";
 import { HeadersMode, parseConfig } from "./config";
-import { logError, logInfo, nowMs } from "./host";
+import { logError, logInfo, logWarn, nowMs } from "./host";
 import { McpStream } from "./request";
 import { SessionPool } from "./sessions";
+import { deliverReply } from "./upstream";
 
 /** Deadlines and idle sessions are checked this often. */
 const TICK_MS: u32 = 500;
@@ -20,11 +21,16 @@ export class McpRoot extends RootContext {
       logError("invalid configuration: " + parsed.error);
       return false;
     }
-    this.pool = new SessionPool(this, config);
+    this.pool = new SessionPool(config);
     set_tick_period_milliseconds(TICK_MS);
     const mode = config.mode == HeadersMode.Hold ? "hold" : "continue";
     logInfo("configured " + config.servers.length.toString() + " server(s), requestHeadersMode " + mode);
     return true;
+  }
+
+  /** Replies to our dispatched calls (upstream.ts keeps the calls in flight, not the SDK). */
+  onHttpCallResponse(token: u32, _headers: u32, bodySize: u32, _trailers: u32): void {
+    if (!deliverReply(token, <i32>bodySize)) logWarn("reply to an unknown call (token " + token.toString() + ")");
   }
 
   onTick(): void {

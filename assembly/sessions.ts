@@ -1,12 +1,12 @@
 // Backend MCP sessions, kept in the root context per (server, cluster, authority, upstream credential): one
 // handshake (initialize, notifications/initialized) serves every later request until the session idles out, so
 // a warm tools/call costs one upstream request. Requests that arrive while a handshake runs wait on it.
-import { Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
+import { Headers } from "@solo-io/proxy-runtime/assembly";
 import { Config, ServerConfig } from "./config";
 import { Message } from "./jsonrpc";
 import { count, logWarn, nowMs, pair } from "./host";
-import { BackendReply, Call, Handler, Target, deleteHeaders, dispatch, notificationBody, postHeaders, requestBody,
-  responseFor, resultString, transportProblem } from "./upstream";
+import { BackendReply, Call, CallStat, Handler, Target, callStat, deletePairs, dispatch, notificationBody, postPairs,
+  requestBody, responseFor, resultString, transportProblem } from "./upstream";
 
 /** The version we ask backends for; they answer with the one they speak, which we then send on every request. */
 export const BACKEND_PROTOCOL_VERSION = "2025-11-25";
@@ -73,6 +73,8 @@ export class BackendSession extends Handler {
   lastUsedMs: i64 = 0;
   private stage: Stage = Stage.Initialize;
   private initId: i64 = 0;
+  /** A ready session's POST headers in flat form: the same on every call, so serialized once. */
+  private posts: ArrayBuffer | null = null;
 
   constructor(public spec: SessionSpec, public pool: SessionPool) {
     super();
@@ -91,6 +93,13 @@ export class BackendSession extends Handler {
     return h;
   }
 
+  /** Flat POST headers for a request in this ready session. */
+  postPairs(): ArrayBuffer {
+    let pairs = this.posts;
+    if (pairs === null) this.posts = pairs = postPairs(this.spec.target, this.headers());
+    return pairs;
+  }
+
   private handshakeHeaders(): Headers {
     const h = this.headers();
     for (let i = 0; i < this.spec.forwarded.length; i++) h.push(this.spec.forwarded[i]);
@@ -104,8 +113,8 @@ export class BackendSession extends Handler {
 
   private send(body: ArrayBuffer, what: string): void {
     const spec = this.spec;
-    const stat = "mcp_proxy.upstream." + spec.server.statName + "." + what;
-    if (!this.pool.post(spec.target, postHeaders(spec.target, this.handshakeHeaders()), body, this, stat)) {
+    const stat = callStat(spec.server.statName, what);
+    if (!this.pool.post(spec.target, postPairs(spec.target, this.handshakeHeaders()), body, this, stat)) {
       this.fail(new Failure(200, describe(spec.server, "could not be called (cluster \"" + spec.target.cluster + "\")")));
     }
   }
@@ -122,7 +131,7 @@ export class BackendSession extends Handler {
     const m = responseFor(reply, this.initId);
     if (m === null) { this.fail(new Failure(200, describe(server, "sent an unparseable reply to initialize"))); return; }
     if (m.error.present) { this.fail(new Failure(200, describe(server, "refused initialize"), "", m)); return; }
-    this.sessionId = reply.sessionId;
+    this.sessionId = reply.header("mcp-session-id");
     const version = resultString(m, "protocolVersion");
     this.protocolVersion = version.length > 0 ? version : ASSUMED_VERSION;
     this.stage = Stage.Notify;
@@ -160,7 +169,7 @@ export class SessionPool {
   active: Set<Waiter> = new Set();
   private lastId: i64 = 0;
 
-  constructor(public root: RootContext, public config: Config) {}
+  constructor(public config: Config) {}
 
   /** Ids for our requests to backends: never the client's. */
   nextId(): i64 {
@@ -171,9 +180,10 @@ export class SessionPool {
     return this.config.sessionIdleMs > 0;
   }
 
-  post(target: Target, headers: Headers, body: ArrayBuffer, handler: Handler, stat: string, timeoutMs: i32 = 0): bool {
+  /** POSTs to `target`; `pairs` are the flat headers (postPairs). */
+  post(target: Target, pairs: ArrayBuffer, body: ArrayBuffer, handler: Handler, stat: CallStat, timeoutMs: i32 = 0): bool {
     const timeout = timeoutMs > 0 ? min(timeoutMs, target.timeoutMs) : target.timeoutMs;
-    return dispatch(this.root, target, headers, body, handler, stat, timeout, this.config.maxResponseBytes);
+    return dispatch(target, pairs, body, handler, stat, timeout, this.config.maxResponseBytes);
   }
 
   /** Hands `waiter` a ready session now, or once the (possibly shared) handshake completes. */
@@ -221,9 +231,8 @@ export class SessionPool {
   private end(session: BackendSession): void {
     if (session.sessionId.length == 0) return;
     const spec = session.spec;
-    const stat = "mcp_proxy.upstream." + spec.server.statName + ".delete";
-    dispatch(this.root, spec.target, deleteHeaders(spec.target, session.headers()), new ArrayBuffer(0), ignore, stat,
-      spec.target.timeoutMs, this.config.maxResponseBytes);
+    dispatch(spec.target, deletePairs(spec.target, session.headers()), new ArrayBuffer(0), ignore,
+      callStat(spec.server.statName, "delete"), spec.target.timeoutMs, this.config.maxResponseBytes);
   }
 
   private evictIfFull(): void {

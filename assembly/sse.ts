@@ -1,7 +1,10 @@
 // Incremental text/event-stream parser (WHATWG HTML "server-sent events" interpretation). Feed it chunks as
 // they come; it keeps only the unfinished line between chunks and never rescans bytes it has consumed. Lines end
 // with LF, CRLF or CR (a CR at the end of one chunk and an LF at the start of the next are one line end).
-import { ByteWriter, bytesEqual } from "./bytes";
+import { ByteWriter, bytesEqual, bytesMatching, firstFlagged } from "./bytes";
+
+const LFS: u64 = 0x0a0a0a0a0a0a0a0a;
+const CRS: u64 = 0x0d0d0d0d0d0d0d0d;
 
 export class SseEvent {
   constructor(public type: string, public data: ArrayBuffer, public id: string) {}
@@ -31,6 +34,14 @@ export class SseParser {
     this.afterCR = false;
     let lineStart = i;
     while (i < len) {
+      // Eight bytes at a time up to the next CR or LF (a data line can be a whole 100 KB JSON message).
+      while (i + 8 <= len) {
+        const x = load<u64>(ptr + i);
+        const ends = bytesMatching(x, LFS) | bytesMatching(x, CRS);
+        if (ends != 0) { i += firstFlagged(ends); break; }
+        i += 8;
+      }
+      if (i >= len) break;
       const c = load<u8>(ptr + i);
       if (c != 0x0a && c != 0x0d) { i++; continue; }
       this.endLine(ptr + lineStart, i - lineStart);

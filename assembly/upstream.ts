@@ -1,82 +1,120 @@
 // Dispatched calls to MCP backends (proxy_http_call): issuing them, reading the reply once in the callback, and
 // finding the JSON-RPC response to our request in a JSON or SSE body.
-import { Context, HeaderMapTypeValues, Headers, RootContext, WasmResultValues } from "@solo-io/proxy-runtime/assembly";
+import { HeaderMapTypeValues, Headers } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter, containsAsciiCI } from "./bytes";
 import { Scanner, Span } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
 import { SseParser } from "./sse";
 import { HeaderSnapshot } from "./headers";
-import { callResponseBody, count, nowMs, pair, recordMs } from "./host";
+import { HISTOGRAM, callResponseBody, httpCall, incrementMetric, metricId, nowMs, pair, recordMetric,
+  serializePairs } from "./host";
 
 /** Receives a dispatched call's reply. Subclasses override onReply. */
 export class Handler {
   onReply(_call: Call, _reply: BackendReply): void {}
 }
 
-/**
- * The SDK hands a call's origin context back to the callback (AssemblyScript has no closures), so each call gets
- * its own origin object carrying the handler. Its id is the root's: the SDK makes it the effective context, which
- * must be valid even when the client's stream is gone.
- */
-export class Call extends Context {
-  constructor(root: RootContext, public handler: Handler, public stat: string, public startedMs: i64,
-    public maxBytes: i32) {
-    super(root.context_id, root);
+/** Counter and latency histogram of one kind of upstream call: `mcp_proxy.upstream.<server>.<what>[_ms]`. */
+export class CallStat {
+  calls: u32;
+  latency: u32;
+
+  constructor(name: string) {
+    this.calls = metricId(name);
+    this.latency = metricId(name + "_ms", HISTOGRAM);
   }
+}
+
+/** CallStats by server stat name, then by what the call is: resolved once, not joined and hashed per call. */
+const callStats = new Map<string, Map<string, CallStat>>();
+
+export function callStat(serverStatName: string, what: string): CallStat {
+  if (!callStats.has(serverStatName)) callStats.set(serverStatName, new Map());
+  const byWhat = callStats.get(serverStatName);
+  if (!byWhat.has(what)) byWhat.set(what, new CallStat("mcp_proxy.upstream." + serverStatName + "." + what));
+  return byWhat.get(what);
+}
+
+/** A call in flight, found again by its token when the reply comes (AssemblyScript has no closures). */
+export class Call {
+  constructor(public handler: Handler, public stat: CallStat, public startedMs: i64, public maxBytes: i32) {}
 }
 
 export class BackendReply {
   /** 0 when the call was reset or never answered. */
   status: i32 = 0;
   contentType: string = "";
-  sessionId: string = "";
   wwwAuthenticate: string = "";
   body: ArrayBuffer = new ArrayBuffer(0);
   tooLarge: bool = false;
+  /** The reply's headers (dispatched calls only), for what only some callers read. */
+  headers: HeaderSnapshot | null = null;
+
+  header(name: string): string {
+    const headers = this.headers;
+    return headers === null ? "" : headers.get(name);
+  }
 }
 
 /** The fixed part of a dispatched POST's headers. */
 export class Target {
+  private clusterName: ArrayBuffer | null = null;
+
   constructor(public cluster: string, public authority: string, public path: string, public timeoutMs: i32) {}
+
+  /** The cluster name as the host wants it, encoded once per target. */
+  get clusterBytes(): ArrayBuffer {
+    let bytes = this.clusterName;
+    if (bytes === null) this.clusterName = bytes = String.UTF8.encode(this.cluster);
+    return bytes;
+  }
 }
 
 const ACCEPT = "application/json, text/event-stream";
 
-export function postHeaders(target: Target, extra: Headers): Headers {
+/** A POST's headers in the ABI's flat form: the target's, then `extra`. */
+export function postPairs(target: Target, extra: Headers): ArrayBuffer {
   const h: Headers = [pair(":method", "POST"), pair(":path", target.path), pair(":authority", target.authority),
     pair("content-type", "application/json"), pair("accept", ACCEPT)];
   for (let i = 0; i < extra.length; i++) h.push(extra[i]);
-  return h;
+  return serializePairs(h);
 }
 
-export function deleteHeaders(target: Target, extra: Headers): Headers {
+export function deletePairs(target: Target, extra: Headers): ArrayBuffer {
   const h: Headers = [pair(":method", "DELETE"), pair(":path", target.path), pair(":authority", target.authority)];
   for (let i = 0; i < extra.length; i++) h.push(extra[i]);
-  return h;
+  return serializePairs(h);
 }
+
+const inFlight = new Map<u32, Call>();
 
 /** Issues the call; false when the host refused it synchronously (then no callback will ever come). */
-export function dispatch(root: RootContext, target: Target, headers: Headers, body: ArrayBuffer, handler: Handler,
-  stat: string, timeoutMs: i32, maxBytes: i32): bool {
-  count(stat);
-  const call = new Call(root, handler, stat, nowMs(), maxBytes);
-  const result = root.httpCall(target.cluster, headers, body, [], <u32>max(timeoutMs, 1), call, onCallResponse);
-  return result == WasmResultValues.Ok;
+export function dispatch(target: Target, pairs: ArrayBuffer, body: ArrayBuffer, handler: Handler, stat: CallStat,
+  timeoutMs: i32, maxBytes: i32): bool {
+  incrementMetric(stat.calls);
+  const token = httpCall(target.clusterBytes, pairs, body, <u32>max(timeoutMs, 1));
+  if (token < 0) return false;
+  inFlight.set(<u32>token, new Call(handler, stat, nowMs(), maxBytes));
+  return true;
 }
 
-function onCallResponse(origin: Context, _headers: u32, bodySize: usize, _trailers: u32): void {
-  const call = changetype<Call>(origin);
-  recordMs(call.stat + "_ms", nowMs() - call.startedMs);
-  call.handler.onReply(call, readReply(call, <i32>bodySize));
+/** The root's proxy_on_http_call_response: hands the reply to the call's handler (false for an unknown token). */
+export function deliverReply(token: u32, bodySize: i32): bool {
+  if (!inFlight.has(token)) return false;
+  const call = inFlight.get(token);
+  inFlight.delete(token);
+  recordMetric(call.stat.latency, nowMs() - call.startedMs);
+  call.handler.onReply(call, readReply(call, bodySize));
+  return true;
 }
 
 function readReply(call: Call, bodySize: i32): BackendReply {
   const r = new BackendReply();
   const headers = HeaderSnapshot.read(HeaderMapTypeValues.HttpCallResponseHeaders);
+  r.headers = headers;
   r.status = parseStatus(headers.get(":status"));
   r.contentType = headers.get("content-type");
-  r.sessionId = headers.get("mcp-session-id");
-  r.wwwAuthenticate = headers.get("www-authenticate");
+  if (r.status == 401 || r.status == 403) r.wwwAuthenticate = headers.get("www-authenticate");
   if (bodySize > call.maxBytes) r.tooLarge = true;
   else if (bodySize > 0) r.body = callResponseBody(bodySize);
   return r;

@@ -1,6 +1,39 @@
-// The filter's per-request work done the plain-Node way (JSON.parse / JSON.stringify / string scanning), timed in
-// this process after a warm-up: the baseline for the time spent inside the wasm.
+// The filter's per-request work done the plain-Node way (JSON.parse / JSON.stringify / string scanning): the baseline
+// for the time spent inside the wasm. Timed two ways: once per request inside the emulator's process, between its
+// requests, as the wasm is (bench/workers/emulator.ts), and in a hot loop here.
 import { performance } from "node:perf_hooks";
+
+/** One benchmark request as the Node baseline replays it. */
+export interface NodeScenario {
+  /** The server's path prefix, and its name in counters and properties. */
+  prefix: string;
+  server: string;
+  /** The client's request body. */
+  body: string;
+  /** The backend's reply as framed on the wire; absent when the filter answers itself. */
+  backend?: string;
+  sse?: boolean;
+  allow: string[];
+}
+
+/** The JSON parsing and serialising alone. */
+export function jsonWork(s: NodeScenario): () => unknown {
+  const allow = new Set(s.allow);
+  return s.backend ? () => proxied(s.body, s.backend!, s.sse ?? false, allow) : () => initialize(s.body);
+}
+
+/** The filter's whole per-request work: header checks and stripping, the JSON, properties, counters. */
+export function fullWork(s: NodeScenario): () => unknown {
+  const json = jsonWork(s);
+  const headers = clientHeaders(s.prefix, s.body);
+  const method = JSON.parse(s.body).method as string;
+  return () => {
+    headerWork(headers, s.prefix, s.server);
+    const reply = json();
+    bookkeeping(s.server, method, "ok");
+    return reply;
+  };
+}
 
 /** Mean nanoseconds per call of `fn`, over at least `minMs` after `warmupMs` of warm-up. */
 export function timeNs(fn: () => unknown, warmupMs = 100, minMs = 300): number {

@@ -3,6 +3,7 @@ import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { HOST_FUNCTIONS } from "../../emulator/api.ts";
 import { firstJsonLine, spawnNodeTs, stop } from "./procs.ts";
+import type { NodeScenario } from "./node-baseline.ts";
 
 export const repoRoot = new URL("../..", import.meta.url).pathname;
 const workers = join(repoRoot, "bench/workers");
@@ -47,6 +48,10 @@ export interface EmulatorService extends Service {
   url: string;
   /** emu.wasmTime() of the worker: guest-only time per export, host functions under HOST_FUNCTIONS. */
   timings(): Promise<WasmTimings>;
+  /** Sets the Node baseline's per-request work in the emulator's process. */
+  setNodeWork(s: NodeScenario): Promise<void>;
+  /** Runs that work once there, between the emulator's requests; its nanoseconds. */
+  nodeOnce(): Promise<number>;
 }
 
 function ask<T>(child: ChildProcess, message: unknown, pick: (reply: any) => T | undefined): Promise<T> {
@@ -70,6 +75,8 @@ export async function startEmulatorWorker(yaml: string): Promise<EmulatorService
       const raw = await ask(child, "wasmTime", (r) => r.timings as Record<string, { calls: number; ns: string }> | undefined);
       return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, { calls: v.calls, ns: Number(v.ns) }]));
     },
+    setNodeWork: async (s) => { await ask(child, { nodeWork: s }, (r) => r.nodeReady as boolean | undefined); },
+    nodeOnce: () => ask(child, "nodeOnce", (r) => r.nodeNs as number | undefined),
     close: async () => { if (child.connected) child.disconnect(); await stop(child); },
   };
 }
