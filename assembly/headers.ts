@@ -4,6 +4,7 @@
 // strings. Removals go to the host and are mirrored here, so a later read never sees a removed credential.
 import * as abi from "@solo-io/proxy-runtime/assembly/imports";
 import { HeaderMapTypeValues, WasmResultValues } from "@solo-io/proxy-runtime/assembly";
+import { bytesEqual, containsAsciiCI } from "./bytes";
 
 /** The host writes the returned buffer's address and size here. */
 const RETURNED = memory.data(8);
@@ -46,6 +47,41 @@ export class HeaderSnapshot {
 
   has(name: string): bool {
     return this.find(name) >= 0;
+  }
+
+  /** The first value of `name` equals `literal` byte for byte (no string is made). */
+  valueIs(name: string, literal: string): bool {
+    const k = this.find(name);
+    if (k < 0) return false;
+    const start = unchecked(this.entries[k + 2]);
+    return bytesEqual(changetype<usize>(this.flat), start, start + unchecked(this.entries[k + 3]), literal);
+  }
+
+  /** The first value of `name` contains the lowercase ASCII `needle`, in any case. */
+  valueContainsCI(name: string, needle: string): bool {
+    const k = this.find(name);
+    if (k < 0) return false;
+    return containsAsciiCI(changetype<usize>(this.flat) + <usize>unchecked(this.entries[k + 2]), unchecked(this.entries[k + 3]), needle);
+  }
+
+  /**
+   * The first value of `name` as a decimal number: -1 when absent or not all digits, i64.MAX_VALUE when too long
+   * to fit (Envoy's codec rejects such content-lengths before filters see them; this keeps the filter safe anyway).
+   */
+  decimal(name: string): i64 {
+    const k = this.find(name);
+    if (k < 0) return -1;
+    const ptr = changetype<usize>(this.flat) + <usize>unchecked(this.entries[k + 2]);
+    const n = unchecked(this.entries[k + 3]);
+    if (n == 0) return -1;
+    if (n > 18) return i64.MAX_VALUE;
+    let v: i64 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = <u32>load<u8>(ptr + <usize>i) - 0x30;
+      if (d > 9) return -1;
+      v = v * 10 + <i64>d;
+    }
+    return v;
   }
 
   /** Removes every `name` header on the host (only while that map is writable) and here. */

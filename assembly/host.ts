@@ -89,8 +89,12 @@ const REPLY_DETAILS = String.UTF8.encode("mcp_proxy");
 
 /** Sends a local reply on stream `contextId` (the effective context may be the root inside a callout). */
 export function localReply(contextId: u32, status: u32, body: ArrayBuffer, headers: Headers): void {
+  localReplyPairs(contextId, status, body, serializePairs(headers));
+}
+
+/** localReply with the headers already in flat form (serializePairs), for header sets used on every reply. */
+export function localReplyPairs(contextId: u32, status: u32, body: ArrayBuffer, pairs: ArrayBuffer): void {
   proxy_set_effective_context(contextId);
-  const pairs = serializePairs(headers);
   abi.proxy_send_local_response(status, changetype<usize>(REPLY_DETAILS), REPLY_DETAILS.byteLength,
     changetype<usize>(body), body.byteLength, changetype<usize>(pairs), pairs.byteLength, GrpcStatusValues.InvalidCode);
 }

@@ -21,16 +21,19 @@ export const enum Shape {
   Response = 4,
 }
 
-/** The top-level members of one JSON-RPC message; absent members have kind None. */
+/** What every absent member is (kind None): one shared span, never written to. */
+const ABSENT = new Span();
+
+/** The top-level members of one JSON-RPC message; absent members have kind None. Only present ones get a Span. */
 export class Message {
   s: Scanner;
   shape: Shape = Shape.Malformed;
-  jsonrpc: Span = new Span();
-  id: Span = new Span();
-  method: Span = new Span();
-  params: Span = new Span();
-  result: Span = new Span();
-  error: Span = new Span();
+  jsonrpc: Span = ABSENT;
+  id: Span = ABSENT;
+  method: Span = ABSENT;
+  params: Span = ABSENT;
+  result: Span = ABSENT;
+  error: Span = ABSENT;
 
   constructor(s: Scanner) {
     this.s = s;
@@ -63,8 +66,8 @@ export function parseMessage(s: Scanner): Message {
   // message is cheaper to walk again than to index.
   if (s.len >= INDEXED_MESSAGE_BYTES) s.startIndex();
   while (it.next()) {
-    const target = pick(m, it);
-    if (target !== null) target.set(it.value.start, it.value.end, it.value.kind);
+    const member = pick(m, it);
+    if (member != Member.Other) record(m, member, it.value);
   }
   const valid = it.ok && s.ws(it.end) == s.len;
   s.endIndex(valid);
@@ -73,31 +76,45 @@ export function parseMessage(s: Scanner): Message {
   return m;
 }
 
-function pick(m: Message, it: Members): Span | null {
+const enum Member { Other, Jsonrpc, Id, Method, Params, Result, Error }
+
+function pick(m: Message, it: Members): Member {
   const s = m.s;
   const k0 = it.keyStart, k1 = it.keyEnd;
   const n = k1 - k0 - 2;
   // Dispatch on length first: only one key is compared per member.
-  if (n == 2) return s.keyIs(k0, k1, "id") ? m.id : null;
-  if (n == 5) return s.keyIs(k0, k1, "error") ? m.error : null;
+  if (n == 2) return s.keyIs(k0, k1, "id") ? Member.Id : Member.Other;
+  if (n == 5) return s.keyIs(k0, k1, "error") ? Member.Error : Member.Other;
   if (n == 6) {
-    if (s.keyIs(k0, k1, "method")) return m.method;
-    if (s.keyIs(k0, k1, "params")) return m.params;
-    if (s.keyIs(k0, k1, "result")) return m.result;
-    return null;
+    if (s.keyIs(k0, k1, "method")) return Member.Method;
+    if (s.keyIs(k0, k1, "params")) return Member.Params;
+    if (s.keyIs(k0, k1, "result")) return Member.Result;
+    return Member.Other;
   }
-  if (n == 7) return s.keyIs(k0, k1, "jsonrpc") ? m.jsonrpc : null;
+  if (n == 7) return s.keyIs(k0, k1, "jsonrpc") ? Member.Jsonrpc : Member.Other;
   // A key with escapes has a longer raw form; fall back to comparing decoded names.
   if (n > 7) {
     const name = s.decode(k0, k1);
-    if (name == "id") return m.id;
-    if (name == "error") return m.error;
-    if (name == "method") return m.method;
-    if (name == "params") return m.params;
-    if (name == "result") return m.result;
-    if (name == "jsonrpc") return m.jsonrpc;
+    if (name == "id") return Member.Id;
+    if (name == "error") return Member.Error;
+    if (name == "method") return Member.Method;
+    if (name == "params") return Member.Params;
+    if (name == "result") return Member.Result;
+    if (name == "jsonrpc") return Member.Jsonrpc;
   }
-  return null;
+  return Member.Other;
+}
+
+/** A copy of `value` (the iterator reuses its span) as `member` of `m`; a repeated key's last value wins. */
+function record(m: Message, member: Member, value: Span): void {
+  const span = new Span();
+  span.set(value.start, value.end, value.kind);
+  if (member == Member.Jsonrpc) m.jsonrpc = span;
+  else if (member == Member.Id) m.id = span;
+  else if (member == Member.Method) m.method = span;
+  else if (member == Member.Params) m.params = span;
+  else if (member == Member.Result) m.result = span;
+  else m.error = span;
 }
 
 function classify(m: Message): Shape {

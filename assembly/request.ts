@@ -14,9 +14,9 @@ import { Fact, RequestFacts } from "./rules";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
   NO_MESSAGE, ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
-import { appendPairs, count, countAs, countCached, localReply, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
+import { appendPairs, count, countAs, countCached, localReply, localReplyPairs, serializePairs, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
   Property } from "./host";
-import { BackendSession, Failure, SessionPool, SessionSpec, Waiter, describe } from "./sessions";
+import { BackendSession, Failure, SessionEvent, SessionPool, SessionSpec, Waiter, countSession, describe, sessionKey } from "./sessions";
 import { BackendReply, Call, Target, callStat, requestBody as rpcRequestBody, responseFor, sessionLost,
   transportProblem } from "./upstream";
 
@@ -30,11 +30,13 @@ const SERVER_VERSION = "0.1.0";
 const ROUTE_CLUSTER = "xds\0cluster_name";
 const JSON_CONTENT_TYPE = pair("content-type", "application/json");
 const JSON_ONLY: Headers = [JSON_CONTENT_TYPE];
+const JSON_ONLY_PAIRS = serializePairs(JSON_ONLY);
 // Access-log properties (filter state): which server, method and tool a request was.
 const SERVER_NAME_PROPERTY = new Property("mcp_server_name");
 const METHOD_PROPERTY = new Property("mcp_method");
 const TOOL_PROPERTY = new Property("mcp_tool_name");
 const NO_HEADERS: Headers = [];
+const NO_PAIRS = serializePairs(NO_HEADERS);
 
 /** The method part of request and upstream stat names (indexes STAT_METHODS). */
 const enum StatMethod { Initialize, Ping, ToolsList, ToolsCall, Other, Invalid, Notification, Response, Http }
@@ -81,7 +83,7 @@ export class McpStream extends Context {
     const server = facts === null ? config.match(path) : config.select(path, facts);
     // Paths of no configured server pass through untouched: the filter can share a listener with other routes.
     if (server === null) return FilterHeadersStatusValues.Continue;
-    const exchange = new Exchange(this, server, headers, facts);
+    const exchange = new Exchange(this, server, headers, path, facts);
     this.exchange = exchange;
     return exchange.headers(endOfStream);
   }
@@ -122,14 +124,15 @@ class HostFacts extends RequestFacts {
 /** One client request and its reply. */
 class Exchange extends Waiter {
   private done: bool = false;
-  // Captured from the request headers: in "continue" mode they are unreadable once onRequestHeaders returns.
-  private authority: string = "";
+  // Captured before the headers are stripped (the snapshot `req` keeps the rest readable in every phase, also in
+  // "continue" mode where the host's map is gone once onRequestHeaders returns).
   private cluster: string = "";
   private allowHeader: string = "";
   private authorization: string = "";
   /** By security scheme id; allocated only when a credential was found. */
   private credentials: Map<string, string> | null = null;
-  private forwarded: Headers = [];
+  /** The client headers copied to backends, read from the snapshot when first needed. */
+  private forwardedHeaders: Headers | null = null;
   // From the body.
   private msg: Message = NO_MESSAGE;
   private id: ReplyId = ReplyId.none();
@@ -147,7 +150,7 @@ class Exchange extends Waiter {
   private bodySize: i32 = 0;
 
   /** `facts` are the rules' reads (null without rules): the route's cluster is not read from the host twice. */
-  constructor(public stream: McpStream, public server: ServerConfig, private req: HeaderSnapshot,
+  constructor(public stream: McpStream, public server: ServerConfig, private req: HeaderSnapshot, private path: string,
     private facts: HostFacts | null) {
     super();
   }
@@ -171,17 +174,16 @@ class Exchange extends Waiter {
     SERVER_NAME_PROPERTY.setBytes(this.server.nameBytes);
     const config = this.pool.config;
     const stop = FilterHeadersStatusValues.StopIteration;
-    if (this.req.get(":method") != "POST") {
+    if (!this.req.valueIs(":method", "POST")) {
       this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP requests are POSTs"), Outcome.Rejected, [pair("allow", "POST")]);
       return stop;
     }
-    const version = this.req.get("mcp-protocol-version");
-    if (version.length > 0 && !SUPPORTED_VERSIONS.includes(version)) {
+    if (!this.versionSupported()) {
+      const version = this.req.get("mcp-protocol-version");
       this.finish(400, errorReply(this.id, INVALID_REQUEST, "Unsupported MCP-Protocol-Version: " + version), Outcome.Rejected);
       return stop;
     }
-    const length = this.req.get("content-length");
-    if (length.length > 0 && (length.length > 10 || I64.parseInt(length) > <i64>config.maxRequestBytes)) {
+    if (this.req.decimal("content-length") > <i64>config.maxRequestBytes) {
       this.tooLarge();
       return stop;
     }
@@ -191,6 +193,14 @@ class Exchange extends Waiter {
     }
     this.capture();
     return config.mode == HeadersMode.Hold ? stop : FilterHeadersStatusValues.Continue;
+  }
+
+  /** No MCP-Protocol-Version header, or one we speak. */
+  private versionSupported(): bool {
+    const name = "mcp-protocol-version";
+    if (!this.req.has(name)) return true;
+    for (let i = 0; i < SUPPORTED_VERSIONS.length; i++) if (this.req.valueIs(name, SUPPORTED_VERSIONS[i])) return true;
+    return false;
   }
 
   private routeCluster(): string {
@@ -205,23 +215,36 @@ class Exchange extends Waiter {
 
   private capture(): void {
     const req = this.req;
-    this.authority = req.get(":authority");
     this.cluster = this.server.cluster.length > 0 ? this.server.cluster : this.routeCluster();
-    this.allowHeader = req.get(ALLOW_TOOLS_HEADER);
-    req.remove(ALLOW_TOOLS_HEADER);
+    if (req.has(ALLOW_TOOLS_HEADER)) {
+      this.allowHeader = req.get(ALLOW_TOOLS_HEADER);
+      req.remove(ALLOW_TOOLS_HEADER);
+    }
     this.captureCredentials();
+  }
+
+  /** The client's :authority (backends without an authority of their own get it). */
+  private get authority(): string {
+    return this.req.get(":authority");
+  }
+
+  private get forwarded(): Headers {
+    let headers = this.forwardedHeaders;
+    if (headers !== null) return headers;
+    this.forwardedHeaders = headers = [];
     const names = this.pool.config.forwardHeaders;
     for (let i = 0; i < names.length; i++) {
-      const value = req.get(names[i]);
-      if (value.length > 0) this.forwarded.push(pair(names[i], value));
+      const value = this.req.get(names[i]);
+      if (value.length > 0) headers.push(pair(names[i], value));
     }
+    return headers;
   }
 
   /** Reads and strips every downstream credential; Authorization goes too unless passthroughAuthHeader. */
   private captureCredentials(): void {
     const req = this.req;
     const schemes = this.server.downstreamSchemes;
-    const original = req.get(":path");
+    const original = this.path;
     let path = original;
     for (let i = 0; i < schemes.length; i++) {
       const scheme = schemes[i];
@@ -233,7 +256,11 @@ class Exchange extends Waiter {
       if (scheme.inQuery) path = withoutQueryParam(path, scheme.name);
       else req.remove(scheme.name);
     }
-    if (path != original) replaceRequestHeader(":path", path);
+    if (path != original) {
+      replaceRequestHeader(":path", path);
+      this.path = path;
+    }
+    if (!req.has("authorization")) return;
     this.authorization = req.get("authorization");
     if (!this.server.passthroughAuthHeader) req.remove("authorization");
   }
@@ -340,7 +367,7 @@ class Exchange extends Waiter {
     this.deadline = nowMs() + <i64>this.pool.config.deadlineMs;
     this.pool.active.add(this);
     if (this.server.transport == Transport.Sse) this.openLegacy();
-    else this.pool.acquire(this.spec(), this);
+    else this.acquireSession();
   }
 
   private openLegacy(): void {
@@ -377,16 +404,19 @@ class Exchange extends Waiter {
     return new UpstreamAuth();
   }
 
-  private spec(): SessionSpec {
+  /** The live session for this request's (server, cluster, authority, upstream credential), or a new one. */
+  private acquireSession(): void {
     const server = this.server;
     const auth = this.upstream();
+    const authority = server.authority.length > 0 ? server.authority : this.authority;
+    const key = sessionKey(server, this.cluster, authority, auth.key);
+    if (this.pool.join(key, server, this)) return;
     const headers: Headers = [];
     let path = server.path;
     if (auth.inQuery) path = withQueryParam(path, auth.name, auth.value);
     else if (auth.name.length > 0) headers.push(pair(auth.name, auth.value));
-    const authority = server.authority.length > 0 ? server.authority : this.authority;
-    const key = server.index.toString() + "\n" + this.cluster + "\n" + authority + "\n" + auth.key;
-    return new SessionSpec(key, server, new Target(this.cluster, authority, path, server.timeoutMs), headers, this.forwarded);
+    const target = new Target(this.cluster, authority, path, server.timeoutMs);
+    this.pool.open(new SessionSpec(key, server, target, headers, this.forwarded), this);
   }
 
   onSession(session: BackendSession): void {
@@ -410,9 +440,9 @@ class Exchange extends Waiter {
     if (sessionLost(reply) && session.sessionId.length > 0 && !this.retried) {
       // The backend ended our session (restart, expiry): re-initialize once, transparently.
       this.retried = true;
-      count("mcp_proxy.sessions." + this.server.statName + ".lost");
+      countSession(this.server, SessionEvent.Lost);
       this.pool.forget(session);
-      this.pool.acquire(this.spec(), this);
+      this.acquireSession();
       return;
     }
     session.lastUsedMs = nowMs();
@@ -475,6 +505,9 @@ class Exchange extends Waiter {
     }
     const legacy = this.legacy;
     if (legacy !== null && legacy.deliverInPlace(status, body, headers)) return;
-    localReply(this.stream.context_id, status, body, headers);
+    const id = this.stream.context_id;
+    if (headers === JSON_ONLY) localReplyPairs(id, status, body, JSON_ONLY_PAIRS);
+    else if (headers === NO_HEADERS) localReplyPairs(id, status, body, NO_PAIRS);
+    else localReply(id, status, body, headers);
   }
 }

@@ -4,7 +4,7 @@
 import { Headers } from "@solo-io/proxy-runtime/assembly";
 import { Config, ServerConfig } from "./config";
 import { Message } from "./jsonrpc";
-import { count, logWarn, nowMs, pair } from "./host";
+import { countAs, countCached, logWarn, nowMs, pair } from "./host";
 import { BackendReply, Call, CallStat, Handler, Target, callStat, deletePairs, dispatch, notificationBody, postPairs,
   requestBody, responseFor, resultString, transportProblem } from "./upstream";
 
@@ -19,6 +19,34 @@ const INIT_PARAMS = String.UTF8.encode(
 /** Our initialize request, with id `id`. */
 export function initializeBody(id: i64): ArrayBuffer {
   return requestBody(id, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
+}
+
+/** Session key parts last seen per server, with their key: the common case (one cluster, authority, credential) reuses it. */
+class KeyParts {
+  constructor(public cluster: string, public authority: string, public auth: string, public key: string) {}
+}
+const lastKeys = new Map<i32, KeyParts>();
+
+/** Identifies a backend session: sessions are never shared across servers, clusters, authorities or credentials. */
+export function sessionKey(server: ServerConfig, cluster: string, authority: string, authKey: string): string {
+  if (lastKeys.has(server.index)) {
+    const last = lastKeys.get(server.index);
+    if (last.cluster == cluster && last.authority == authority && last.auth == authKey) return last.key;
+  }
+  const key = server.index.toString() + "\n" + cluster + "\n" + authority + "\n" + authKey;
+  lastKeys.set(server.index, new KeyParts(cluster, authority, authKey, key));
+  return key;
+}
+
+/** mcp_proxy.sessions.<server>.<event> (indexes SESSION_EVENTS). */
+export const enum SessionEvent { Hit, Miss, SharedHandshake, Lost }
+const SESSION_EVENTS = ["hit", "miss", "shared_handshake", "lost"];
+/** Keeps session counter keys apart from the request counters' (see countCached). */
+const SESSION_COUNTERS: i64 = 1 << 40;
+
+export function countSession(server: ServerConfig, event: SessionEvent): void {
+  const key = SESSION_COUNTERS | (<i64>server.index << 8) | <i64>event;
+  if (!countCached(key)) countAs(key, "mcp_proxy.sessions." + server.statName + "." + SESSION_EVENTS[event]);
 }
 
 /** Why a client request could not be served by the backend. */
@@ -186,21 +214,32 @@ export class SessionPool {
     return dispatch(target, pairs, body, handler, stat, timeout, this.config.maxResponseBytes);
   }
 
-  /** Hands `waiter` a ready session now, or once the (possibly shared) handshake completes. */
-  acquire(spec: SessionSpec, waiter: Waiter): void {
-    const stats = "mcp_proxy.sessions." + spec.server.statName;
-    if (this.reuse && this.sessions.has(spec.key)) {
-      const existing = this.sessions.get(spec.key);
-      if (!existing.ready) { count(stats + ".shared_handshake"); existing.waiters.push(waiter); return; }
-      if (nowMs() - existing.lastUsedMs <= <i64>this.config.sessionIdleMs) {
-        count(stats + ".hit");
-        existing.lastUsedMs = nowMs();
-        waiter.onSession(existing);
-        return;
-      }
-      this.drop(existing);
+  /**
+   * Hands `waiter` the kept session under `key`: now when ready, or once its handshake completes. False when there
+   * is none (or it idled out): then open one.
+   */
+  join(key: string, server: ServerConfig, waiter: Waiter): bool {
+    if (!this.reuse || !this.sessions.has(key)) return false;
+    const existing = this.sessions.get(key);
+    if (!existing.ready) {
+      countSession(server, SessionEvent.SharedHandshake);
+      existing.waiters.push(waiter);
+      return true;
     }
-    count(stats + ".miss");
+    const now = nowMs();
+    if (now - existing.lastUsedMs > <i64>this.config.sessionIdleMs) {
+      this.drop(existing);
+      return false;
+    }
+    countSession(server, SessionEvent.Hit);
+    existing.lastUsedMs = now;
+    waiter.onSession(existing);
+    return true;
+  }
+
+  /** Starts a new session for `spec` (kept for reuse unless reuse is off) with `waiter` waiting on its handshake. */
+  open(spec: SessionSpec, waiter: Waiter): void {
+    countSession(spec.server, SessionEvent.Miss);
     const session = new BackendSession(spec, this);
     if (this.reuse) {
       this.evictIfFull();

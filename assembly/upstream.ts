@@ -43,6 +43,7 @@ export class Call {
 export class BackendReply {
   /** 0 when the call was reset or never answered. */
   status: i32 = 0;
+  /** Set for the legacy SSE GET's answer; a dispatched call's is read from `headers`. */
   contentType: string = "";
   wwwAuthenticate: string = "";
   body: ArrayBuffer = new ArrayBuffer(0);
@@ -112,8 +113,7 @@ function readReply(call: Call, bodySize: i32): BackendReply {
   const r = new BackendReply();
   const headers = HeaderSnapshot.read(HeaderMapTypeValues.HttpCallResponseHeaders);
   r.headers = headers;
-  r.status = parseStatus(headers.get(":status"));
-  r.contentType = headers.get("content-type");
+  r.status = <i32>max<i64>(min<i64>(headers.decimal(":status"), 999), 0);
   if (r.status == 401 || r.status == 403) r.wwwAuthenticate = headers.get("www-authenticate");
   if (bodySize > call.maxBytes) r.tooLarge = true;
   else if (bodySize > 0) r.body = callResponseBody(bodySize);
@@ -128,9 +128,15 @@ export function parseStatus(text: string): i32 {
 
 /** The JSON-RPC response whose id is `id`, from a JSON or an SSE reply; null when there is none. */
 export function responseFor(reply: BackendReply, id: i64): Message | null {
-  if (reply.contentType.toLowerCase().includes("text/event-stream")) return fromSse(reply.body, id);
+  if (isEventStream(reply)) return fromSse(reply.body, id);
   const m = parseMessage(Scanner.of(reply.body));
   return m.shape == Shape.Response && m.idIs(id) ? m : null;
+}
+
+function isEventStream(reply: BackendReply): bool {
+  const headers = reply.headers;
+  if (headers !== null) return headers.valueContainsCI("content-type", "text/event-stream");
+  return reply.contentType.toLowerCase().includes("text/event-stream");
 }
 
 /** Skips notifications, server-to-client requests and other ids; the first matching response wins. */
