@@ -7,8 +7,35 @@ import {
   record_metric, stream_context,
 } from "@solo-io/proxy-runtime/assembly";
 
+// Per export call (exports.ts brackets each one that runs filter code): the host's clock read once, and the
+// context the host treats as effective, so that neither costs a host call more than needed.
+/** 0 outside a bracketed call: then nothing is cached. */
+let effectiveContext: u32 = 0;
+let callNowMs: i64 = -1;
+
+export function beginCall(contextId: u32): void {
+  effectiveContext = contextId;
+  callNowMs = -1;
+}
+
+export function endCall(): void {
+  effectiveContext = 0;
+  callNowMs = -1;
+}
+
+/** Milliseconds of the host's clock; constant within one export call (Envoy's own time is per event-loop pass too). */
 export function nowMs(): i64 {
-  return <i64>(get_current_time_nanoseconds() / 1000000);
+  if (callNowMs >= 0) return callNowMs;
+  const now = <i64>(get_current_time_nanoseconds() / 1000000);
+  if (effectiveContext != 0) callNowMs = now;
+  return now;
+}
+
+/** Makes `contextId` effective unless it already is. */
+function makeEffective(contextId: u32): void {
+  if (contextId == effectiveContext) return;
+  proxy_set_effective_context(contextId);
+  if (effectiveContext != 0) effectiveContext = contextId;
 }
 
 /** Removing a request header is Ok even when absent; only call it while the request headers are held. */
@@ -94,7 +121,7 @@ export function localReply(contextId: u32, status: u32, body: ArrayBuffer, heade
 
 /** localReply with the headers already in flat form (serializePairs), for header sets used on every reply. */
 export function localReplyPairs(contextId: u32, status: u32, body: ArrayBuffer, pairs: ArrayBuffer): void {
-  proxy_set_effective_context(contextId);
+  makeEffective(contextId);
   abi.proxy_send_local_response(status, changetype<usize>(REPLY_DETAILS), REPLY_DETAILS.byteLength,
     changetype<usize>(body), body.byteLength, changetype<usize>(pairs), pairs.byteLength, GrpcStatusValues.InvalidCode);
 }
