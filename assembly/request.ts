@@ -195,10 +195,10 @@ class Exchange extends Waiter {
     return config.mode == HeadersMode.Hold ? stop : FilterHeadersStatusValues.Continue;
   }
 
-  /** No MCP-Protocol-Version header, or one we speak. */
+  /** No MCP-Protocol-Version header (or an empty one), or one we speak. */
   private versionSupported(): bool {
     const name = "mcp-protocol-version";
-    if (!this.req.has(name)) return true;
+    if (!this.req.has(name) || this.req.valueIs(name, "")) return true;
     for (let i = 0; i < SUPPORTED_VERSIONS.length; i++) if (this.req.valueIs(name, SUPPORTED_VERSIONS[i])) return true;
     return false;
   }

@@ -75,6 +75,7 @@ test("bad input: malformed JSON 400/-32700 with id null, not JSON-RPC 400/-32600
   const version = await post(url, { jsonrpc: "2.0", id: 1, method: "ping" }, [["mcp-protocol-version", "2030-01-01"]]);
   assert.equal(version.status, 400);
   assert.equal((await post(url, { jsonrpc: "2.0", id: 1, method: "ping" }, [["mcp-protocol-version", "2025-06-18"]])).status, 200);
+  assert.equal((await post(url, { jsonrpc: "2.0", id: 1, method: "ping" }, [["mcp-protocol-version", ""]])).status, 200, "an empty header is no version");
   assert.equal((await send(url, { method: "POST", path: "/mcp", headers: [["content-length", "0"]] })).status, 400);
 });
 
