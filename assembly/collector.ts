@@ -2,7 +2,7 @@
 // mark-and-sweep that runs only when asked. The incremental runtime it replaces put a write barrier on every
 // reference store and a collector step inside allocations, which cost a third of a warm tools/call. The minimal
 // collector does not scan the wasm stack, so it may only run when no export is on it: the export wrappers in
-// index.ts track that depth and collect on the way out of the outermost call.
+// exports.ts track that depth and collect on the way out of the outermost call.
 
 /** Bytes the host had the module allocate (bodies, header maps) since the last collection. */
 const COLLECT_AFTER_HOST_BYTES: usize = 1 << 20;

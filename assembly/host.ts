@@ -194,7 +194,7 @@ export function httpCall(cluster: ArrayBuffer, pairs: ArrayBuffer, body: ArrayBu
   return result == WasmResultValues.Ok ? <i64>load<u32>(CALL_TOKEN) : -1;
 }
 
-export const COUNTER = MetricTypeValues.Counter;
+const COUNTER = MetricTypeValues.Counter;
 export const HISTOGRAM = MetricTypeValues.Histogram;
 /** The id of a metric the host refused to define: using it does nothing. */
 const NO_METRIC: u32 = 0xffffffff;

@@ -75,14 +75,16 @@ const ACCEPT = "application/json, text/event-stream";
 
 /** A POST's headers in the ABI's flat form: the target's, then `extra`. */
 export function postPairs(target: Target, extra: Headers): ArrayBuffer {
-  const h: Headers = [pair(":method", "POST"), pair(":path", target.path), pair(":authority", target.authority),
-    pair("content-type", "application/json"), pair("accept", ACCEPT)];
-  for (let i = 0; i < extra.length; i++) h.push(extra[i]);
-  return serializePairs(h);
+  return targetPairs("POST", target, [pair("content-type", "application/json"), pair("accept", ACCEPT)], extra);
 }
 
 export function deletePairs(target: Target, extra: Headers): ArrayBuffer {
-  const h: Headers = [pair(":method", "DELETE"), pair(":path", target.path), pair(":authority", target.authority)];
+  return targetPairs("DELETE", target, [], extra);
+}
+
+function targetPairs(method: string, target: Target, own: Headers, extra: Headers): ArrayBuffer {
+  const h: Headers = [pair(":method", method), pair(":path", target.path), pair(":authority", target.authority)];
+  for (let i = 0; i < own.length; i++) h.push(own[i]);
   for (let i = 0; i < extra.length; i++) h.push(extra[i]);
   return serializePairs(h);
 }

@@ -1,4 +1,5 @@
 // What the benchmark backend returns: tool lists of a given length and tool results of a given size.
+import { generatedTools } from "../../tests/fixtures/tool-list.ts";
 
 const toolLists = new Map<number, string>();
 const blobs = new Map<number, string>();
@@ -6,12 +7,7 @@ const blobs = new Map<number, string>();
 export function toolList(n: number): string {
   let cached = toolLists.get(n);
   if (cached === undefined) {
-    const tools = Array.from({ length: n }, (_, i) => ({
-      name: `tool_${i}`,
-      description: `Tool number ${i}: looks a record up by key and returns it with its history, "as is".`,
-      inputSchema: { type: "object", properties: { key: { type: "string", description: "record key" }, limit: { type: "integer" } }, required: ["key"] },
-    }));
-    cached = JSON.stringify({ tools });
+    cached = JSON.stringify({ tools: generatedTools(n) });
     toolLists.set(n, cached);
   }
   return cached;
