@@ -1,8 +1,8 @@
-// When garbage is collected. The filter is built with AssemblyScript's minimal runtime: a stop-the-world
-// mark-and-sweep that runs only when asked. The incremental runtime it replaces put a write barrier on every
-// reference store and a collector step inside allocations, which cost a third of a warm tools/call. The minimal
-// collector does not scan the wasm stack, so it may only run when no export is on it: the export wrappers in
-// exports.ts track that depth and collect on the way out of the outermost call.
+// When garbage is collected. The filter is built with AssemblyScript's minimal runtime and its own collector
+// (runtime.ts): a stop-the-world mark-and-sweep that runs only when asked. The incremental runtime it replaces put
+// a write barrier on every reference store and a collector step inside allocations, which cost a third of a warm
+// tools/call. The collector does not scan the wasm stack, so it may only run when no export is on it: the export
+// wrappers in exports.ts track that depth and collect on the way out of the outermost call.
 
 /** Bytes the host had the module allocate (bodies, header maps) since the last collection. */
 const COLLECT_AFTER_HOST_BYTES: usize = 1 << 20;

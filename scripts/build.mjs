@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds the filter (release + debug) and the small test filters under tests/filters/.
 // Usage: node scripts/build.mjs [--if-needed] [--filter-only]
-import asc from "assemblyscript/asc";
+//        node scripts/build.mjs --asc ASC_ARGS...   (any other filter build, with the filter's runtime)
+import asc from "./filter-runtime.mjs";
 import { readdirSync, statSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -29,7 +30,12 @@ async function compile(argv, label) {
   }
 }
 
-const sdkInputs = Math.max(newestMtime(join(root, "patches")), statSync(join(root, "asconfig.json")).mtimeMs);
+if (process.argv[2] === "--asc") {
+  await compile(process.argv.slice(3), "asc");
+  process.exit(0);
+}
+
+const sdkInputs = Math.max(newestMtime(join(root, "patches")), ...["asconfig.json", "assembly/runtime.ts"].map((f) => statSync(join(root, f)).mtimeMs));
 const filterInputs = Math.max(newestMtime(join(root, "assembly")), sdkInputs);
 mkdirSync(join(root, "build/tests"), { recursive: true });
 

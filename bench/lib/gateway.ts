@@ -54,12 +54,11 @@ function server(entry: ServerEntry): Record<string, unknown> {
 export function minimalFilterWasm(): string {
   const source = join(repoRoot, "bench/fixtures/minimal-filter.ts");
   const wasm = join(repoRoot, "build/bench/minimal-filter.wasm");
-  const inputs = [source, ...["bench/fixtures/asconfig.json", "assembly/exports.ts", "assembly/collector.ts"].map((f) => join(repoRoot, f))];
+  const inputs = [source, ...["bench/fixtures/asconfig.json", "assembly/exports.ts", "assembly/collector.ts", "assembly/runtime.ts"].map((f) => join(repoRoot, f))];
   if (existsSync(wasm) && inputs.every((f) => statSync(wasm).mtimeMs >= statSync(f).mtimeMs)) return wasm;
-  const asc = join(repoRoot, "node_modules/assemblyscript/bin/asc.js");
   // The filter's compiler options from a config of its own: asconfig.json's entries would compile the filter in too.
-  const { status, stdout, stderr } = spawnSync(process.execPath, [asc, source, "--config", "bench/fixtures/asconfig.json",
-    "--outFile", wasm], { cwd: repoRoot, encoding: "utf8" });
+  const { status, stdout, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--asc", source, "--config",
+    "bench/fixtures/asconfig.json", "--outFile", wasm], { cwd: repoRoot, encoding: "utf8" });
   if (status !== 0) throw new Error(`building the minimal filter failed: ${stdout}${stderr}`);
   return wasm;
 }

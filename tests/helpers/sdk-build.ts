@@ -1,7 +1,7 @@
 // Compiles test filters with the AssemblyScript compiler API, against the patched SDK in node_modules or against
 // a copy of it in which the hunks of one patch fix are reverted (to prove each fix is needed). Copies live in
 // build/tests/unpatched/<fix>/node_modules/@solo-io/proxy-runtime and are reused while the patch is unchanged.
-import asc from "assemblyscript/asc";
+import asc from "../../scripts/filter-runtime.mjs";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -46,6 +46,7 @@ export async function compileFilter(source: string | { name: string; text: strin
 }
 
 const ascConfig = join(repoRoot, "asconfig.json");
+const filterRuntime = join(repoRoot, "assembly/runtime.ts");
 
 /**
  * Path of build/tests/NAME.wasm, compiled from tests/filters/NAME.ts as scripts/build.mjs does if out of date.
@@ -54,7 +55,7 @@ const ascConfig = join(repoRoot, "asconfig.json");
 export async function buildTestFilter(name: string): Promise<string> {
   const source = join(repoRoot, "tests/filters", `${name}.ts`);
   const wasm = join(repoRoot, "build/tests", `${name}.wasm`);
-  const inputs = Math.max(statSync(source).mtimeMs, statSync(PATCH).mtimeMs, statSync(ascConfig).mtimeMs);
+  const inputs = Math.max(...[source, PATCH, ascConfig, filterRuntime].map((f) => statSync(f).mtimeMs));
   if (existsSync(wasm) && statSync(wasm).mtimeMs >= inputs) return wasm;
   const stderr = asc.createMemoryStream();
   const { error } = await asc.main([`tests/filters/${name}.ts`, "--baseDir", repoRoot, "--config", "asconfig.json",
