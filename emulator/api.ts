@@ -9,6 +9,9 @@ export interface EmulatorLogLine {
   message: string;
 }
 
+export type { TimingOverhead } from "./wasm/stopwatch.ts";
+import type { TimingOverhead } from "./wasm/stopwatch.ts";
+
 /** Key of wasmTime() under which the time spent in host functions (the emulator's code) is reported. */
 export const HOST_FUNCTIONS = "(host functions)";
 
@@ -62,5 +65,10 @@ export interface Emulator {
   wasmTime(): Map<string, { calls: number; ns: bigint }>;
   /** Linear memory of every plugin VM, in bytes (for tests that bound the filter's garbage). */
   wasmMemoryBytes(): number;
+  /**
+   * What wasmTime()'s own clock readings and wrappers charge a guest per export call and per host call, measured
+   * now on a probe module (takes about 0.6 s; for benchmarks that report the figures net of it).
+   */
+  timingOverhead(): TimingOverhead;
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { Logger, MetricStore, SharedState } from "./services.ts";
 import { Cluster } from "./upstream.ts";
 import { dispatchHttpCall } from "./http-call.ts";
 import { PluginVm } from "./wasm/vm.ts";
+import { timingOverhead } from "./wasm/stopwatch.ts";
 
 export type { Emulator, EmulatorOptions } from "./api.ts";
 
@@ -94,6 +95,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         return total;
       },
       wasmMemoryBytes: () => vms.reduce((sum, vm) => sum + vm.memoryBytes, 0),
+      timingOverhead,
       close,
     };
   } catch (error) {

@@ -29,8 +29,8 @@ function goal(section: number, figure: string, measured: string, target: string,
 
 function wasmGoals(all: WasmCostRow[]): Goal[] {
   const rows = all.filter((r) => !r.floor);
-  const ratios = rows.map((r) => goal(1, `wasm / Node per request: ${r.scenario}`,
-    `${fmt(r.wasmUs, 1)} µs vs ${fmt(r.nodeUs, 1)} µs = ${fmt(r.ratio)} (hot loop: ${fmt(r.nodeHotUs, 1)} µs, ${fmt(r.hotRatio)})`, "≤ 1.0", r.ratio));
+  const ratios = rows.map((r) => goal(1, `wasm / Node per request, net of the stopwatch: ${r.scenario}`,
+    `${fmt(r.wasmNetUs, 1)} µs vs ${fmt(r.nodeNetUs, 1)} µs = ${fmt(r.ratio)} (as charged: ${fmt(r.wasmUs, 1)} vs ${fmt(r.nodeUs, 1)} µs = ${fmt(r.rawRatio)}; hot loop: ${fmt(r.nodeHotUs, 1)} µs, ${fmt(r.hotRatio)})`, "≤ 1.0", r.ratio));
   const lists = rows.filter((r) => r.wasmMBps !== undefined).map((r) =>
     goal(1, `tools/list filtering throughput: ${r.scenario}`, `${fmt(r.wasmMBps!, 0)} MB/s`, "> 100 MB/s", 100 / r.wasmMBps!));
   return [...ratios, ...lists];

@@ -1,7 +1,7 @@
 // Starting the benchmark's own servers as child processes, and talking to them.
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { HOST_FUNCTIONS } from "../../emulator/api.ts";
+import { HOST_FUNCTIONS, type TimingOverhead } from "../../emulator/api.ts";
 import { firstJsonLine, spawnNodeTs, stop } from "./procs.ts";
 import type { NodeScenario } from "./node-baseline.ts";
 
@@ -52,6 +52,8 @@ export interface EmulatorService extends Service {
   setNodeWork(s: NodeScenario): Promise<void>;
   /** Runs that work once there, between the emulator's requests; its nanoseconds. */
   nodeOnce(): Promise<number>;
+  /** emu.timingOverhead() of the worker: what its stopwatch charges per export call and per host call. */
+  timingOverhead(): Promise<TimingOverhead>;
 }
 
 function ask<T>(child: ChildProcess, message: unknown, pick: (reply: any) => T | undefined): Promise<T> {
@@ -77,6 +79,7 @@ export async function startEmulatorWorker(yaml: string): Promise<EmulatorService
     },
     setNodeWork: async (s) => { await ask(child, { nodeWork: s }, (r) => r.nodeReady as boolean | undefined); },
     nodeOnce: () => ask(child, "nodeOnce", (r) => r.nodeNs as number | undefined),
+    timingOverhead: () => ask(child, "timingOverhead", (r) => r.overhead as TimingOverhead | undefined),
     close: async () => { if (child.connected) child.disconnect(); await stop(child); },
   };
 }
@@ -89,6 +92,8 @@ export interface WasmSplit {
   /** Of which: the module's own code. */
   wasmNs: number;
   hostCalls: number;
+  /** Calls of the module's exports, allocation and ticks included. */
+  exportCalls: number;
   /** Of wasmNs: the periodic tick, counted because it collects the garbage requests left (assembly/collector.ts). */
   tickNs: number;
 }
@@ -102,11 +107,12 @@ const ALLOCATORS = new Set(["malloc", "proxy_on_memory_allocate"]);
  */
 export function splitBetween(before: WasmTimings, after: WasmTimings): WasmSplit {
   const delta = (name: string) => ({ calls: (after[name]?.calls ?? 0) - (before[name]?.calls ?? 0), ns: (after[name]?.ns ?? 0) - (before[name]?.ns ?? 0) });
-  const split: WasmSplit = { exportNs: 0, hostNs: 0, wasmNs: 0, hostCalls: 0, tickNs: delta("proxy_on_tick").ns };
+  const split: WasmSplit = { exportNs: 0, hostNs: 0, wasmNs: 0, hostCalls: 0, exportCalls: 0, tickNs: delta("proxy_on_tick").ns };
   let allocNs = 0;
   for (const name of Object.keys(after)) {
     if (name === HOST_FUNCTIONS) continue;
     split.wasmNs += delta(name).ns;
+    split.exportCalls += delta(name).calls;
     if (ALLOCATORS.has(name)) allocNs += delta(name).ns;
   }
   const host = delta(HOST_FUNCTIONS);

@@ -6,6 +6,7 @@ import { allowList, serverName, startGateway, startMinimalGateway } from "../lib
 import { perRequest, splitBetween, startBackend, type EmulatorService, type WasmSplit } from "../lib/services.ts";
 import * as node from "../lib/node-baseline.ts";
 import type { NodeScenario } from "../lib/node-baseline.ts";
+import type { TimingOverhead } from "../../emulator/api.ts";
 import { ratio } from "../lib/stats.ts";
 
 export interface WasmCostRow {
@@ -18,8 +19,14 @@ export interface WasmCostRow {
   /** Of which host functions (the emulator's JavaScript), µs per request. */
   hostUs: number;
   hostCalls: number;
-  /** The module's own code, µs per request: the figure compared with Node. */
+  /** The module's own code, µs per request, as the emulator's stopwatch charged it. */
   wasmUs: number;
+  /** Of wasmUs: the stopwatch's own share (its per-call charge, measured in the same run, times the calls). */
+  stopwatchUs: number;
+  /** The stopwatch's charge per export call and per host call, measured in the emulator's process before the rows. */
+  overhead: TimingOverhead;
+  /** wasmUs less the stopwatch's share: the figure compared with Node. */
+  wasmNetUs: number;
   /**
    * The goal's baseline: Node doing the filter's whole per-request work (header checks and stripping, JSON,
    * properties, counters) once per request in the emulator's process, between its requests, as the wasm runs.
@@ -29,11 +36,15 @@ export interface WasmCostRow {
   nodeHotUs: number;
   /** The JSON parsing and serialising alone, hot loop (the baseline before the header work was counted). */
   nodeJsonUs: number;
-  /** wasm / nodeUs: the goal. */
+  /** Node per request less the stopwatch's share of one timed call. */
+  nodeNetUs: number;
+  /** wasmNetUs / nodeNetUs: the goal. */
   ratio: number;
-  /** wasm / nodeHotUs. */
+  /** wasmUs / nodeUs, both as charged. */
+  rawRatio: number;
+  /** wasmNetUs / nodeHotUs. */
   hotRatio: number;
-  /** Reply bytes per second of wasm time (tools/list only). */
+  /** Reply bytes per second of net wasm time (tools/list only). */
   wasmMBps?: number;
   nodeMBps?: number;
   /** The minimal filter (bench/fixtures/minimal-filter.ts): the harness's floor, not a goal. */
@@ -100,19 +111,30 @@ async function measureInFlow(emu: EmulatorService, s: Scenario, allow: string[],
   return { split, nodeNs: nodeNs / requests, requests };
 }
 
-async function measureRow(emu: EmulatorService, s: Scenario, allow: string[], log: (line: string) => void): Promise<WasmCostRow> {
+async function measureRow(emu: EmulatorService, overhead: TimingOverhead, s: Scenario, allow: string[],
+  log: (line: string) => void): Promise<WasmCostRow> {
   const { split, nodeNs, requests } = await measureInFlow(emu, s, allow, 400, 3000);
-  const ns = split.wasmNs;
+  const stopwatchNs = split.exportCalls * overhead.exportCallNs + split.hostCalls * overhead.hostCallNs;
+  const ns = split.wasmNs - stopwatchNs;
+  const nodeNetNs = nodeNs - overhead.exportCallNs;
   const work = nodeScenario(s, allow);
   const hotNs = node.timeNs(node.fullWork(work));
   const jsonNs = node.timeNs(node.jsonWork(work));
   const replyBytes = s.backend ? Buffer.byteLength(s.backend) : 0;
   const row: WasmCostRow = { scenario: s.name, replyBytes, requests,
-    exportUs: split.exportNs / 1000, hostUs: split.hostNs / 1000, hostCalls: split.hostCalls, wasmUs: ns / 1000,
-    nodeUs: nodeNs / 1000, nodeHotUs: hotNs / 1000, nodeJsonUs: jsonNs / 1000, ratio: ratio(ns, nodeNs), hotRatio: ratio(ns, hotNs) };
-  if (s.isList) { row.wasmMBps = replyBytes / ns * 1000; row.nodeMBps = replyBytes / nodeNs * 1000; }
-  log(`  ${s.name}: exports ${row.exportUs.toFixed(1)} µs = wasm ${row.wasmUs.toFixed(1)} + host ${row.hostUs.toFixed(1)} (${row.hostCalls.toFixed(0)} calls); node per request ${row.nodeUs.toFixed(1)} µs, hot loop ${row.nodeHotUs.toFixed(1)} (JSON alone ${row.nodeJsonUs.toFixed(1)}); ratio ${row.ratio.toFixed(2)} (hot ${row.hotRatio.toFixed(2)})`);
+    exportUs: split.exportNs / 1000, hostUs: split.hostNs / 1000, hostCalls: split.hostCalls, wasmUs: split.wasmNs / 1000,
+    stopwatchUs: stopwatchNs / 1000, overhead, wasmNetUs: ns / 1000, nodeUs: nodeNs / 1000, nodeNetUs: nodeNetNs / 1000,
+    nodeHotUs: hotNs / 1000, nodeJsonUs: jsonNs / 1000, ratio: ratio(ns, nodeNetNs), rawRatio: ratio(split.wasmNs, nodeNs),
+    hotRatio: ratio(ns, hotNs) };
+  if (s.isList) { row.wasmMBps = replyBytes / ns * 1000; row.nodeMBps = replyBytes / nodeNetNs * 1000; }
+  log(`  ${s.name}: exports ${row.exportUs.toFixed(1)} µs = wasm ${row.wasmUs.toFixed(1)} (net ${row.wasmNetUs.toFixed(1)}) + host ${row.hostUs.toFixed(1)} (${row.hostCalls.toFixed(0)} calls); node per request ${row.nodeUs.toFixed(1)} µs (net ${row.nodeNetUs.toFixed(1)}), hot loop ${row.nodeHotUs.toFixed(1)} (JSON alone ${row.nodeJsonUs.toFixed(1)}); ratio ${row.ratio.toFixed(2)} (as charged ${row.rawRatio.toFixed(2)}, hot ${row.hotRatio.toFixed(2)})`);
   return row;
+}
+
+async function measureOverhead(emu: EmulatorService, log: (line: string) => void): Promise<TimingOverhead> {
+  const overhead = await emu.timingOverhead();
+  log(`  the emulator's stopwatch charges ${overhead.exportCallNs.toFixed(0)} ns per export call, ${overhead.hostCallNs.toFixed(0)} ns per host call`);
+  return overhead;
 }
 
 export async function runWasmCost(log: (line: string) => void): Promise<WasmCostRow[]> {
@@ -124,14 +146,15 @@ export async function runWasmCost(log: (line: string) => void): Promise<WasmCost
   try {
     const emu = await startGateway(prefixes.map((prefix) => ({ prefix, backendPath: `${prefix}/mcp`, allowTools: allow })), { backend: backend.port });
     try {
-      for (const s of list) rows.push(await measureRow(emu, s, allow, log));
+      const overhead = await measureOverhead(emu, log);
+      for (const s of list) rows.push(await measureRow(emu, overhead, s, allow, log));
     } finally {
       await emu.close();
     }
     const minimal = await startMinimalGateway({ backend: backend.port });
     try {
       const floor = { ...list[0], name: "floor: minimal filter answering initialize (1 header read, 1 body read, 1 local reply)" };
-      rows.push({ ...(await measureRow(minimal, floor, allow, log)), floor: true });
+      rows.push({ ...(await measureRow(minimal, await measureOverhead(minimal, log), floor, allow, log)), floor: true });
     } finally {
       await minimal.close();
     }

@@ -1,6 +1,6 @@
 // The emulator (with the filter) in a process of its own, so that in the end-to-end runs the load generator and
 // the backend do not share its event loop. Control over IPC: {yaml} starts it and answers {url}; "wasmTime"
-// answers emu.wasmTime() (ns as strings); {nodeWork} sets the Node baseline's work and "nodeOnce" runs it once,
+// answers emu.wasmTime() (ns as strings); "timingOverhead" answers emu.timingOverhead(); {nodeWork} sets the Node baseline's work and "nodeOnce" runs it once,
 // timed like an export, between the emulator's requests, answering {nodeNs}; the parent's disconnect ends it.
 import { startEmulator } from "../../emulator/index.ts";
 import type { Emulator } from "../../emulator/api.ts";
@@ -27,6 +27,8 @@ process.on("message", async (message: any) => {
     } else if (message === "wasmTime") {
       const timings = Object.fromEntries([...emu!.wasmTime()].map(([name, t]) => [name, { calls: t.calls, ns: String(t.ns) }]));
       process.send!({ timings });
+    } else if (message === "timingOverhead") {
+      process.send!({ overhead: emu!.timingOverhead() });
     } else if (message.nodeWork) {
       nodeWork = fullWork(message.nodeWork);
       process.send!({ nodeReady: true });

@@ -10,7 +10,7 @@ import { BufferType, LOG_LEVELS, MapType, StreamType, WasmResult } from "./abi.t
 import { GuestMemory } from "./memory.ts";
 import { checkModule } from "./module-check.ts";
 import { encodeProperty } from "./properties.ts";
-import { HOST_FUNCTIONS } from "../api.ts";
+import { Stopwatch } from "./stopwatch.ts";
 
 export interface LocalReply { status: number; details: string; body: Buffer; headers: HeaderList; grpcStatus: number }
 
@@ -73,8 +73,7 @@ export class PluginVm {
   private readonly pendingCalls = new Set<number>();
   private lastStatus = { code: 0, message: "" };
   private readonly failureListeners: (() => void)[] = [];
-  readonly timings = new Map<string, { calls: number; ns: bigint }>();
-  private hostNs = 0n;
+  private readonly stopwatch = new Stopwatch();
 
   constructor(readonly config: WasmFilterConfig, private readonly services: VmServices) {}
 
@@ -152,45 +151,22 @@ export class PluginVm {
   }
 
   private invoke(name: string, args: number[]): number | undefined {
-    const started = process.hrtime.bigint();
-    const hostBefore = this.hostNs;
     this.depth++;
     try {
-      const value = this.exports[name](...args);
+      const value = this.stopwatch.time(name, () => this.exports[name](...args));
       return typeof value === "number" ? value >>> 0 : 0;
     } catch (error) {
       this.fail(name, error);
       return undefined;
     } finally {
       this.depth--;
-      this.addTiming(name, process.hrtime.bigint() - started - (this.hostNs - hostBefore));
       if (this.depth === 0 && this.deferred.length > 0) process.nextTick(() => this.runDeferred());
     }
   }
 
-  private addTiming(name: string, ns: bigint): void {
-    const timing = this.timings.get(name) ?? { calls: 0, ns: 0n };
-    timing.calls++;
-    timing.ns += ns;
-    this.timings.set(name, timing);
-  }
-
-  /** Wraps host functions so their time is not charged to the guest export that called them. */
-  private timed(functions: Record<string, (...args: any[]) => any>): Record<string, (...args: any[]) => any> {
-    const wrapped: Record<string, (...args: any[]) => any> = {};
-    for (const [name, fn] of Object.entries(functions)) {
-      wrapped[name] = (...args: any[]) => {
-        const started = process.hrtime.bigint();
-        try {
-          return fn(...args);
-        } finally {
-          this.addTiming(HOST_FUNCTIONS, process.hrtime.bigint() - started);
-          // The bookkeeping above is the emulator's time too, not the guest's.
-          this.hostNs += process.hrtime.bigint() - started;
-        }
-      };
-    }
-    return wrapped;
+  /** Time spent in each export, net of host functions (whose total is under HOST_FUNCTIONS). */
+  get timings() {
+    return this.stopwatch.timings;
   }
 
   private fail(name: string, error: unknown): void {
@@ -478,8 +454,8 @@ export class PluginVm {
       // Envoy's foreign functions (compress, declare_property, ...) are not reproduced; unknown names are NotFound.
       proxy_call_foreign_function: () => WasmResult.NotFound,
     };
-    const wasi = this.timed(this.wasi());
-    return { env: this.timed(env), wasi_snapshot_preview1: wasi, wasi_unstable: wasi };
+    const wasi = this.stopwatch.hostFunctions(this.wasi());
+    return { env: this.stopwatch.hostFunctions(env), wasi_snapshot_preview1: wasi, wasi_unstable: wasi };
   }
 
   private streamAction(type: number, action: (stream: StreamHost, type: StreamType) => void): WasmResult {
