@@ -24,18 +24,22 @@ const PINNED: usize = 3;
 /** Blocks up to this many bytes (TLSF's block size, header included) are recycled through the free lists. */
 const SMALL_LIMIT: usize = 4096 - BLOCK_OVERHEAD;
 /** Free list heads, one per 16-byte block size class up to SMALL_LIMIT. */
-const FREE_LISTS: usize = memory.data(<i32>(((SMALL_LIMIT + BLOCK_OVERHEAD) >> 4) + 1) << alignof<usize>());
-const FREE_LISTS_END: usize = FREE_LISTS + ((((SMALL_LIMIT + BLOCK_OVERHEAD) >> 4) + 1) << alignof<usize>());
+const FREE_LISTS_BYTES: usize = (((SMALL_LIMIT + BLOCK_OVERHEAD) >> 4) + 1) << alignof<usize>();
+const FREE_LISTS: usize = memory.data(<i32>FREE_LISTS_BYTES);
+const FREE_LISTS_END: usize = FREE_LISTS + FREE_LISTS_BYTES;
 /** Bytes the free lists may keep across a collection; beyond it they are handed back to TLSF. */
 const FREE_LIST_BUDGET: usize = 1 << 20;
 let listedBytes: usize = 0;
 
-/** Between collections every heap object is on `pending` (or `pinned`); marking moves the reachable to `reached`. */
-const pending = changetype<Header>(memory.data(offsetof<Header>()));
-const reached = changetype<Header>(memory.data(offsetof<Header>()));
+/**
+ * Between collections every heap object is on `pending` (or `pinned`); marking moves the reachable to `reached`,
+ * and after the sweep the two rings trade places.
+ */
+let pending = changetype<Header>(memory.data(offsetof<Header>()));
+let reached = changetype<Header>(memory.data(offsetof<Header>()));
 const pinned = changetype<Header>(memory.data(offsetof<Header>()));
 let ringsReady = false;
-/** The mark of an object not reached yet; the two rings trade places and the marks flip at each collection. */
+/** The mark of an object not reached yet; it flips at each collection, when the rings trade places. */
 let unreached: usize = 0;
 /** Static objects (below __heap_base) are never linked; the collection that last scanned one is stamped in `prev`. */
 let collection: u32 = 0;
@@ -75,6 +79,11 @@ function detach(obj: Header): void {
   const prev = obj.prev;
   next.prev = prev;
   prev.link = changetype<usize>(next) | markOf(prev);
+}
+
+/** Scans the members of every object on `ring`, including those appended to it while it runs. */
+function scanRing(ring: Header): void {
+  for (let obj = nextOf(ring); obj != ring; obj = nextOf(obj)) __visit_members(changetype<usize>(obj) + TOTAL_OVERHEAD, 0);
 }
 
 /** Points the neighbours of a moved object at its new place. */
@@ -219,27 +228,19 @@ export function __collect(): void {
   if (!ringsReady) return;
   collection++;
   __visit_globals(0);
-  for (let obj = nextOf(pinned); obj != pinned; obj = nextOf(obj)) __visit_members(changetype<usize>(obj) + TOTAL_OVERHEAD, 0);
-  // Objects reached while this loop runs are appended behind it, so they are scanned too.
-  for (let obj = nextOf(reached); obj != reached; obj = nextOf(obj)) __visit_members(changetype<usize>(obj) + TOTAL_OVERHEAD, 0);
+  scanRing(pinned);
+  scanRing(reached);
   let obj = nextOf(pending);
   while (obj != pending) {
     const next = nextOf(obj);
     releaseBlock(obj);
     obj = next;
   }
-  // The reached objects become the next collection's pending ones: move the ring's ends over and flip the marks.
-  if (nextOf(reached) == reached) {
-    emptyRing(pending);
-  } else {
-    const first = nextOf(reached);
-    const last = reached.prev;
-    pending.link = changetype<usize>(first);
-    pending.prev = last;
-    first.prev = pending;
-    last.link = changetype<usize>(pending) | markOf(last);
-  }
-  emptyRing(reached);
+  // The reached objects are the next collection's pending ones, and their mark its unreached one.
+  emptyRing(pending);
+  const swept = pending;
+  pending = reached;
+  reached = swept;
   unreached ^= 1;
   if (listedBytes > FREE_LIST_BUDGET) returnListedBlocks();
 }

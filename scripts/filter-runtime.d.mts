@@ -1,5 +1,4 @@
 // Types for filter-runtime.mjs: the AssemblyScript compiler API, with the filter's collector installed.
 import asc from "assemblyscript/asc";
 
-export const filterRuntimeSource: string;
 export default asc;

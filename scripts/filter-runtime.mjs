@@ -7,7 +7,6 @@
 import asc from "assemblyscript/asc";
 import { readFileSync } from "node:fs";
 
-export const filterRuntimeSource = new URL("../assembly/runtime.ts", import.meta.url).pathname;
-asc.libraryFiles["rt/tcms"] = readFileSync(filterRuntimeSource, "utf8");
+asc.libraryFiles["rt/tcms"] = readFileSync(new URL("../assembly/runtime.ts", import.meta.url), "utf8");
 
 export default asc;

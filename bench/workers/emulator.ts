@@ -1,7 +1,8 @@
 // The emulator (with the filter) in a process of its own, so that in the end-to-end runs the load generator and
 // the backend do not share its event loop. Control over IPC: {yaml} starts it and answers {url}; "wasmTime"
-// answers emu.wasmTime() (ns as strings); "timingOverhead" answers emu.timingOverhead(); {nodeWork} sets the Node baseline's work and "nodeOnce" runs it once,
-// timed like an export, between the emulator's requests, answering {nodeNs}; the parent's disconnect ends it.
+// answers emu.wasmTime() (ns as strings); "timingOverhead" answers emu.timingOverhead(); {nodeWork} sets the Node
+// baseline's work and "nodeOnce" runs it once, timed like an export, between the emulator's requests, answering
+// {nodeNs}; the parent's disconnect ends it.
 import { startEmulator } from "../../emulator/index.ts";
 import type { Emulator } from "../../emulator/api.ts";
 import { fullWork } from "../lib/node-baseline.ts";

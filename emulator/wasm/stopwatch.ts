@@ -84,15 +84,15 @@ function probeModule(): Uint8Array<ArrayBuffer> {
   ]);
 }
 
-/** Mean nanoseconds per call of `calls` calls made by `run`, best of a few rounds (the least disturbed). */
-function perCall(calls: number, run: () => void): number {
-  let best = Infinity;
-  for (let round = 0; round < 5; round++) {
-    const started = process.hrtime.bigint();
-    run();
-    best = Math.min(best, Number(process.hrtime.bigint() - started) / calls);
-  }
-  return best;
+/** The least of five measurements (the least disturbed one). */
+function bestOfFive(measure: () => number): number {
+  return Math.min(...Array.from({ length: 5 }, measure));
+}
+
+function wallNs(run: () => void): number {
+  const started = process.hrtime.bigint();
+  run();
+  return Number(process.hrtime.bigint() - started);
 }
 
 /** What the stopwatch charges a guest per export call and per host call, measured here and now (about 0.6 s). */
@@ -103,18 +103,15 @@ export function timingOverhead(): TimingOverhead {
   const watch = new Stopwatch();
   const timed = new WebAssembly.Instance(module, { env: watch.hostFunctions({ f }) }).exports as typeof plain;
   const n = 200_000;
-  const charged = (name: string, run: () => void) => {
+  /** Nanoseconds the stopwatch charged export `name` over `run`. */
+  const chargedNs = (name: string, run: () => void) => {
     const before = watch.timings.get(name)?.ns ?? 0n;
     run();
     return Number(watch.timings.get(name)!.ns - before);
   };
-  let spinCharged = Infinity;
-  let addCharged = Infinity;
-  for (let round = 0; round < 5; round++) {
-    spinCharged = Math.min(spinCharged, charged("spin", () => watch.time("spin", () => timed.spin(n))) / n);
-    addCharged = Math.min(addCharged, charged("add", () => { for (let i = 0; i < n; i++) watch.time("add", () => timed.add(i, 1)); }) / n);
-  }
-  const spinPlain = perCall(n, () => plain.spin(n));
-  const addPlain = perCall(n, () => { for (let i = 0; i < n; i++) plain.add(i, 1); });
+  const spinCharged = bestOfFive(() => chargedNs("spin", () => watch.time("spin", () => timed.spin(n)))) / n;
+  const addCharged = bestOfFive(() => chargedNs("add", () => { for (let i = 0; i < n; i++) watch.time("add", () => timed.add(i, 1)); })) / n;
+  const spinPlain = bestOfFive(() => wallNs(() => plain.spin(n))) / n;
+  const addPlain = bestOfFive(() => wallNs(() => { for (let i = 0; i < n; i++) plain.add(i, 1); })) / n;
   return { exportCallNs: Math.max(0, addCharged - addPlain), hostCallNs: Math.max(0, spinCharged - spinPlain) };
 }
