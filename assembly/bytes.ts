@@ -1,7 +1,7 @@
 // Byte helpers shared by the scanner, the reply builders and the SSE parser: a growable output buffer and
 // comparisons of raw bytes against ASCII literals (no string allocation on the hot path).
 
-/** Growable byte buffer; `take()` hands the bytes over as an ArrayBuffer (no copy when the size was exact). */
+/** Growable byte buffer; `take()` hands the bytes over as an ArrayBuffer (never a copy). */
 export class ByteWriter {
   buf: ArrayBuffer;
   len: i32 = 0;
@@ -77,7 +77,9 @@ export class ByteWriter {
   }
 
   take(): ArrayBuffer {
-    return this.len == this.buf.byteLength ? this.buf : this.buf.slice(0, this.len);
+    // Shrunk in place (the runtime keeps the block): no second allocation, no copy.
+    const buf = this.buf;
+    return buf.byteLength == this.len ? buf : changetype<ArrayBuffer>(__renew(changetype<usize>(buf), <usize>this.len));
   }
 
   toString(): string {

@@ -145,7 +145,7 @@ export class LegacySse extends Handler {
       return;
     }
     if (e.type != "message") return;
-    const m = parseMessage(Scanner.of(e.data));
+    const m = parseMessage(new Scanner(e.data));
     // Notifications, server-to-client requests, priming events and other ids are not ours.
     if (m.shape != Shape.Response) return;
     if (this.stage == Stage.Initialize && m.idIs(this.initId)) this.initialized(m);

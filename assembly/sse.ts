@@ -7,10 +7,11 @@ const LFS: u64 = 0x0a0a0a0a0a0a0a0a;
 const CRS: u64 = 0x0d0d0d0d0d0d0d0d;
 
 export class SseEvent {
-  constructor(public type: string, public data: ArrayBuffer, public id: string) {}
+  /** A copy, or a view into the body given to pushBody(). */
+  constructor(public type: string, public data: Uint8Array, public id: string) {}
 
   get text(): string {
-    return String.UTF8.decode(this.data);
+    return String.UTF8.decodeUnsafe(this.data.dataStart, this.data.length);
   }
 }
 
@@ -26,6 +27,11 @@ export class SseParser {
   private type: string = "";
   private hasData: bool = false;
   private afterCR: bool = false;
+  /** While pushBody() runs: the body, whose single-line event data is borrowed instead of copied. */
+  private body: ArrayBuffer | null = null;
+  /** The borrowed data line of the current event ([start, start + length) of `body`); length -1 when none. */
+  private borrowedStart: i32 = 0;
+  private borrowedLength: i32 = -1;
 
   /** Consumes `len` bytes at `ptr`; complete events are appended to `events`. */
   push(ptr: usize, len: i32): void {
@@ -64,6 +70,17 @@ export class SseParser {
     this.push(b.dataStart, b.length);
   }
 
+  /**
+   * Consumes a whole body the caller keeps alive as long as the events: an event with one data line (the usual
+   * JSON-RPC message) is a view into it, not a copy.
+   */
+  pushBody(body: ArrayBuffer): void {
+    this.body = body;
+    this.push(changetype<usize>(body), body.byteLength);
+    this.keepBorrowed();
+    this.body = null;
+  }
+
   /** Ends the stream: a final event without its blank line is discarded, per the spec. */
   finish(): void {
     this.line.len = 0;
@@ -91,9 +108,7 @@ export class SseParser {
     const vptr = ptr + min(v, n);
     const vlen = max(n - v, 0);
     if (bytesEqual(ptr, 0, colon, "data")) {
-      if (this.hasData) this.data.byte(0x0a);
-      this.data.raw(vptr, vlen);
-      this.hasData = true;
+      this.dataLine(vptr, vlen);
     } else if (bytesEqual(ptr, 0, colon, "event")) {
       this.type = String.UTF8.decodeUnsafe(vptr, vlen);
     } else if (bytesEqual(ptr, 0, colon, "id")) {
@@ -103,17 +118,43 @@ export class SseParser {
     }
   }
 
+  private dataLine(ptr: usize, n: i32): void {
+    const body = this.body;
+    // A line inside the body (not pieced together in `line`) can be borrowed while it is the event's only one.
+    if (!this.hasData && body !== null && ptr >= changetype<usize>(body) && ptr + n <= changetype<usize>(body) + body.byteLength) {
+      this.borrowedStart = <i32>(ptr - changetype<usize>(body));
+      this.borrowedLength = n;
+      this.hasData = true;
+      return;
+    }
+    this.keepBorrowed();
+    if (this.hasData) this.data.byte(0x0a);
+    this.data.raw(ptr, n);
+    this.hasData = true;
+  }
+
+  /** Copies a borrowed line into `data`: a second data line follows, or the body is about to go. */
+  private keepBorrowed(): void {
+    if (this.borrowedLength < 0) return;
+    this.data.raw(changetype<usize>(this.body) + <usize>this.borrowedStart, this.borrowedLength);
+    this.borrowedLength = -1;
+  }
+
   private dispatch(): void {
     // An event with no data line (e.g. a priming event carrying only an id) is not dispatched.
     if (this.hasData) {
       const type = this.type.length > 0 ? this.type : "message";
-      this.events.push(new SseEvent(type, this.data.buf.slice(0, this.data.len), this.lastId));
+      const data = this.borrowedLength >= 0
+        ? Uint8Array.wrap(changetype<ArrayBuffer>(this.body), this.borrowedStart, this.borrowedLength)
+        : Uint8Array.wrap(this.data.buf.slice(0, this.data.len));
+      this.events.push(new SseEvent(type, data, this.lastId));
     }
     this.resetEvent();
   }
 
   private resetEvent(): void {
     this.data.len = 0;
+    this.borrowedLength = -1;
     this.hasData = false;
     this.type = "";
   }

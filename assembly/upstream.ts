@@ -144,11 +144,11 @@ function isEventStream(reply: BackendReply): bool {
 /** Skips notifications, server-to-client requests and other ids; the first matching response wins. */
 function fromSse(body: ArrayBuffer, id: i64): Message | null {
   const parser = new SseParser();
-  parser.push(changetype<usize>(body), body.byteLength);
+  parser.pushBody(body);
   const events = parser.events;
   for (let i = 0; i < events.length; i++) {
     if (events[i].type != "message") continue;
-    const m = parseMessage(Scanner.of(events[i].data));
+    const m = parseMessage(new Scanner(events[i].data));
     if (m.shape == Shape.Response && m.idIs(id)) return m;
   }
   return null;

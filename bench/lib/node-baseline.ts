@@ -22,14 +22,23 @@ export function jsonWork(s: NodeScenario): () => unknown {
   return s.backend ? () => proxied(s.body, s.backend!, s.sse ?? false, allow) : () => initialize(s.body);
 }
 
-/** The filter's whole per-request work: header checks and stripping, the JSON, properties, counters. */
+/**
+ * The filter's whole per-request work: header checks and stripping, the JSON, properties, counters, and for a
+ * proxied request the backend exchange's bookkeeping (session, upstream headers, call tracking, reply headers).
+ */
 export function fullWork(s: NodeScenario): () => unknown {
   const json = jsonWork(s);
   const headers = clientHeaders(s.prefix, s.body);
-  const method = JSON.parse(s.body).method as string;
+  const request = JSON.parse(s.body);
+  const method = request.method as string;
+  const tool = method === "tools/call" ? String(request.params?.name) : "";
+  const replyHeaders = backendReplyHeaders(s);
   return () => {
-    headerWork(headers, s.prefix, s.server);
+    const captured = headerWork(headers, s.prefix, s.server);
+    if (tool) properties.set("mcp_tool_name", tool);
+    const call = s.backend ? dispatchWork(s, method, captured) : undefined;
     const reply = json();
+    if (call) replyWork(call, replyHeaders);
     bookkeeping(s.server, method, "ok");
     return reply;
   };
@@ -142,4 +151,58 @@ export function proxied(clientBody: string, backendBody: string, sse: boolean, a
   if (req.method === "tools/list") reply.result.tools = reply.result.tools.filter((t: { name: string }) => allow.has(t.name));
   reply.id = req.id;
   return JSON.stringify(reply);
+}
+
+/** The backend's reply headers as the filter reads them (the bench backend's, as Envoy hands them on). */
+function backendReplyHeaders(s: NodeScenario): [string, string][] {
+  return [[":status", "200"], ["mcp-session-id", "5b0d9c1e-8f43-4f0e-a6a2-3c1f4e2d9b77"],
+    ["content-type", s.sse ? "text/event-stream" : "application/json"], ["date", new Date(0).toUTCString()],
+    ["content-length", String(Buffer.byteLength(s.backend ?? ""))]];
+}
+
+interface BackendSession { id: string; version: string; lastUsedMs: number }
+interface CallInFlight { session: BackendSession; stat: string; startedMs: number; deadline: number }
+
+const sessions = new Map<string, BackendSession>();
+const inFlight = new Map<number, CallInFlight>();
+const waiting = new Set<CallInFlight>();
+/** Upstream latencies by stat name: the filter hands each to the host's histogram, which buckets it (host work). */
+const latencies = new Map<string, { count: number; sumMs: number }>();
+let nextToken = 1;
+
+/** A warm session's lookup, the upstream POST's headers, the upstream counter and the call's tracking. */
+function dispatchWork(s: NodeScenario, method: string, captured: [string, string][]): number {
+  const authority = captured[0][1];
+  const key = `${s.server}\n${s.prefix}\n${authority}\n`;
+  let session = sessions.get(key);
+  if (!session) sessions.set(key, session = { id: "5b0d9c1e-8f43-4f0e-a6a2-3c1f4e2d9b77", version: "2025-11-25", lastUsedMs: 0 });
+  const now = Date.now();
+  const upstream: [string, string][] = [[":method", "POST"], [":path", `${s.prefix}/mcp`], [":authority", authority],
+    ["content-type", "application/json"], ["accept", "application/json, text/event-stream"],
+    ["mcp-protocol-version", session.version], ["mcp-session-id", session.id], ...captured.slice(3)];
+  if (upstream.length === 0) throw new Error("unreachable");
+  const stat = `mcp_proxy.upstream.${s.server}.${method.replace("/", "_")}`;
+  counters.set(stat, (counters.get(stat) ?? 0) + 1);
+  const call = { session, stat, startedMs: now, deadline: now + 120_000 };
+  waiting.add(call);
+  const token = nextToken++;
+  inFlight.set(token, call);
+  return token;
+}
+
+/** The reply's tracking, its latency and header checks (status, session loss, JSON or SSE). */
+function replyWork(token: number, headers: [string, string][]): boolean {
+  const call = inFlight.get(token)!;
+  inFlight.delete(token);
+  const now = Date.now();
+  let latency = latencies.get(call.stat);
+  if (!latency) latencies.set(call.stat, latency = { count: 0, sumMs: 0 });
+  latency.count++;
+  latency.sumMs += now - call.startedMs;
+  const status = Number(get(headers, ":status"));
+  if (status === 404 || status >= 300) throw new Error(`backend status ${status}`);
+  const eventStream = get(headers, "content-type").toLowerCase().includes("text/event-stream");
+  call.session.lastUsedMs = now;
+  waiting.delete(call);
+  return eventStream;
 }

@@ -89,4 +89,20 @@ describe("SSE parser", () => {
     const p = parseAll("id: a\0b\ndata: x\n\n");
     expect(p.events[0].id).toBe("");
   });
+
+  it("borrows a whole body's single-line data and copies multi-line data", () => {
+    const body = String.UTF8.encode('data: {"a":1}\n\ndata: x\ndata: y\n\ndata: tail\n');
+    const p = new SseParser();
+    p.pushBody(body);
+    expect(p.events.length).toBe(2);
+    expect(p.events[0].text).toBe('{"a":1}');
+    expect(changetype<usize>(p.events[0].data.buffer)).toBe(changetype<usize>(body));
+    expect(p.events[1].text).toBe("x\ny");
+    expect(changetype<usize>(p.events[1].data.buffer)).not.toBe(changetype<usize>(body));
+    // The unfinished last event was copied before the body went: a later chunk completes it.
+    store<u8>(changetype<usize>(body) + 38, 0x21); // the "t" of "tail", in the body
+    feed(p, "data: end\n\n");
+    expect(p.events.length).toBe(3);
+    expect(p.events[2].text).toBe("tail\nend");
+  });
 });
