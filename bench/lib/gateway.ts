@@ -50,10 +50,13 @@ function server(entry: ServerEntry): Record<string, unknown> {
   return s;
 }
 
-/** bench/fixtures/minimal-filter.ts built with the filter's own options (-O3), into build/bench/. */
-export function minimalFilterWasm(): string {
-  const source = join(repoRoot, "bench/fixtures/minimal-filter.ts");
-  const wasm = join(repoRoot, "build/bench/minimal-filter.wasm");
+/** The minimal filters of bench/fixtures/: the floors of section 1. */
+export type MinimalFilter = "minimal-filter" | "minimal-proxy-filter";
+
+/** bench/fixtures/NAME.ts built with the filter's own options (-O3), into build/bench/. */
+export function minimalFilterWasm(name: MinimalFilter): string {
+  const source = join(repoRoot, `bench/fixtures/${name}.ts`);
+  const wasm = join(repoRoot, `build/bench/${name}.wasm`);
   const inputs = [source, ...["bench/fixtures/asconfig.json", "assembly/exports.ts", "assembly/collector.ts", "assembly/runtime.ts"].map((f) => join(repoRoot, f))];
   if (existsSync(wasm) && inputs.every((f) => statSync(wasm).mtimeMs >= statSync(f).mtimeMs)) return wasm;
   // The filter's compiler options from a config of its own: asconfig.json's entries would compile the filter in too.
@@ -63,10 +66,10 @@ export function minimalFilterWasm(): string {
   return wasm;
 }
 
-/** The emulator with the minimal filter on every path. */
-export function startMinimalGateway(clusters: Record<string, number>): Promise<EmulatorService> {
+/** The emulator with a minimal filter on every path (the proxying one calls the cluster named "backend"). */
+export function startMinimalGateway(name: MinimalFilter, clusters: Record<string, number>): Promise<EmulatorService> {
   return startEmulatorWorker(bootstrapYaml({
-    wasm: minimalFilterWasm(), rootId: "mcp-proxy", pluginName: "minimal", allowOnHeadersStopIteration: true,
+    wasm: minimalFilterWasm(name), rootId: "mcp-proxy", pluginName: "minimal", allowOnHeadersStopIteration: true,
     pluginConfig: {}, routes: [{ prefix: "/", cluster: Object.keys(clusters)[0] }], clusters,
   }));
 }

@@ -2,18 +2,20 @@
 // requests), against the same parsing and serialising done in plain Node.
 import { frame, blob, toolList } from "../lib/payloads.ts";
 import { McpSession, newAgent, PROTOCOL_VERSION } from "../lib/mcp-http.ts";
-import { allowList, serverName, startGateway, startMinimalGateway } from "../lib/gateway.ts";
+import { allowList, serverName, startGateway, startMinimalGateway, type MinimalFilter } from "../lib/gateway.ts";
 import { perRequest, splitBetween, startBackend, type EmulatorService, type WasmSplit } from "../lib/services.ts";
 import * as node from "../lib/node-baseline.ts";
 import type { NodeScenario } from "../lib/node-baseline.ts";
 import type { TimingOverhead } from "../../emulator/api.ts";
-import { ratio } from "../lib/stats.ts";
+import { median, ratio } from "../lib/stats.ts";
 
 export interface WasmCostRow {
   scenario: string;
   /** Bytes of the backend reply the filter handled (0 for initialize). */
   replyBytes: number;
   requests: number;
+  /** Rounds of ROUND_REQUESTS requests; the wasm and Node figures and the ratios are medians over them. */
+  rounds: number;
   /** Time inside the exports (the emulator's measure), µs per request. */
   exportUs: number;
   /** Of which host functions (the emulator's JavaScript), µs per request. */
@@ -29,7 +31,8 @@ export interface WasmCostRow {
   wasmNetUs: number;
   /**
    * The goal's baseline: Node doing the filter's whole per-request work (header checks and stripping, JSON,
-   * properties, counters) once per request in the emulator's process, between its requests, as the wasm runs.
+   * properties, counters, the backend exchange's bookkeeping) once per request in the emulator's process, between
+   * its requests, as the wasm runs.
    */
   nodeUs: number;
   /** The same work in a hot loop (caches warm, nothing in between). */
@@ -47,7 +50,7 @@ export interface WasmCostRow {
   /** Reply bytes per second of net wasm time (tools/list only). */
   wasmMBps?: number;
   nodeMBps?: number;
-  /** The minimal filter (bench/fixtures/minimal-filter.ts): the harness's floor, not a goal. */
+  /** A minimal filter (bench/fixtures/minimal-*.ts): the harness's floor, not a goal. */
   floor?: boolean;
 }
 
@@ -61,6 +64,10 @@ interface Scenario {
   sse?: boolean;
   isList?: boolean;
 }
+
+export const FLOOR_ANSWERING = "floor: minimal filter answering initialize (1 header read, 1 body read, 1 local reply)";
+/** Proxies the 10-tool list verbatim: the least any filter proxying it can cost here, filtering aside. */
+export const FLOOR_PROXYING = "floor: minimal filter proxying tools/list 10 tools verbatim (1 header read, 1 body read, 1 dispatched call, 1 reply read, 1 local reply)";
 
 const INIT = JSON.stringify({ jsonrpc: "2.0", id: 5, method: "initialize", params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "bench", version: "1" } } });
 const call = (bytes: number) => JSON.stringify({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "blob", arguments: { bytes } } });
@@ -86,12 +93,21 @@ function nodeScenario(s: Scenario, allow: string[]): NodeScenario {
   return { prefix: s.prefix, server: serverName(s.prefix), body: s.body, backend: s.backend, sse: s.sse, allow };
 }
 
+/** Requests per round: a row's figures are medians over its rounds, so a burst of other load moves one round only. */
+const ROUND_REQUESTS = 40;
+
+interface Round {
+  split: WasmSplit;
+  nodeNs: number;
+}
+
 /**
- * Sequential requests for up to `maxMs` (at most `maxRequests`) after `warmup` unmeasured ones. After each, the
- * emulator's process runs the Node baseline once: both are timed per request, between the same requests.
+ * Rounds of sequential requests for up to `maxMs` (at most `maxRequests`) after unmeasured warm-up ones. After
+ * each request, the emulator's process runs the Node baseline once: both are timed per request, between the same
+ * requests, and each round yields both figures under the same conditions.
  */
-async function measureInFlow(emu: EmulatorService, s: Scenario, allow: string[], maxRequests: number, maxMs: number):
-  Promise<{ split: WasmSplit; nodeNs: number; requests: number }> {
+async function measureInFlow(emu: EmulatorService, s: Scenario, allow: string[], maxRequests: number, maxMs: number,
+  warmUp: number): Promise<Round[]> {
   const session = new McpSession(new URL(emu.url + s.prefix), newAgent(1));
   await emu.setNodeWork(nodeScenario(s, allow));
   const send = async () => {
@@ -99,35 +115,48 @@ async function measureInFlow(emu: EmulatorService, s: Scenario, allow: string[],
     if (message === undefined) throw new Error(`${s.name}: no result`);
     return emu.nodeOnce();
   };
-  // Enough calls for V8 to optimise both the module's hot functions and the Node baseline's code.
-  for (let i = 0; i < 200; i++) await send();
-  const before = await emu.timings();
+  for (let i = 0; i < warmUp; i++) await send();
   const deadline = Date.now() + maxMs;
-  let requests = 0;
-  let nodeNs = 0;
-  while (requests < maxRequests && Date.now() < deadline) { nodeNs += await send(); requests++; }
-  const split = perRequest(splitBetween(before, await emu.timings()), requests);
+  const rounds: Round[] = [];
+  while ((rounds.length + 1) * ROUND_REQUESTS <= maxRequests && Date.now() < deadline) {
+    const before = await emu.timings();
+    let nodeNs = 0;
+    for (let i = 0; i < ROUND_REQUESTS; i++) nodeNs += await send();
+    rounds.push({ split: perRequest(splitBetween(before, await emu.timings()), ROUND_REQUESTS), nodeNs: nodeNs / ROUND_REQUESTS });
+  }
   session.agent && session.agent.destroy();
-  return { split, nodeNs: nodeNs / requests, requests };
+  return rounds;
+}
+
+/** The rounds' mean of each split field (the informational columns). */
+function meanSplit(rounds: Round[]): WasmSplit {
+  const total = rounds.map((r) => r.split).reduce((sum, split) =>
+    Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, v + split[k as keyof WasmSplit]])) as unknown as WasmSplit);
+  return perRequest(total, rounds.length);
 }
 
 async function measureRow(emu: EmulatorService, overhead: TimingOverhead, s: Scenario, allow: string[],
   log: (line: string) => void): Promise<WasmCostRow> {
-  const { split, nodeNs, requests } = await measureInFlow(emu, s, allow, 400, 3000);
+  const rounds = await measureInFlow(emu, s, allow, 400, 3000, 50);
+  const split = meanSplit(rounds);
   const stopwatchNs = split.exportCalls * overhead.exportCallNs + split.hostCalls * overhead.hostCallNs;
-  const ns = split.wasmNs - stopwatchNs;
-  const nodeNetNs = nodeNs - overhead.exportCallNs;
+  const netOf = (r: Round) => r.split.wasmNs - (r.split.exportCalls * overhead.exportCallNs + r.split.hostCalls * overhead.hostCallNs);
+  const nodeNetOf = (r: Round) => r.nodeNs - overhead.exportCallNs;
+  const ns = median(rounds.map(netOf));
+  const nodeNetNs = median(rounds.map(nodeNetOf));
   const work = nodeScenario(s, allow);
   const hotNs = node.timeNs(node.fullWork(work));
   const jsonNs = node.timeNs(node.jsonWork(work));
   const replyBytes = s.backend ? Buffer.byteLength(s.backend) : 0;
-  const row: WasmCostRow = { scenario: s.name, replyBytes, requests,
-    exportUs: split.exportNs / 1000, hostUs: split.hostNs / 1000, hostCalls: split.hostCalls, wasmUs: split.wasmNs / 1000,
-    stopwatchUs: stopwatchNs / 1000, overhead, wasmNetUs: ns / 1000, nodeUs: nodeNs / 1000, nodeNetUs: nodeNetNs / 1000,
-    nodeHotUs: hotNs / 1000, nodeJsonUs: jsonNs / 1000, ratio: ratio(ns, nodeNetNs), rawRatio: ratio(split.wasmNs, nodeNs),
+  const row: WasmCostRow = { scenario: s.name, replyBytes, requests: rounds.length * ROUND_REQUESTS, rounds: rounds.length,
+    exportUs: split.exportNs / 1000, hostUs: split.hostNs / 1000, hostCalls: split.hostCalls, wasmUs: median(rounds.map((r) => r.split.wasmNs)) / 1000,
+    stopwatchUs: stopwatchNs / 1000, overhead, wasmNetUs: ns / 1000, nodeUs: median(rounds.map((r) => r.nodeNs)) / 1000, nodeNetUs: nodeNetNs / 1000,
+    nodeHotUs: hotNs / 1000, nodeJsonUs: jsonNs / 1000,
+    ratio: median(rounds.map((r) => ratio(netOf(r), nodeNetOf(r)))),
+    rawRatio: median(rounds.map((r) => ratio(r.split.wasmNs, r.nodeNs))),
     hotRatio: ratio(ns, hotNs) };
   if (s.isList) { row.wasmMBps = replyBytes / ns * 1000; row.nodeMBps = replyBytes / nodeNetNs * 1000; }
-  log(`  ${s.name}: exports ${row.exportUs.toFixed(1)} µs = wasm ${row.wasmUs.toFixed(1)} (net ${row.wasmNetUs.toFixed(1)}) + host ${row.hostUs.toFixed(1)} (${row.hostCalls.toFixed(0)} calls); node per request ${row.nodeUs.toFixed(1)} µs (net ${row.nodeNetUs.toFixed(1)}), hot loop ${row.nodeHotUs.toFixed(1)} (JSON alone ${row.nodeJsonUs.toFixed(1)}); ratio ${row.ratio.toFixed(2)} (as charged ${row.rawRatio.toFixed(2)}, hot ${row.hotRatio.toFixed(2)})`);
+  log(`  ${s.name}: exports ${row.exportUs.toFixed(1)} µs = wasm ${row.wasmUs.toFixed(1)} (net ${row.wasmNetUs.toFixed(1)}) + host ${row.hostUs.toFixed(1)} (${row.hostCalls.toFixed(0)} calls); node per request ${row.nodeUs.toFixed(1)} µs (net ${row.nodeNetUs.toFixed(1)}), hot loop ${row.nodeHotUs.toFixed(1)} (JSON alone ${row.nodeJsonUs.toFixed(1)}); ratio ${row.ratio.toFixed(2)} (as charged ${row.rawRatio.toFixed(2)}, hot ${row.hotRatio.toFixed(2)}) over ${rounds.length} rounds`);
   return row;
 }
 
@@ -146,17 +175,26 @@ export async function runWasmCost(log: (line: string) => void): Promise<WasmCost
   try {
     const emu = await startGateway(prefixes.map((prefix) => ({ prefix, backendPath: `${prefix}/mcp`, allowTools: allow })), { backend: backend.port });
     try {
+      // Every request kind first, until V8 has optimised the module's and the Node baseline's code for all of them
+      // (on 2 cores its background compiles would otherwise slow the first rows measured).
+      for (const s of list) await measureInFlow(emu, s, allow, 0, 0, 200);
       const overhead = await measureOverhead(emu, log);
       for (const s of list) rows.push(await measureRow(emu, overhead, s, allow, log));
     } finally {
       await emu.close();
     }
-    const minimal = await startMinimalGateway({ backend: backend.port });
-    try {
-      const floor = { ...list[0], name: "floor: minimal filter answering initialize (1 header read, 1 body read, 1 local reply)" };
-      rows.push({ ...(await measureRow(minimal, await measureOverhead(minimal, log), floor, allow, log)), floor: true });
-    } finally {
-      await minimal.close();
+    const floors: [MinimalFilter, Scenario][] = [
+      ["minimal-filter", { ...list[0], name: FLOOR_ANSWERING }],
+      ["minimal-proxy-filter", { ...list.find((s) => s.isList)!, name: FLOOR_PROXYING }],
+    ];
+    for (const [filter, scenario] of floors) {
+      const minimal = await startMinimalGateway(filter, { backend: backend.port });
+      try {
+        await measureInFlow(minimal, scenario, allow, 0, 0, 200);
+        rows.push({ ...(await measureRow(minimal, await measureOverhead(minimal, log), scenario, allow, log)), floor: true });
+      } finally {
+        await minimal.close();
+      }
     }
     return rows;
   } finally {
