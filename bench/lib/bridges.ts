@@ -80,6 +80,15 @@ function running(name: string, url: string, child: ChildProcess, marker: string)
   return { name, url: new URL(url), child, marker, close: () => stop(child) };
 }
 
+/** A peer bridge run as `node SCRIPT ARGS` (SCRIPT relative to the repository), serving MCP at /mcp on `port`. */
+async function startListening(name: string, marker: string, port: number, script: string, args: string[]): Promise<RunningBridge> {
+  const child = spawnTracked(process.execPath, [join(repoRoot, script), ...args]);
+  child.stdout!.resume();
+  child.stderr!.resume();
+  await waitForPort(port, child);
+  return running(name, `http://127.0.0.1:${port}/mcp`, child, marker);
+}
+
 function sidecar(mode: "session" | "shared"): BridgeKind {
   return {
     name: mode === "shared" ? "mcp-sidecar (shared)" : "mcp-sidecar",
@@ -108,12 +117,8 @@ const supergateway: BridgeKind = {
     const { server, marker } = marked(unmarked);
     const port = await freePort();
     const cmd = [server.command, ...server.args].map(shellQuote).join(" ");
-    const child = spawnTracked(process.execPath, [join(repoRoot, "node_modules/supergateway/dist/index.js"), "--stdio", cmd,
+    return startListening(this.name, marker, port, "node_modules/supergateway/dist/index.js", ["--stdio", cmd,
       "--outputTransport", "streamableHttp", "--stateful", "--sessionTimeout", String(options.idleTimeoutMs), "--port", String(port), "--logLevel", "none"]);
-    child.stdout!.resume();
-    child.stderr!.resume();
-    await waitForPort(port, child);
-    return running(this.name, `http://127.0.0.1:${port}/mcp`, child, marker);
   },
 };
 
@@ -123,12 +128,8 @@ const mcpProxy: BridgeKind = {
   async start(unmarked, options) {
     const { server, marker } = marked(unmarked);
     const port = await freePort();
-    const child = spawnTracked(process.execPath, [join(repoRoot, "node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs"), "--port", String(port),
+    return startListening(this.name, marker, port, "node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs", ["--port", String(port),
       "--host", "127.0.0.1", "--server", "stream", "--sessionIdleTimeout", String(options.idleTimeoutMs), "--", server.command, ...server.args]);
-    child.stdout!.resume();
-    child.stderr!.resume();
-    await waitForPort(port, child);
-    return running(this.name, `http://127.0.0.1:${port}/mcp`, child, marker);
   },
 };
 

@@ -153,9 +153,12 @@ export function proxied(clientBody: string, backendBody: string, sse: boolean, a
   return JSON.stringify(reply);
 }
 
+/** The backend session the baseline's requests run in (its id comes back on every reply). */
+const BACKEND_SESSION_ID = "5b0d9c1e-8f43-4f0e-a6a2-3c1f4e2d9b77";
+
 /** The backend's reply headers as the filter reads them (the bench backend's, as Envoy hands them on). */
 function backendReplyHeaders(s: NodeScenario): [string, string][] {
-  return [[":status", "200"], ["mcp-session-id", "5b0d9c1e-8f43-4f0e-a6a2-3c1f4e2d9b77"],
+  return [[":status", "200"], ["mcp-session-id", BACKEND_SESSION_ID],
     ["content-type", s.sse ? "text/event-stream" : "application/json"], ["date", new Date(0).toUTCString()],
     ["content-length", String(Buffer.byteLength(s.backend ?? ""))]];
 }
@@ -172,10 +175,11 @@ let nextToken = 1;
 
 /** A warm session's lookup, the upstream POST's headers, the upstream counter and the call's tracking. */
 function dispatchWork(s: NodeScenario, method: string, captured: [string, string][]): number {
+  // headerWork's captures: :authority, the allow-list header, Authorization, then the forwarded headers.
   const authority = captured[0][1];
   const key = `${s.server}\n${s.prefix}\n${authority}\n`;
   let session = sessions.get(key);
-  if (!session) sessions.set(key, session = { id: "5b0d9c1e-8f43-4f0e-a6a2-3c1f4e2d9b77", version: "2025-11-25", lastUsedMs: 0 });
+  if (!session) sessions.set(key, session = { id: BACKEND_SESSION_ID, version: "2025-11-25", lastUsedMs: 0 });
   const now = Date.now();
   const upstream: [string, string][] = [[":method", "POST"], [":path", `${s.prefix}/mcp`], [":authority", authority],
     ["content-type", "application/json"], ["accept", "application/json, text/event-stream"],
