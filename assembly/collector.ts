@@ -2,7 +2,13 @@
 // (runtime.ts): a stop-the-world mark-and-sweep that runs only when asked. The incremental runtime it replaces put
 // a write barrier on every reference store and a collector step inside allocations, which cost a third of a warm
 // tools/call. The collector does not scan the wasm stack, so it may only run when no export is on it: the export
-// wrappers in exports.ts track that depth and collect on the way out of the outermost call.
+// wrappers in exports.ts track that depth and collect on the way out of the outermost call. After each collection
+// the VM's linear memory size is published as a gauge (it never shrinks, so it shows the high-water mark the
+// collector keeps the module to).
+import { GAUGE, metricId, recordMetric } from "./host";
+
+/** Per VM, not per configuration: every configuration in the VM shares its memory. */
+const MEMORY_GAUGE = "mcp_proxy.vm.linear_memory_bytes";
 
 /** Bytes the host had the module allocate (bodies, header maps) since the last collection. */
 const COLLECT_AFTER_HOST_BYTES: usize = 1 << 20;
@@ -39,4 +45,5 @@ function collect(): void {
   hostBytes = 0;
   endedStreams = 0;
   dirty = false;
+  recordMetric(metricId(MEMORY_GAUGE, GAUGE), <i64>memory.size() << 16);
 }

@@ -21,7 +21,7 @@ const NOT_FORWARDABLE = ["cookie", "authorization", "host", "content-type", "con
   "mcp-session-id", "mcp-protocol-version", "transfer-encoding", "connection", "x-envoy-allow-mcp-tools"];
 /** Settings of the whole plugin (one VM, one session pool): top level only, refused inside a rule. */
 const PLUGIN_WIDE = ["requestHeadersMode", "deadlineMs", "sessionIdleTimeoutMs", "maxBackendSessions",
-  "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders"];
+  "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders", "statPrefix"];
 
 export class ToolConfig {
   /** Tool-level downstream scheme (`security`) and upstream scheme (`requestTemplate.security`). */
@@ -111,6 +111,8 @@ export class Config {
   maxRequestBytes: i32 = DEFAULT_MAX_REQUEST_BYTES;
   maxResponseBytes: i32 = DEFAULT_MAX_RESPONSE_BYTES;
   forwardHeaders: string[] = DEFAULT_FORWARD_HEADERS;
+  /** "" means Envoy's name for the plugin (root.ts). */
+  statPrefix: string = "";
 
   /** The top level's server for `path`, or null: the whole choice when there are no rules. */
   match(path: string): ServerConfig | null {
@@ -224,6 +226,7 @@ class Reader {
     c.maxRequestBytes = this.positive(doc, "maxRequestBodyBytes", DEFAULT_MAX_REQUEST_BYTES);
     c.maxResponseBytes = this.positive(doc, "maxResponseBodyBytes", DEFAULT_MAX_RESPONSE_BYTES);
     this.forwardHeaders(doc, c);
+    c.statPrefix = this.str(doc, "statPrefix", "statPrefix", "");
     // With rules the top level may have no server (Higress's defaultConfigDisable, or only plugin-wide settings in
     // defaultConfig): requests that match no rule then pass through.
     const hasRules = this.s.member(doc, "_rules_", new Span());

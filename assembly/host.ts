@@ -195,11 +195,12 @@ export function httpCall(cluster: ArrayBuffer, pairs: ArrayBuffer, body: ArrayBu
 }
 
 const COUNTER = MetricTypeValues.Counter;
+export const GAUGE = MetricTypeValues.Gauge;
 export const HISTOGRAM = MetricTypeValues.Histogram;
 /** The id of a metric the host refused to define: using it does nothing. */
 const NO_METRIC: u32 = 0xffffffff;
 
-/** Metrics are defined on first use; ids are cached per name. */
+/** Metrics are defined on first use; ids are cached per name (Envoy's ids are per VM, as this module state is). */
 const metricIds = new Map<string, u32>();
 
 export function metricId(name: string, type: MetricTypeValues = COUNTER): u32 {
@@ -214,30 +215,7 @@ export function incrementMetric(id: u32): void {
   if (id != NO_METRIC) increment_metric(id, 1);
 }
 
+/** Sets a gauge, or records a histogram value. */
 export function recordMetric(id: u32, value: i64): void {
   if (id != NO_METRIC) record_metric(id, <u64>max<i64>(value, 0));
-}
-
-export function count(name: string): void {
-  incrementMetric(metricId(name));
-}
-
-/**
- * Counter ids under a caller's integer key, so a per-request counter whose name is built from a few known parts
- * is joined and hashed only the first time.
- */
-const idsByKey = new Map<i64, u32>();
-
-/** Increments the counter cached under `key`; false when there is none yet (then call countAs). */
-export function countCached(key: i64): bool {
-  if (!idsByKey.has(key)) return false;
-  incrementMetric(idsByKey.get(key));
-  return true;
-}
-
-/** Defines (or finds) the counter `name`, caches it under `key` and increments it. */
-export function countAs(key: i64, name: string): void {
-  const id = metricId(name);
-  idsByKey.set(key, id);
-  incrementMetric(id);
 }

@@ -14,11 +14,12 @@ import { ServerConfig } from "./config";
 import { UpstreamAuth, withQueryParam } from "./credentials";
 import { Scanner } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
-import { count, logWarn, pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
+import { logWarn, pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
   replaceResponseBody, replaceResponseHeader, requestHeaderNames, responseBody, responseHeader } from "./host";
-import { Failure, SessionPool, Waiter, describe, initializeBody } from "./sessions";
+import { Plugin } from "./plugin";
+import { Failure, Waiter, describe, initializeBody } from "./sessions";
 import { SseEvent, SseParser } from "./sse";
-import { BackendReply, Call, Handler, Target, callStat, notificationBody, parseStatus, postPairs, transportProblem } from "./upstream";
+import { BackendReply, Call, Handler, Target, notificationBody, parseStatus, postPairs, transportProblem } from "./upstream";
 import { resolveEndpoint } from "./url";
 
 const enum Stage {
@@ -48,6 +49,13 @@ export class LegacyRequest {
     public cluster: string) {}
 }
 
+/** Request headers Envoy adds or relies on before any filter runs: never removed by the rewrite. */
+const ENVOY_REQUEST_HEADERS = ["x-forwarded-proto", "x-forwarded-for", "x-request-id"];
+
+function isEnvoyRequestHeader(name: string): bool {
+  return ENVOY_REQUEST_HEADERS.includes(name) || name.startsWith("x-envoy-");
+}
+
 /** Marks "deliver in place" for a response that ended with its headers: nothing can carry a body. */
 const NO_BODY: i32 = -2;
 
@@ -63,7 +71,7 @@ export class LegacySse extends Handler {
   /** While a rejected answer is rewritten in place: its body size (or NO_BODY); -1 otherwise. */
   private inPlace: i32 = -1;
 
-  constructor(public waiter: Waiter, public server: ServerConfig, public pool: SessionPool, public req: LegacyRequest) {
+  constructor(public waiter: Waiter, public server: ServerConfig, public plugin: Plugin, public req: LegacyRequest) {
     super();
   }
 
@@ -71,11 +79,13 @@ export class LegacySse extends Handler {
 
   /** In the request body callback, with the request headers held: the caller then returns Continue. */
   open(bodySize: i32): void {
-    const keep = this.pool.config.forwardHeaders;
+    const keep = this.plugin.config.forwardHeaders;
     const names = requestHeaderNames();
     // Everything the client sent goes, except the allowlist: cookies, credentials, content headers, MCP headers.
+    // Envoy's own headers stay: without x-forwarded-proto its route lookup finds no route at all.
     for (let i = 0; i < names.length; i++) {
-      if (!names[i].startsWith(":") && !keep.includes(names[i])) removeRequestHeader(names[i]);
+      const name = names[i];
+      if (!name.startsWith(":") && !keep.includes(name) && !isEnvoyRequestHeader(name)) removeRequestHeader(name);
     }
     const auth = this.req.auth;
     replaceRequestHeader(":method", "GET");
@@ -85,7 +95,7 @@ export class LegacySse extends Handler {
     if (!auth.inQuery && auth.name.length > 0) replaceRequestHeader(auth.name, auth.value);
     // Without content-length the drained body goes upstream as an empty end of stream (HTTP/1: chunked, "0\r\n\r\n").
     replaceRequestBody(bodySize, new ArrayBuffer(0));
-    count(this.stat("sse_get"));
+    this.plugin.stats.count("upstream." + this.server.statName + ".sse_get");
   }
 
   // ---- 2. The SSE response ----
@@ -134,7 +144,7 @@ export class LegacySse extends Handler {
     const events = parser.events;
     parser.events = [];
     for (let i = 0; i < events.length && this.stage != Stage.Done; i++) this.onEvent(events[i]);
-    if (this.stage != Stage.Done && parser.pending > this.pool.config.maxResponseBytes) {
+    if (this.stage != Stage.Done && parser.pending > this.plugin.config.maxResponseBytes) {
       this.fail(new Failure(200, describe(this.server, "sent an SSE event larger than maxResponseBodyBytes")));
     }
   }
@@ -166,7 +176,7 @@ export class LegacySse extends Handler {
     }
     const auth = this.req.auth;
     this.postPath = auth.inQuery ? withQueryParam(endpoint.path, auth.name, auth.value) : endpoint.path;
-    this.initId = this.pool.nextId();
+    this.initId = this.plugin.nextId();
     this.stage = Stage.Initialize;
     this.post(initializeBody(this.initId), "initialize");
   }
@@ -186,7 +196,8 @@ export class LegacySse extends Handler {
     const headers: Headers = [];
     if (!auth.inQuery && auth.name.length > 0) headers.push(pair(auth.name, auth.value));
     for (let i = 0; i < this.req.forwarded.length; i++) headers.push(this.req.forwarded[i]);
-    if (!this.pool.post(target, postPairs(target, headers), body, new Post(this, what), callStat(this.server.statName, what))) {
+    const stat = this.plugin.stats.call(this.server.statName, what);
+    if (!this.plugin.post(target, postPairs(target, headers), body, new Post(this, what), stat)) {
       this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
     }
   }
@@ -255,10 +266,6 @@ export class LegacySse extends Handler {
     replaceResponseHeader("content-length", body.byteLength.toString());
     replaceResponseBody(size, body);
     return true;
-  }
-
-  private stat(what: string): string {
-    return "mcp_proxy.upstream." + this.server.statName + "." + what;
   }
 }
 

@@ -14,10 +14,11 @@ import { Fact, RequestFacts } from "./rules";
 import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, REQUEST_TIMEOUT,
   NO_MESSAGE, ReplyId, Shape, errorObjectReply, errorReply, literalResultReply, parseMessage, resultReply } from "./jsonrpc";
 import { ALLOW_TOOLS_HEADER, ToolFilter, effectiveFilter, filteredToolsResult } from "./policy";
-import { appendPairs, count, countAs, countCached, localReply, localReplyPairs, serializePairs, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
+import { appendPairs, localReply, localReplyPairs, serializePairs, nowMs, pair, propertyString, replaceRequestHeader, requestBody,
   Property } from "./host";
-import { BackendSession, Failure, SessionEvent, SessionPool, SessionSpec, Waiter, countSession, describe, sessionKey } from "./sessions";
-import { BackendReply, Call, Target, callStat, requestBody as rpcRequestBody, responseFor, sessionLost,
+import { Plugin } from "./plugin";
+import { BackendSession, Failure, SessionEvent, SessionSpec, Waiter, describe } from "./sessions";
+import { BackendReply, Call, Target, requestBody as rpcRequestBody, responseFor, sessionLost,
   transportProblem } from "./upstream";
 
 /**
@@ -45,10 +46,8 @@ const STAT_METHODS = ["initialize", "ping", "tools_list", "tools_call", "other",
 const enum Outcome { Ok, Rejected, Invalid, Accepted, NotFound, Denied, BackendError, UpstreamFailure, Timeout }
 const OUTCOMES = ["ok", "rejected", "invalid", "accepted", "not_found", "denied", "backend_error", "upstream_failure", "timeout"];
 
-/** initialize results by (server, negotiated version): they depend on nothing else, so each is written once. */
-const initializeResults = new Map<i32, Uint8Array>();
-
-function initializeResult(server: ServerConfig, version: i32): Uint8Array {
+function initializeResult(plugin: Plugin, server: ServerConfig, version: i32): Uint8Array {
+  const initializeResults = plugin.initializeResults;
   const key = (server.index << 4) | version;
   if (initializeResults.has(key)) return initializeResults.get(key);
   const w = new ByteWriter(120 + server.name.length);
@@ -70,13 +69,13 @@ function statMethodOf(method: string): StatMethod {
 export class McpStream extends Context {
   private exchange: Exchange | null = null;
 
-  constructor(id: u32, root: RootContext, public pool: SessionPool) {
+  constructor(id: u32, root: RootContext, public plugin: Plugin) {
     super(id, root);
   }
 
   onRequestHeaders(_headers: u32, endOfStream: bool): FilterHeadersStatusValues {
     const headers = HeaderSnapshot.read(HeaderMapTypeValues.RequestHeaders);
-    const config = this.pool.config;
+    const config = this.plugin.config;
     // Without Higress rules only :path chooses the server; with them, only what the rules ask for is read.
     const facts: HostFacts | null = config.rules.length == 0 ? null : new HostFacts(headers);
     const path = headers.get(":path");
@@ -155,8 +154,8 @@ class Exchange extends Waiter {
     super();
   }
 
-  get pool(): SessionPool {
-    return this.stream.pool;
+  get plugin(): Plugin {
+    return this.stream.plugin;
   }
 
   waiting(): bool {
@@ -165,14 +164,14 @@ class Exchange extends Waiter {
 
   abandon(): void {
     this.done = true;
-    this.pool.active.delete(this);
+    this.plugin.active.delete(this);
   }
 
   // ---- Request headers ----
 
   headers(endOfStream: bool): FilterHeadersStatusValues {
     SERVER_NAME_PROPERTY.setBytes(this.server.nameBytes);
-    const config = this.pool.config;
+    const config = this.plugin.config;
     const stop = FilterHeadersStatusValues.StopIteration;
     if (!this.req.valueIs(":method", "POST")) {
       this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP requests are POSTs"), Outcome.Rejected, [pair("allow", "POST")]);
@@ -209,7 +208,7 @@ class Exchange extends Waiter {
   }
 
   private tooLarge(): void {
-    const limit = this.pool.config.maxRequestBytes.toString();
+    const limit = this.plugin.config.maxRequestBytes.toString();
     this.finish(413, errorReply(this.id, INVALID_REQUEST, "Request body larger than " + limit + " bytes"), Outcome.Rejected);
   }
 
@@ -232,7 +231,7 @@ class Exchange extends Waiter {
     let headers = this.forwardedHeaders;
     if (headers !== null) return headers;
     this.forwardedHeaders = headers = [];
-    const names = this.pool.config.forwardHeaders;
+    const names = this.plugin.config.forwardHeaders;
     for (let i = 0; i < names.length; i++) {
       const value = this.req.get(names[i]);
       if (value.length > 0) headers.push(pair(names[i], value));
@@ -270,7 +269,7 @@ class Exchange extends Waiter {
   body(size: i32, endOfStream: bool): FilterDataStatusValues {
     const hold = FilterDataStatusValues.StopIterationAndBuffer;
     if (this.done) return hold;
-    if (size > this.pool.config.maxRequestBytes) { this.tooLarge(); return hold; }
+    if (size > this.plugin.config.maxRequestBytes) { this.tooLarge(); return hold; }
     if (!endOfStream) return hold;
     this.bodySize = size;
     this.handle(requestBody(size));
@@ -332,7 +331,7 @@ class Exchange extends Waiter {
     }
     let version = SUPPORTED_VERSIONS.length - 1;
     for (let i = 0; i < SUPPORTED_VERSIONS.length; i++) if (m.s.spanIs(requested, SUPPORTED_VERSIONS[i])) version = i;
-    const result = initializeResult(this.server, version);
+    const result = initializeResult(this.plugin, this.server, version);
     this.finish(200, resultReply(this.id, result, 0, result.length), Outcome.Ok);
   }
 
@@ -364,18 +363,18 @@ class Exchange extends Waiter {
       this.fail(new Failure(200, describe(this.server, 'has no cluster: the route has none; set "cluster"')));
       return;
     }
-    this.deadline = nowMs() + <i64>this.pool.config.deadlineMs;
-    this.pool.active.add(this);
+    this.deadline = nowMs() + <i64>this.plugin.config.deadlineMs;
+    this.plugin.active.add(this);
     if (this.server.transport == Transport.Sse) this.openLegacy();
     else this.acquireSession();
   }
 
   private openLegacy(): void {
     const authority = this.server.authority.length > 0 ? this.server.authority : this.authority;
-    this.backendId = this.pool.nextId();
+    this.backendId = this.plugin.nextId();
     const req = new LegacyRequest(this.backendId, this.backendRequest(), STAT_METHODS[this.statMethod], this.upstream(), this.forwarded,
       authority, this.cluster);
-    const legacy = new LegacySse(this, this.server, this.pool, req);
+    const legacy = new LegacySse(this, this.server, this.plugin, req);
     this.legacy = legacy;
     legacy.open(this.bodySize);
   }
@@ -409,23 +408,24 @@ class Exchange extends Waiter {
     const server = this.server;
     const auth = this.upstream();
     const authority = server.authority.length > 0 ? server.authority : this.authority;
-    const key = sessionKey(server, this.cluster, authority, auth.key);
-    if (this.pool.join(key, server, this)) return;
+    const sessions = this.plugin.sessions;
+    const key = sessions.key(server, this.cluster, authority, auth.key);
+    if (sessions.join(key, server, this)) return;
     const headers: Headers = [];
     let path = server.path;
     if (auth.inQuery) path = withQueryParam(path, auth.name, auth.value);
     else if (auth.name.length > 0) headers.push(pair(auth.name, auth.value));
     const target = new Target(this.cluster, authority, path, server.timeoutMs);
-    this.pool.open(new SessionSpec(key, server, target, headers, this.forwarded), this);
+    sessions.open(new SessionSpec(key, server, target, headers, this.forwarded), this);
   }
 
   onSession(session: BackendSession): void {
     this.session = session;
-    this.backendId = this.pool.nextId();
+    this.backendId = this.plugin.nextId();
     const body = this.backendRequest();
     const target = session.spec.target;
-    const stat = callStat(this.server.statName, STAT_METHODS[this.statMethod]);
-    if (!this.pool.post(target, appendPairs(session.postPairs(), this.forwarded), body, this, stat, <i32>(this.deadline - nowMs()))) {
+    const stat = this.plugin.stats.call(this.server.statName, STAT_METHODS[this.statMethod]);
+    if (!this.plugin.post(target, appendPairs(session.postPairs(), this.forwarded), body, this, stat, <i32>(this.deadline - nowMs()))) {
       this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
     }
   }
@@ -440,14 +440,14 @@ class Exchange extends Waiter {
     if (sessionLost(reply) && session.sessionId.length > 0 && !this.retried) {
       // The backend ended our session (restart, expiry): re-initialize once, transparently.
       this.retried = true;
-      countSession(this.server, SessionEvent.Lost);
-      this.pool.forget(session);
+      this.plugin.sessions.count(this.server, SessionEvent.Lost);
+      this.plugin.sessions.forget(session);
       this.acquireSession();
       return;
     }
     session.lastUsedMs = nowMs();
     this.answer(reply);
-    this.pool.release(session);
+    this.plugin.sessions.release(session);
   }
 
   private answer(reply: BackendReply): void {
@@ -479,24 +479,25 @@ class Exchange extends Waiter {
 
   tick(now: i64): void {
     if (now < this.deadline) return;
-    const ms = this.pool.config.deadlineMs.toString();
+    const ms = this.plugin.config.deadlineMs.toString();
     this.finish(200, errorReply(this.id, REQUEST_TIMEOUT, "Request timed out after " + ms + " ms (deadlineMs)"), Outcome.Timeout);
   }
 
   // ---- The reply ----
 
-  /** mcp_proxy.requests.<server>.<method>.<outcome>, its id cached per (server, method, outcome). */
+  /** <prefix>.requests.<server>.<method>.<outcome>, its id cached per (server, method, outcome). */
   private countOutcome(outcome: Outcome): void {
+    const stats = this.plugin.stats;
     const key = (<i64>this.server.index << 16) | (<i64>this.statMethod << 8) | <i64>outcome;
-    if (countCached(key)) return;
-    countAs(key, "mcp_proxy.requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome]);
+    if (stats.counted(key)) return;
+    stats.countAs(key, "requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome]);
   }
 
   /** `extra` is the caller's own array (content-type is added to it); the shared defaults are never mutated. */
   private finish(status: u32, body: ArrayBuffer, outcome: Outcome, extra: Headers = NO_HEADERS): void {
     if (this.done) return;
     this.done = true;
-    this.pool.active.delete(this);
+    this.plugin.active.delete(this);
     this.countOutcome(outcome);
     let headers = extra;
     if (body.byteLength > 0) {

@@ -1,12 +1,13 @@
-// Backend MCP sessions, kept in the root context per (server, cluster, authority, upstream credential): one
-// handshake (initialize, notifications/initialized) serves every later request until the session idles out, so
-// a warm tools/call costs one upstream request. Requests that arrive while a handshake runs wait on it.
+// Backend MCP sessions, kept per configuration (plugin.ts) per (server, cluster, authority, upstream credential):
+// one handshake (initialize, notifications/initialized) serves every later request until the session idles out,
+// so a warm tools/call costs one upstream request. Requests that arrive while a handshake runs wait on it.
 import { Headers } from "@solo-io/proxy-runtime/assembly";
-import { Config, ServerConfig } from "./config";
+import { ServerConfig } from "./config";
 import { Message } from "./jsonrpc";
-import { countAs, countCached, logWarn, nowMs, pair } from "./host";
-import { BackendReply, Call, CallStat, Handler, Target, callStat, deletePairs, dispatch, notificationBody, postPairs,
-  requestBody, responseFor, resultString, transportProblem } from "./upstream";
+import { logWarn, nowMs, pair } from "./host";
+import { Plugin } from "./plugin";
+import { BackendReply, Call, Handler, Target, deletePairs, notificationBody, postPairs, requestBody, responseFor,
+  resultString, transportProblem } from "./upstream";
 
 /** The version we ask backends for; they answer with the one they speak, which we then send on every request. */
 export const BACKEND_PROTOCOL_VERSION = "2025-11-25";
@@ -21,33 +22,16 @@ export function initializeBody(id: i64): ArrayBuffer {
   return requestBody(id, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
 }
 
-/** Session key parts last seen per server, with their key: the common case (one cluster, authority, credential) reuses it. */
+/** Session key parts last seen for one server, with their key: the common case (one cluster, authority, credential) reuses it. */
 class KeyParts {
   constructor(public cluster: string, public authority: string, public auth: string, public key: string) {}
-}
-const lastKeys = new Map<i32, KeyParts>();
-
-/** Identifies a backend session: sessions are never shared across servers, clusters, authorities or credentials. */
-export function sessionKey(server: ServerConfig, cluster: string, authority: string, authKey: string): string {
-  if (lastKeys.has(server.index)) {
-    const last = lastKeys.get(server.index);
-    if (last.cluster == cluster && last.authority == authority && last.auth == authKey) return last.key;
-  }
-  const key = server.index.toString() + "\n" + cluster + "\n" + authority + "\n" + authKey;
-  lastKeys.set(server.index, new KeyParts(cluster, authority, authKey, key));
-  return key;
 }
 
 /** mcp_proxy.sessions.<server>.<event> (indexes SESSION_EVENTS). */
 export const enum SessionEvent { Hit, Miss, SharedHandshake, Lost }
 const SESSION_EVENTS = ["hit", "miss", "shared_handshake", "lost"];
-/** Keeps session counter keys apart from the request counters' (see countCached). */
+/** Keeps session counter keys apart from the request counters' (see Stats.counted). */
 const SESSION_COUNTERS: i64 = 1 << 40;
-
-export function countSession(server: ServerConfig, event: SessionEvent): void {
-  const key = SESSION_COUNTERS | (<i64>server.index << 8) | <i64>event;
-  if (!countCached(key)) countAs(key, "mcp_proxy.sessions." + server.statName + "." + SESSION_EVENTS[event]);
-}
 
 /** Why a client request could not be served by the backend. */
 export class Failure {
@@ -104,7 +88,7 @@ export class BackendSession extends Handler {
   /** A ready session's POST headers in flat form: the same on every call, so serialized once. */
   private posts: ArrayBuffer | null = null;
 
-  constructor(public spec: SessionSpec, public pool: SessionPool) {
+  constructor(public spec: SessionSpec, public plugin: Plugin) {
     super();
   }
 
@@ -135,14 +119,14 @@ export class BackendSession extends Handler {
   }
 
   start(): void {
-    this.initId = this.pool.nextId();
+    this.initId = this.plugin.nextId();
     this.send(initializeBody(this.initId), "initialize");
   }
 
   private send(body: ArrayBuffer, what: string): void {
     const spec = this.spec;
-    const stat = callStat(spec.server.statName, what);
-    if (!this.pool.post(spec.target, postPairs(spec.target, this.handshakeHeaders()), body, this, stat)) {
+    const stat = this.plugin.stats.call(spec.server.statName, what);
+    if (!this.plugin.post(spec.target, postPairs(spec.target, this.handshakeHeaders()), body, this, stat)) {
       this.fail(new Failure(200, describe(spec.server, "could not be called (cluster \"" + spec.target.cluster + "\")")));
     }
   }
@@ -179,7 +163,7 @@ export class BackendSession extends Handler {
   }
 
   private fail(failure: Failure): void {
-    this.pool.forget(this);
+    this.plugin.sessions.forget(this);
     const waiters = this.waiters;
     this.waiters = [];
     for (let i = 0; i < waiters.length; i++) if (waiters[i].waiting()) waiters[i].onSessionFailed(failure);
@@ -190,28 +174,34 @@ export class BackendSession extends Handler {
 class Ignore extends Handler {}
 const ignore = new Ignore();
 
-/** Per-root state shared by all streams: the configuration, backend sessions and the requests in flight. */
+/** One configuration's kept backend sessions, by key. */
 export class SessionPool {
   sessions: Map<string, BackendSession> = new Map();
-  /** Requests waiting on a backend, checked against their deadline on every tick. */
-  active: Set<Waiter> = new Set();
-  private lastId: i64 = 0;
+  /** KeyParts by server index. */
+  private lastKeys: Map<i32, KeyParts> = new Map();
 
-  constructor(public config: Config) {}
-
-  /** Ids for our requests to backends: never the client's. */
-  nextId(): i64 {
-    return ++this.lastId;
-  }
+  constructor(public plugin: Plugin) {}
 
   get reuse(): bool {
-    return this.config.sessionIdleMs > 0;
+    return this.plugin.config.sessionIdleMs > 0;
   }
 
-  /** POSTs to `target`; `pairs` are the flat headers (postPairs). */
-  post(target: Target, pairs: ArrayBuffer, body: ArrayBuffer, handler: Handler, stat: CallStat, timeoutMs: i32 = 0): bool {
-    const timeout = timeoutMs > 0 ? min(timeoutMs, target.timeoutMs) : target.timeoutMs;
-    return dispatch(target, pairs, body, handler, stat, timeout, this.config.maxResponseBytes);
+  /** Identifies a backend session: sessions are never shared across servers, clusters, authorities or credentials. */
+  key(server: ServerConfig, cluster: string, authority: string, authKey: string): string {
+    const lastKeys = this.lastKeys;
+    if (lastKeys.has(server.index)) {
+      const last = lastKeys.get(server.index);
+      if (last.cluster == cluster && last.authority == authority && last.auth == authKey) return last.key;
+    }
+    const key = server.index.toString() + "\n" + cluster + "\n" + authority + "\n" + authKey;
+    lastKeys.set(server.index, new KeyParts(cluster, authority, authKey, key));
+    return key;
+  }
+
+  count(server: ServerConfig, event: SessionEvent): void {
+    const stats = this.plugin.stats;
+    const key = SESSION_COUNTERS | (<i64>server.index << 8) | <i64>event;
+    if (!stats.counted(key)) stats.countAs(key, "sessions." + server.statName + "." + SESSION_EVENTS[event]);
   }
 
   /**
@@ -222,16 +212,16 @@ export class SessionPool {
     if (!this.reuse || !this.sessions.has(key)) return false;
     const existing = this.sessions.get(key);
     if (!existing.ready) {
-      countSession(server, SessionEvent.SharedHandshake);
+      this.count(server, SessionEvent.SharedHandshake);
       existing.waiters.push(waiter);
       return true;
     }
     const now = nowMs();
-    if (now - existing.lastUsedMs > <i64>this.config.sessionIdleMs) {
+    if (now - existing.lastUsedMs > <i64>this.plugin.config.sessionIdleMs) {
       this.drop(existing);
       return false;
     }
-    countSession(server, SessionEvent.Hit);
+    this.count(server, SessionEvent.Hit);
     existing.lastUsedMs = now;
     waiter.onSession(existing);
     return true;
@@ -239,8 +229,8 @@ export class SessionPool {
 
   /** Starts a new session for `spec` (kept for reuse unless reuse is off) with `waiter` waiting on its handshake. */
   open(spec: SessionSpec, waiter: Waiter): void {
-    countSession(spec.server, SessionEvent.Miss);
-    const session = new BackendSession(spec, this);
+    this.count(spec.server, SessionEvent.Miss);
+    const session = new BackendSession(spec, this.plugin);
     if (this.reuse) {
       this.evictIfFull();
       this.sessions.set(spec.key, session);
@@ -267,15 +257,21 @@ export class SessionPool {
     this.end(session);
   }
 
+  /** Ends every kept session (the configuration is going away). */
+  dropAll(): void {
+    const all = this.sessions.values();
+    for (let i = 0; i < all.length; i++) if (all[i].ready) this.drop(all[i]);
+  }
+
   private end(session: BackendSession): void {
     if (session.sessionId.length == 0) return;
     const spec = session.spec;
-    dispatch(spec.target, deletePairs(spec.target, session.headers()), new ArrayBuffer(0), ignore,
-      callStat(spec.server.statName, "delete"), spec.target.timeoutMs, this.config.maxResponseBytes);
+    this.plugin.calls.dispatch(spec.target, deletePairs(spec.target, session.headers()), new ArrayBuffer(0), ignore,
+      this.plugin.stats.call(spec.server.statName, "delete"), spec.target.timeoutMs, this.plugin.config.maxResponseBytes);
   }
 
   private evictIfFull(): void {
-    if (this.sessions.size < this.config.maxSessions) return;
+    if (this.sessions.size < this.plugin.config.maxSessions) return;
     const all = this.sessions.values();
     let oldest: BackendSession | null = null;
     for (let i = 0; i < all.length; i++) {
@@ -284,13 +280,12 @@ export class SessionPool {
     if (oldest !== null) this.drop(oldest);
   }
 
-  /** Ends idle sessions and times out requests past their deadline. */
+  /** Ends idle sessions. */
   tick(now: i64): void {
     const all = this.sessions.values();
+    const idle = <i64>this.plugin.config.sessionIdleMs;
     for (let i = 0; i < all.length; i++) {
-      if (all[i].ready && now - all[i].lastUsedMs > <i64>this.config.sessionIdleMs) this.drop(all[i]);
+      if (all[i].ready && now - all[i].lastUsedMs > idle) this.drop(all[i]);
     }
-    const waiting = this.active.values();
-    for (let i = 0; i < waiting.length; i++) waiting[i].tick(now);
   }
 }

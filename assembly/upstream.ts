@@ -6,33 +6,12 @@ import { Scanner, Span } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
 import { SseParser } from "./sse";
 import { HeaderSnapshot } from "./headers";
-import { HISTOGRAM, callResponseBody, httpCall, incrementMetric, metricId, nowMs, pair, recordMetric,
-  serializePairs } from "./host";
+import { callResponseBody, httpCall, incrementMetric, nowMs, pair, recordMetric, serializePairs } from "./host";
+import { CallStat } from "./stats";
 
 /** Receives a dispatched call's reply. Subclasses override onReply. */
 export class Handler {
   onReply(_call: Call, _reply: BackendReply): void {}
-}
-
-/** Counter and latency histogram of one kind of upstream call: `mcp_proxy.upstream.<server>.<what>[_ms]`. */
-export class CallStat {
-  calls: u32;
-  latency: u32;
-
-  constructor(name: string) {
-    this.calls = metricId(name);
-    this.latency = metricId(name + "_ms", HISTOGRAM);
-  }
-}
-
-/** CallStats by server stat name, then by what the call is: resolved once, not joined and hashed per call. */
-const callStats = new Map<string, Map<string, CallStat>>();
-
-export function callStat(serverStatName: string, what: string): CallStat {
-  if (!callStats.has(serverStatName)) callStats.set(serverStatName, new Map());
-  const byWhat = callStats.get(serverStatName);
-  if (!byWhat.has(what)) byWhat.set(what, new CallStat("mcp_proxy.upstream." + serverStatName + "." + what));
-  return byWhat.get(what);
 }
 
 /** A call in flight, found again by its token when the reply comes (AssemblyScript has no closures). */
@@ -89,26 +68,29 @@ function targetPairs(method: string, target: Target, own: Headers, extra: Header
   return serializePairs(h);
 }
 
-const inFlight = new Map<u32, Call>();
+/** One configuration's calls in flight, by token: replies come to the root context that made the call. */
+export class Calls {
+  private inFlight: Map<u32, Call> = new Map();
 
-/** Issues the call; false when the host refused it synchronously (then no callback will ever come). */
-export function dispatch(target: Target, pairs: ArrayBuffer, body: ArrayBuffer, handler: Handler, stat: CallStat,
-  timeoutMs: i32, maxBytes: i32): bool {
-  incrementMetric(stat.calls);
-  const token = httpCall(target.clusterBytes, pairs, body, <u32>max(timeoutMs, 1));
-  if (token < 0) return false;
-  inFlight.set(<u32>token, new Call(handler, stat, nowMs(), maxBytes));
-  return true;
-}
+  /** Issues the call; false when the host refused it synchronously (then no callback will ever come). */
+  dispatch(target: Target, pairs: ArrayBuffer, body: ArrayBuffer, handler: Handler, stat: CallStat, timeoutMs: i32,
+    maxBytes: i32): bool {
+    incrementMetric(stat.calls);
+    const token = httpCall(target.clusterBytes, pairs, body, <u32>max(timeoutMs, 1));
+    if (token < 0) return false;
+    this.inFlight.set(<u32>token, new Call(handler, stat, nowMs(), maxBytes));
+    return true;
+  }
 
-/** The root's proxy_on_http_call_response: hands the reply to the call's handler (false for an unknown token). */
-export function deliverReply(token: u32, bodySize: i32): bool {
-  if (!inFlight.has(token)) return false;
-  const call = inFlight.get(token);
-  inFlight.delete(token);
-  recordMetric(call.stat.latency, nowMs() - call.startedMs);
-  call.handler.onReply(call, readReply(call, bodySize));
-  return true;
+  /** The root's proxy_on_http_call_response: hands the reply to the call's handler (false for an unknown token). */
+  deliver(token: u32, bodySize: i32): bool {
+    if (!this.inFlight.has(token)) return false;
+    const call = this.inFlight.get(token);
+    this.inFlight.delete(token);
+    recordMetric(call.stat.latency, nowMs() - call.startedMs);
+    call.handler.onReply(call, readReply(call, bodySize));
+    return true;
+  }
 }
 
 function readReply(call: Call, bodySize: i32): BackendReply {

@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from "node:util";
 import { parse, stringify } from "yaml";
 import { startEmulator } from "../../emulator/index.ts";
 import { DEMO_PORTS, ROUTES, startBackends, stopAll, type Ports } from "../../scripts/start.ts";
-import { own, send } from "../helpers/emulator-harness.ts";
+import { own, send } from "../helpers/harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 import { connectClient, filterWasm, repoRoot } from "./filter-harness.ts";
 

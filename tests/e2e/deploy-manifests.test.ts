@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
-import { own, send } from "../helpers/emulator-harness.ts";
+import { own, send } from "../helpers/harness.ts";
 import { filterWasm, json, post, repoRoot } from "./filter-harness.ts";
 
 type Json = Record<string, any>;

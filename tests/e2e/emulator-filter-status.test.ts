@@ -4,7 +4,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream, slowUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send, startWith } from "../helpers/harness.ts";
 
 const OK = "0";
 const BAD_ARGUMENT = "2";

@@ -5,7 +5,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/harness.ts";
 
 const NOT_FOUND = "1";
 const OK = "0";

@@ -4,7 +4,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { closedPort, echoUpstream, slowUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/harness.ts";
 
 const BAD_ARGUMENT = "2";
 

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/harness.ts";
 
 async function start(t: import("node:test").TestContext) {
   const upstream = await own(t, echoUpstream());

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream, sseUpstream } from "../helpers/upstream.ts";
-import { header, own, pluginLogs, send, startWith, waitFor } from "../helpers/emulator-harness.ts";
+import { header, own, pluginLogs, send, startWith, waitFor } from "../helpers/harness.ts";
 
 test("Envoy sends a request-phase local reply after the callback returns, through the filter's own on_response_headers, without contacting the upstream", async (t) => {
   const upstream = await own(t, echoUpstream());

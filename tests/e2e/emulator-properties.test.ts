@@ -5,7 +5,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith, type RequestSpec } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send, startWith, type RequestSpec } from "../helpers/harness.ts";
 
 async function routed(t: TestContext, spec: RequestSpec) {
   const a = await own(t, echoUpstream("a"));

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import type { IncomingMessage } from "node:http";
 import { closedPort, echoUpstream, slowUpstream, sseUpstream } from "../helpers/upstream.ts";
-import { own, send, startWith, waitFor } from "../helpers/emulator-harness.ts";
+import { own, send, startWith, waitFor } from "../helpers/harness.ts";
 import type { BootstrapSpec, RouteSpec } from "../helpers/bootstrap.ts";
 
 function start(t: TestContext, spec: Omit<BootstrapSpec, "wasm">) {

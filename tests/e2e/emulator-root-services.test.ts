@@ -4,7 +4,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send, startWith, waitForLog } from "../helpers/harness.ts";
 
 async function withFilter(t: TestContext, filter: string, admin = false) {
   const upstream = await own(t, echoUpstream());

@@ -9,7 +9,7 @@ import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
 import { echoUpstream } from "../helpers/upstream.ts";
 import { buildTestFilter, compileFilter, repoRoot, sdkWithout, type Fix } from "../helpers/sdk-build.ts";
-import { own, pluginLogs, send } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send } from "../helpers/harness.ts";
 
 const FIXES = {
   allocator: { name: "allocator", markers: ["__pin"] },

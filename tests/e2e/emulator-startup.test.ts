@@ -13,7 +13,7 @@ import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
 import { echoUpstream } from "../helpers/upstream.ts";
 import { compileFilter, buildTestFilter, repoRoot } from "../helpers/sdk-build.ts";
-import { own, send, waitFor } from "../helpers/emulator-harness.ts";
+import { own, send, waitFor } from "../helpers/harness.ts";
 
 const imports = (wasm: string) => WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(wasm))).map((i) => `${i.module}.${i.name}`);
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { HOST_FUNCTIONS } from "../../emulator/api.ts";
 import { Stopwatch, timingOverhead } from "../../emulator/wasm/stopwatch.ts";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { own, send, startWith } from "../helpers/emulator-harness.ts";
+import { own, send, startWith } from "../helpers/harness.ts";
 
 function busyWaitMs(ms: number): void {
   const until = process.hrtime.bigint() + BigInt(ms * 1e6);

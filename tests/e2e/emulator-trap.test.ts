@@ -3,7 +3,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith } from "../helpers/emulator-harness.ts";
+import { own, pluginLogs, send, startWith } from "../helpers/harness.ts";
 
 async function start(t: TestContext, failOpen?: boolean) {
   const upstream = await own(t, echoUpstream());

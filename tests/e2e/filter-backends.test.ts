@@ -2,7 +2,7 @@
 // stateless) and against server-everything; and the upstream request count: 3 cold, 1 warm.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { own, waitFor } from "../helpers/emulator-harness.ts";
+import { own, waitFor } from "../helpers/harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 import { startSdkBackend, type BackendMode } from "../fixtures/backends/sdk-backend.ts";
 import { assertFixtureToolsPassThrough, connectClient, httpServer, json, metric, post, startEverything, startGateway } from "./filter-harness.ts";
@@ -27,7 +27,7 @@ for (const mode of ["json", "sse", "stateless"] as BackendMode[]) {
 
 test("a cold tools/call costs 3 upstream requests, a warm one exactly 1; concurrent cold requests share one handshake", async (t) => {
   const backend = await own(t, startSdkBackend("json"));
-  const { url, emu } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
+  const { url, envoy } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
   const call = (id: number) => post(url, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { message: String(id) } } });
   assert.equal(json(await call(1)).result.content[0].text, "echo: 1");
   assert.deepEqual(backend.requests.map((r) => r.rpcMethod), ["initialize", "notifications/initialized", "tools/call"]);
@@ -36,8 +36,8 @@ test("a cold tools/call costs 3 upstream requests, a warm one exactly 1; concurr
   assert.ok(backend.requests[2].headers["mcp-session-id"], "the captured session id is sent");
   assert.equal(json(await call(2)).result.content[0].text, "echo: 2");
   assert.equal(backend.requests.length, 4, "warm: one request");
-  assert.equal(metric(emu, "mcp_proxy.sessions.fixture.hit"), 1);
-  assert.equal(metric(emu, "mcp_proxy.requests.fixture.tools_call.ok"), 2);
+  assert.equal(await metric(envoy, "mcp-proxy.sessions.fixture.hit"), 1);
+  assert.equal(await metric(envoy, "mcp-proxy.requests.fixture.tools_call.ok"), 2);
 
   const other = await own(t, startSdkBackend("json"));
   const { url: url2 } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: other.port } });
@@ -49,7 +49,7 @@ test("a cold tools/call costs 3 upstream requests, a warm one exactly 1; concurr
 
 test("an expired backend session (404 Session not found) is re-initialized once, transparently; ids are the gateway's own", async (t) => {
   const backend = await own(t, startSdkBackend("json"));
-  const { url, emu } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
+  const { url, envoy } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
   const list = (id: unknown) => post(url, { jsonrpc: "2.0", id, method: "tools/list" });
   assert.equal(json(await list("a")).id, "a");
   backend.forgetSessions();
@@ -59,7 +59,7 @@ test("an expired backend session (404 Session not found) is re-initialized once,
   assert.equal(json(reply).result.tools.length, 3);
   assert.deepEqual(backend.requests.map((r) => r.rpcMethod),
     ["initialize", "notifications/initialized", "tools/list", "tools/list", "initialize", "notifications/initialized", "tools/list"]);
-  assert.equal(metric(emu, "mcp_proxy.sessions.fixture.lost"), 1);
+  assert.equal(await metric(envoy, "mcp-proxy.sessions.fixture.lost"), 1);
 });
 
 test("backend faults become JSON-RPC errors that say which; the client never hangs past the deadline", async (t) => {
@@ -86,11 +86,11 @@ test("server-everything (streamableHttp) through the gateway with the SDK Client
 
 test("access-log properties: mcp_server_name, mcp_method and mcp_tool_name are set for each proxied request (Envoy filter state)", async (t) => {
   const backend = await own(t, startSdkBackend("json"));
-  const { url, emu } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
+  const { url, envoy } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
   const reply = await post(url, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { message: "x" } } });
   assert.equal(reply.status, 200);
-  await waitFor("the access log entry", () => emu.accessLog.length > 0);
-  const state = emu.accessLog.at(-1)!.filterState;
+  await waitFor("the access log entry", () => envoy.accessLog.length > 0);
+  const state = envoy.accessLog.at(-1)!.filterState;
   assert.equal(state.mcp_server_name, "fixture");
   assert.equal(state.mcp_method, "tools/call");
   assert.equal(state.mcp_tool_name, "echo");

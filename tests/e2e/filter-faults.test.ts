@@ -2,7 +2,7 @@
 // verbatim), 401 challenges, timeouts, a request deadline; and a configuration the filter refuses.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { header, own } from "../helpers/emulator-harness.ts";
+import { header, own } from "../helpers/harness.ts";
 import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
 import { startScriptedBackend, type ScriptedOptions } from "../fixtures/backends/scripted-backend.ts";
@@ -54,12 +54,12 @@ test("a backend slower than server.timeout: the call times out with a message sa
 });
 
 test("the overall deadline ends a request waiting on a slow handshake, and the waiters it shares", async (t) => {
-  const { url, emu } = await gateway(t, { initDelayMs: 3000 }, { timeout: 10000 }, { deadlineMs: 400 });
+  const { url, envoy } = await gateway(t, { initDelayMs: 3000 }, { timeout: 10000 }, { deadlineMs: 400 });
   const started = Date.now();
   const replies = await Promise.all([call(url, "alpha", 1), call(url, "alpha", 2)]);
   for (const r of replies) assert.equal(json(r).error.code, -32001, r.body);
   assert.ok(Date.now() - started < 2000, `answered after ${Date.now() - started} ms`);
-  assert.equal(metric(emu, "mcp_proxy.requests.fixture.tools_call.timeout"), 2);
+  assert.equal(await metric(envoy, "mcp-proxy.requests.fixture.tools_call.timeout"), 2);
 });
 
 /** Runs `fn` with the emulator's console output captured (it prints plugin logs at error level to stderr). */
@@ -87,7 +87,7 @@ test("an invalid configuration is refused at proxy_on_configure with one log lin
     const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: config, routes: [{ prefix: "/", cluster: "c" }], clusters: { c: 1 },
       allowOnHeadersStopIteration: true });
     let refusal = "";
-    const printed = await stderrOf(() => startEmulator({ yaml, logLevel: "error" }).then((emu) => emu.close(), (err) => { refusal = String(err); }));
+    const printed = await stderrOf(() => startEmulator({ yaml, logLevel: "error" }).then((envoy) => envoy.close(), (err) => { refusal = String(err); }));
     assert.match(refusal, /on_configure returned false/, "Envoy refuses the plugin");
     const lines = printed.split("\n").filter((l) => l.includes("mcp-proxy: "));
     assert.equal(lines.length, 1, printed);

@@ -2,7 +2,7 @@
 // request afterwards: a single trap would kill it for every later request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { own } from "../helpers/emulator-harness.ts";
+import { own } from "../helpers/harness.ts";
 import { startScriptedBackend } from "../fixtures/backends/scripted-backend.ts";
 import { httpServer, startGateway } from "./filter-harness.ts";
 
@@ -51,7 +51,7 @@ function mutate(r: () => number): Buffer {
 
 test("thousands of malformed bodies never trap the VM; each gets a JSON-RPC answer; a valid request still works after", async (t) => {
   const backend = await own(t, startScriptedBackend());
-  const { url, emu } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
+  const { url, envoy } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
   const r = rng(42);
   const statuses = new Map<number, number>();
   for (let i = 0; i < 3000; i++) {
@@ -73,5 +73,5 @@ test("thousands of malformed bodies never trap the VM; each gets a JSON-RPC answ
   const reply = await valid.json();
   assert.equal(reply.id, "after");
   assert.ok(reply.result.content, JSON.stringify(reply));
-  assert.ok(!emu.logs.some((l) => l.level === "critical"), emu.logs.filter((l) => l.level === "critical").map((l) => l.message).join("\n"));
+  assert.ok(!envoy.logs.some((l) => l.level === "critical"), envoy.logs.filter((l) => l.level === "critical").map((l) => l.message).join("\n"));
 });

@@ -1,4 +1,4 @@
-// Shared plumbing for the filter's end-to-end tests: the real build/mcp-proxy.wasm in the emulator, raw JSON-RPC
+// Shared plumbing for the filter's end-to-end tests: the real build/mcp-proxy.wasm in real Envoy, raw JSON-RPC
 // POSTs, and the SDK's MCP Client pointed at the gateway.
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -6,10 +6,9 @@ import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startEmulator } from "../../emulator/index.ts";
-import type { Emulator } from "../../emulator/api.ts";
-import { bootstrapYaml, type RouteSpec } from "../helpers/bootstrap.ts";
-import { own, send, waitFor, type Reply } from "../helpers/emulator-harness.ts";
+import { bootstrapYaml, type BootstrapSpec, type RouteSpec } from "../helpers/bootstrap.ts";
+import { ownEnvoy, type Envoy, type EnvoyOptions } from "../helpers/envoy.ts";
+import { send, waitFor, type Reply } from "../helpers/harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 
 export const repoRoot = new URL("../..", import.meta.url).pathname;
@@ -24,26 +23,27 @@ export function filterWasm(): string {
   return join(repoRoot, "build/mcp-proxy.wasm");
 }
 
-export interface GatewaySpec {
+export interface GatewaySpec extends Omit<BootstrapSpec, "wasm" | "routes" | "pluginConfig">, Omit<EnvoyOptions, "yaml"> {
   pluginConfig: unknown;
-  clusters: Record<string, number>;
+  /** Default: one route "/" to the first cluster. */
   routes?: RouteSpec[];
   /** Default true ("hold" mode needs it); false reproduces Istio / Envoy Gateway. */
   allowOnHeadersStopIteration?: boolean;
 }
 
 export interface Gateway {
-  emu: Emulator;
+  envoy: Envoy;
   url: string;
 }
 
-/** The emulator with the filter; by default one route "/" to the first cluster. */
+/** Real Envoy with the filter (two workers unless `concurrency` says otherwise). */
 export async function startGateway(t: TestContext, spec: GatewaySpec): Promise<Gateway> {
+  const { concurrency, release, cwd, logLevel, args, ...bootstrap } = spec;
   const routes = spec.routes ?? [{ prefix: "/", cluster: Object.keys(spec.clusters)[0] }];
-  const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: spec.pluginConfig, routes, clusters: spec.clusters,
+  const yaml = bootstrapYaml({ ...bootstrap, wasm: filterWasm(), routes,
     allowOnHeadersStopIteration: spec.allowOnHeadersStopIteration ?? true });
-  const emu = await own(t, startEmulator({ yaml, quiet: true }));
-  return { emu, url: emu.listeners[0].url };
+  const envoy = await ownEnvoy(t, { yaml, concurrency, release, cwd, logLevel, args });
+  return { envoy, url: envoy.url };
 }
 
 /** Higress's single-server config for a Streamable HTTP backend on the route's cluster. */
@@ -70,8 +70,9 @@ export async function connectClient(t: TestContext, url: string, headers: Record
   return client;
 }
 
-export function metric(emu: Emulator, name: string): number {
-  return emu.metrics().get(name) ?? 0;
+/** One of the filter's metrics (or any Envoy stat) from the admin API; 0 when absent. */
+export function metric(envoy: Envoy, name: string): Promise<number> {
+  return envoy.stat(name);
 }
 
 /** server-everything in `mode` on a free port, its process group killed when the test ends; resolves with the port. */

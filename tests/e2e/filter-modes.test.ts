@@ -5,7 +5,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { own } from "../helpers/emulator-harness.ts";
+import { own } from "../helpers/harness.ts";
 import { startScriptedBackend } from "../fixtures/backends/scripted-backend.ts";
 import { json, post, startGateway } from "./filter-harness.ts";
 

@@ -2,7 +2,7 @@
 // header, and the downstream/upstream security scheme matrix.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { own } from "../helpers/emulator-harness.ts";
+import { own } from "../helpers/harness.ts";
 import { startScriptedBackend, type ScriptedBackend } from "../fixtures/backends/scripted-backend.ts";
 import { httpServer, json, post, startGateway } from "./filter-harness.ts";
 

@@ -2,7 +2,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { header, own, send } from "../helpers/emulator-harness.ts";
+import { header, own, send } from "../helpers/harness.ts";
 import { httpServer, json, post, startGateway } from "./filter-harness.ts";
 
 async function gateway(t: TestContext, top: Record<string, unknown> = {}) {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
-import { own } from "../helpers/emulator-harness.ts";
+import { own } from "../helpers/harness.ts";
 import { startSdkBackend, type SdkBackend } from "../fixtures/backends/sdk-backend.ts";
 import { connectClient, filterWasm, json, metric, post } from "./filter-harness.ts";
 
@@ -24,7 +24,7 @@ const RULES = [
   { _match_domain_: ["localhost"], server, allowTools: ["add"] },
 ];
 
-interface RulesGateway { url: string; localUrl: string; alpha: SdkBackend; beta: SdkBackend; emu: Awaited<ReturnType<typeof startEmulator>> }
+interface RulesGateway { url: string; localUrl: string; alpha: SdkBackend; beta: SdkBackend; envoy: Awaited<ReturnType<typeof startEmulator>> }
 
 /**
  * Virtual host "localhost" (route tenant/mcp, and a route named mcp/route-b that leads to alpha, not beta) before the
@@ -47,9 +47,9 @@ async function gateway(t: TestContext, pluginConfig: unknown, backends?: { alpha
       { name: "other", prefix: "/other/mcp", cluster: ALPHA },
     ],
   });
-  const emu = await own(t, startEmulator({ yaml, quiet: true }));
-  const url = emu.listeners[0].url;
-  return { url, localUrl: url.replace("127.0.0.1", "localhost"), alpha, beta, emu };
+  const envoy = await own(t, startEmulator({ yaml, quiet: true }));
+  const url = envoy.listeners[0].url;
+  return { url, localUrl: url.replace("127.0.0.1", "localhost"), alpha, beta, envoy };
 }
 
 async function toolNames(client: Client): Promise<string[]> {
@@ -82,14 +82,14 @@ test("each request gets its own rule's allow-list: by route, route + service, se
 
 test("rules never share a backend session, even for servers of the same name, cluster and authority; stats add up under the name", async (t) => {
   const gw = await gateway(t, { _rules_: RULES });
-  const before = metric(gw.emu, "mcp_proxy.requests.fixture.tools_list.ok");
+  const before = metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok");
   // Route rule and domain rule: both "fixture" at http://backend/mcp on cluster alpha.
   await toolNames(await connectClient(t, gw.url, {}, "/a/mcp"));
   await toolNames(await connectClient(t, gw.localUrl, {}, "/mcp"));
   await toolNames(await connectClient(t, gw.url, {}, "/a/mcp"));
   const initializes = gw.alpha.requests.filter((r) => r.rpcMethod === "initialize").length;
   assert.equal(initializes, 2, "one backend session per rule, the second route-a request reuses the first");
-  assert.equal(metric(gw.emu, "mcp_proxy.requests.fixture.tools_list.ok") - before, 3);
+  assert.equal(metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok") - before, 3);
 });
 
 test("a request that matches no rule, without a global configuration, reaches the route's upstream untouched", async (t) => {
@@ -107,6 +107,6 @@ test("the global configuration applies when no rule matches; a matching rule sti
   const gw = await gateway(t, { server: { ...server, name: "global" }, allowTools: ["fail"], _rules_: RULES }, first);
   const other = await connectClient(t, gw.url, {}, "/other/mcp");
   assert.deepEqual(await toolNames(other), ["fail"]);
-  assert.equal(metric(gw.emu, "mcp_proxy.requests.global.tools_list.ok"), 1);
+  assert.equal(metric(gw.envoy, "mcp-proxy.requests.global.tools_list.ok"), 1);
   assert.deepEqual(await toolNames(await connectClient(t, gw.url, {}, "/a/mcp")), ["echo"]);
 });

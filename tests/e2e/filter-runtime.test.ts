@@ -5,17 +5,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
-import { own, send, startWith } from "../helpers/emulator-harness.ts";
+import { own, send, startWith } from "../helpers/harness.ts";
 
 test("the runtime keeps every reachable object intact across collections and reuses what it frees", async (t) => {
   const upstream = await own(t, echoUpstream());
-  const { emu, url } = await startWith(t, "heap", { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } });
+  const { envoy, url } = await startWith(t, "heap", { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } });
   const memory: number[] = [];
   for (let seed = 1; seed <= 120; seed++) {
     const reply = await send(url, { path: "/", headers: [["x-seed", String(seed)]] });
     assert.equal(reply.status, 200, `seed ${seed}: ${reply.body}`);
     assert.match(reply.body, /^ok kept=\d+ buffers=\d+ static=\d+$/);
-    memory.push(emu.wasmMemoryBytes());
+    memory.push(envoy.wasmMemoryBytes());
   }
   assert.equal(upstream.requests.length, 0);
   // Each request allocates over a megabyte (2,400 strings and buffers of up to 10 KB) and keeps a bounded set;

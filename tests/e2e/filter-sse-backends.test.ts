@@ -3,14 +3,14 @@
 // server-everything in sse mode, the SDK's SSEServerTransport under a path prefix, and the scripted legacy server.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { header, own, waitFor } from "../helpers/emulator-harness.ts";
+import { header, own, waitFor } from "../helpers/harness.ts";
 import { startScriptedLegacyBackend, startSdkLegacyBackend } from "../fixtures/backends/legacy-sse-backend.ts";
 import { connectClient, json, metric, post, startEverything, startGateway, assertFixtureToolsPassThrough } from "./filter-harness.ts";
 import { SSE_ROUTES, call, legacyGateway, sseServer } from "./filter-sse-harness.ts";
 
 test("server-everything (sse) through the gateway with the SDK Client: tools/list and tools/call", async (t) => {
   const port = await startEverything(t, "sse");
-  const { url, emu } = await startGateway(t, { pluginConfig: sseServer(), clusters: { backend: port }, routes: SSE_ROUTES });
+  const { url, envoy } = await startGateway(t, { pluginConfig: sseServer(), clusters: { backend: port }, routes: SSE_ROUTES });
   const client = await connectClient(t, url);
   const { tools } = await client.listTools();
   assert.ok(tools.some((x) => x.name === "echo"), tools.map((x) => x.name).join(","));
@@ -18,8 +18,8 @@ test("server-everything (sse) through the gateway with the SDK Client: tools/lis
   assert.match(JSON.stringify(echoed.content), /through the SSE GET/);
   const sum = await client.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } });
   assert.match(JSON.stringify(sum.content), /42/);
-  assert.equal(metric(emu, "mcp_proxy.upstream.legacy.sse_get"), 3);
-  assert.equal(metric(emu, "mcp_proxy.requests.legacy.tools_call.ok"), 2);
+  assert.equal(await metric(envoy, "mcp-proxy.upstream.legacy.sse_get"), 3);
+  assert.equal(await metric(envoy, "mcp-proxy.requests.legacy.tools_call.ok"), 2);
 });
 
 test("the SDK's SSEServerTransport under a path prefix: results pass through untouched, string ids kept", async (t) => {

@@ -2,7 +2,7 @@
 // Envoy does without allow_on_headers_stop_iteration, and a route that does not send the SSE URL anywhere.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { header, own, pluginLogs, waitFor } from "../helpers/emulator-harness.ts";
+import { header, own, pluginLogs, waitFor } from "../helpers/harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 import { startScriptedLegacyBackend, type ScriptedLegacyOptions } from "../fixtures/backends/legacy-sse-backend.ts";
 import { json, post, startGateway } from "./filter-harness.ts";
@@ -57,7 +57,7 @@ test("a rejected POST: the error names it; a rejected notification is only logge
   assert.match(rejected.body.error.message, /rejected the initialize POST: returned HTTP 400/);
   const notified = await callThrough(t, { rejectPost: { rpc: "notifications/initialized", status: 500 } });
   assert.ok(notified.body.result, JSON.stringify(notified.body));
-  assert.ok(pluginLogs(notified.emu).some((l) => l.includes("rejected notifications/initialized: returned HTTP 500")));
+  assert.ok(pluginLogs(notified.envoy).some((l) => l.includes("rejected notifications/initialized: returned HTTP 500")));
 });
 
 test("a non-SSE answer to the GET becomes the client's JSON-RPC error (in place of that answer)", async (t) => {
@@ -88,11 +88,11 @@ test("an event larger than maxResponseBodyBytes ends the request", async (t) => 
 
 test("the SSE URL must be routed to the backend: without a route Envoy's 404 passes and the filter logs why", async (t) => {
   const backend = await own(t, startScriptedLegacyBackend());
-  const { url, emu } = await legacyGateway(t, backend, sseServer(), [{ prefix: "/mcp", cluster: "backend" }]);
+  const { url, envoy } = await legacyGateway(t, backend, sseServer(), [{ prefix: "/mcp", cluster: "backend" }]);
   const reply = await post(url, call(1, "alpha"));
   assert.equal(reply.status, 404);
   assert.equal(backend.seen.length, 0);
-  await waitFor("the warning", () => pluginLogs(emu).some((l) => /returned HTTP 404/.test(l)));
+  await waitFor("the warning", () => pluginLogs(envoy).some((l) => /returned HTTP 404/.test(l)));
 });
 
 test("servers[] form: an SSE URL routed to another cluster than the server's is refused with the reason", async (t) => {

@@ -3,7 +3,7 @@
 // go to one warm child instead of spawning one per request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { own } from "../helpers/emulator-harness.ts";
+import { own } from "../helpers/harness.ts";
 import { startTestSidecar, EVERYTHING, echoServer, leftovers } from "../sidecar/helpers.ts";
 import { connectClient, json, post, startGateway } from "./filter-harness.ts";
 

@@ -1,5 +1,6 @@
-// Builds Envoy v3 bootstrap YAML for tests: one listener on an ephemeral port, the wasm filter, the router, and
-// clusters pointing at local upstreams. The same shape works for real Envoy.
+// Builds Envoy v3 bootstrap YAML for tests: one listener on an ephemeral port, the wasm filter, the router,
+// clusters pointing at local upstreams, and the admin API on an ephemeral loopback port (tests/helpers/envoy.ts finds
+// the bound ports through it).
 import { stringify } from "yaml";
 
 export interface RouteSpec {
@@ -29,8 +30,12 @@ export interface BootstrapSpec {
   clusters: Record<string, number>;
   streamIdleTimeout?: string;
   connectTimeout?: string;
-  admin?: boolean;
+  /** A file for Envoy's access log: one JSON object per request with the filter's access-log properties. */
+  accessLogPath?: string;
 }
+
+/** The filter's access-log properties (proxy_set_property stores them as Envoy filter state "wasm.NAME"). */
+export const ACCESS_LOG_PROPERTIES = ["mcp_server_name", "mcp_method", "mcp_tool_name"];
 
 function route(spec: RouteSpec) {
   const match = spec.path !== undefined ? { path: spec.path } : { prefix: spec.prefix ?? "/" };
@@ -74,7 +79,9 @@ export function bootstrapYaml(spec: BootstrapSpec): string {
     http_filters: httpFilters,
   };
   if (spec.streamIdleTimeout !== undefined) hcm.stream_idle_timeout = spec.streamIdleTimeout;
+  if (spec.accessLogPath !== undefined) hcm.access_log = [accessLog(spec.accessLogPath)];
   const bootstrap: Record<string, unknown> = {
+    admin: { address: { socket_address: { address: "127.0.0.1", port_value: 0 } } },
     static_resources: {
       listeners: [{
         name: "main",
@@ -92,6 +99,18 @@ export function bootstrapYaml(spec: BootstrapSpec): string {
       })),
     },
   };
-  if (spec.admin) bootstrap.admin = { address: { socket_address: { address: "127.0.0.1", port_value: 0 } } };
   return stringify(bootstrap);
+}
+
+function accessLog(path: string) {
+  const fields: Record<string, string> = { method: "%REQ(:METHOD)%", path: "%REQ(:PATH)%", status: "%RESPONSE_CODE%" };
+  for (const name of ACCESS_LOG_PROPERTIES) fields[name] = `%FILTER_STATE(wasm.${name}:PLAIN)%`;
+  return {
+    name: "envoy.access_loggers.file",
+    typed_config: {
+      "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+      path,
+      log_format: { json_format: fields },
+    },
+  };
 }

@@ -1,11 +1,9 @@
-// Shared plumbing for the emulator end-to-end tests: building the test filters, starting the emulator from a
-// bootstrap spec, raw HTTP requests (node:http, so Host, duplicates and hop-by-hop headers go out as written), and
-// polling the plugin's log lines.
+// Shared plumbing for the end-to-end tests: test filters in real Envoy from a bootstrap spec, raw HTTP requests
+// (node:http, so Host, duplicates and hop-by-hop headers go out as written), and polling the plugin's log lines.
 import { request as httpRequest } from "node:http";
 import type { TestContext } from "node:test";
-import { startEmulator } from "../../emulator/index.ts";
-import type { Emulator, LogLevelName } from "../../emulator/api.ts";
 import { bootstrapYaml, type BootstrapSpec } from "./bootstrap.ts";
+import { ownEnvoy, type Envoy, type EnvoyOptions } from "./envoy.ts";
 import { buildTestFilter } from "./sdk-build.ts";
 export { repoRoot } from "./sdk-build.ts";
 
@@ -17,17 +15,17 @@ export async function own<T extends { close(): Promise<void> }>(t: TestContext, 
 }
 
 export interface Started {
-  emu: Emulator;
+  envoy: Envoy;
   url: string;
 }
 
-/** Starts the emulator on bootstrapYaml(spec) with the named test filter (root id = filter name by default). */
+/** Starts Envoy on bootstrapYaml(spec) with the named test filter (root id = filter name by default). */
 export async function startWith(t: TestContext, filter: string | undefined, spec: Omit<BootstrapSpec, "wasm">,
-  logLevel: LogLevelName = "info"): Promise<Started> {
+  options: Omit<EnvoyOptions, "yaml"> = {}): Promise<Started> {
   const wasm = filter === undefined ? undefined : await buildTestFilter(filter);
   const yaml = bootstrapYaml({ rootId: filter, pluginName: filter, ...spec, wasm });
-  const emu = await own(t, startEmulator({ yaml, quiet: true, logLevel }));
-  return { emu, url: emu.listeners[0].url };
+  const envoy = await ownEnvoy(t, { ...options, yaml });
+  return { envoy, url: envoy.url };
 }
 
 export interface Reply {
@@ -96,11 +94,6 @@ export function header(reply: { headers: [string, string][] }, name: string): st
   return reply.headers.find(([k]) => k === name)?.[1];
 }
 
-/** The plugin's log messages (not the host's own lines), optionally only those starting with `prefix`. */
-export function pluginLogs(emu: Emulator, prefix = ""): string[] {
-  return emu.logs.filter((l) => l.source !== "emulator" && l.message.startsWith(prefix)).map((l) => l.message);
-}
-
 /** Polls until `check` returns a value other than undefined/false; fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -113,14 +106,14 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 }
 
 /** Waits until the plugin logged a message starting with `prefix`; returns every such message. */
-export function waitForLog(emu: Emulator, prefix: string, count = 1, timeoutMs = 5000): Promise<string[]> {
+export function waitForLog(envoy: Envoy, prefix: string, count = 1, timeoutMs = 5000): Promise<string[]> {
   return waitFor(`${count} plugin log(s) starting with "${prefix}"`, () => {
-    const lines = pluginLogs(emu, prefix);
+    const lines = envoy.pluginLogs(prefix);
     return lines.length >= count && lines;
   }, timeoutMs);
 }
 
 /** The value after `key=` in the first plugin log line starting with `prefix` (filters log "prefix key=value ..."). */
-export function loggedValue(emu: Emulator, prefix: string): string | undefined {
-  return pluginLogs(emu, prefix)[0]?.slice(prefix.length);
+export function loggedValue(envoy: Envoy, prefix: string): string | undefined {
+  return envoy.pluginLogs(prefix)[0]?.slice(prefix.length);
 }
