@@ -59,11 +59,6 @@ export function responseHeader(name: string): string {
   return stream_context.headers.response.get(name);
 }
 
-/** Only while the response headers are held (the SDK traps on a non-Ok result). */
-export function replaceResponseHeader(name: string, value: string): void {
-  stream_context.headers.response.replace(name, value);
-}
-
 export function requestBody(size: i32): ArrayBuffer {
   return get_buffer_bytes(BufferTypeValues.HttpRequestBody, 0, size);
 }
@@ -75,10 +70,6 @@ export function responseBody(size: i32): ArrayBuffer {
 /** Replaces the current request body chunk (of `size` bytes) with `data`; the result is ignored (never traps). */
 export function replaceRequestBody(size: i32, data: ArrayBuffer): void {
   set_buffer_bytes(BufferTypeValues.HttpRequestBody, 0, size, data);
-}
-
-export function replaceResponseBody(size: i32, data: ArrayBuffer): void {
-  set_buffer_bytes(BufferTypeValues.HttpResponseBody, 0, size, data);
 }
 
 export function callResponseBody(size: i32): ArrayBuffer {

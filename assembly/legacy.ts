@@ -6,7 +6,9 @@
 //  3. on `endpoint`, POSTs initialize, then notifications/initialized, then the client's request (proxy_http_call to
 //     the cluster that serves the GET), and reads each reply off the stream by our id;
 //  4. hands the reply (or a Failure) to the Exchange, which answers with a local reply while the response headers
-//     are still held: Envoy then replies directly and resets the SSE stream, which ends the backend's session.
+//     are still held: Envoy then replies directly and resets the SSE stream, which ends the backend's session. The
+//     same holds when the GET was answered with anything but a stream, Envoy's own 404/503/504 included: the
+//     client always gets the JSON-RPC error, never that answer.
 // A legacy session lives exactly as long as its GET, so nothing can be reused: every request costs a GET and three
 // POSTs (as in Higress). Requests that need no backend (initialize, ping, notifications) never open a stream.
 import { FilterDataStatusValues, FilterHeadersStatusValues, Headers } from "@solo-io/proxy-runtime/assembly";
@@ -15,7 +17,7 @@ import { UpstreamAuth, withQueryParam } from "./credentials";
 import { Scanner } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
 import { logWarn, pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
-  replaceResponseBody, replaceResponseHeader, requestHeaderNames, responseBody, responseHeader } from "./host";
+  requestHeaderNames, responseBody, responseHeader } from "./host";
 import { Plugin } from "./plugin";
 import { Failure, Waiter, describe, initializeBody } from "./sessions";
 import { SseEvent, SseParser } from "./sse";
@@ -56,9 +58,6 @@ function isEnvoyRequestHeader(name: string): bool {
   return ENVOY_REQUEST_HEADERS.includes(name) || name.startsWith("x-envoy-");
 }
 
-/** Marks "deliver in place" for a response that ended with its headers: nothing can carry a body. */
-const NO_BODY: i32 = -2;
-
 export class LegacySse extends Handler {
   private stage: Stage = Stage.Opened;
   private parser: SseParser = new SseParser();
@@ -68,8 +67,6 @@ export class LegacySse extends Handler {
   private holding: bool = false;
   /** The rejected GET's answer, for the error message. */
   private rejected: BackendReply = new BackendReply();
-  /** While a rejected answer is rewritten in place: its body size (or NO_BODY); -1 otherwise. */
-  private inPlace: i32 = -1;
 
   constructor(public waiter: Waiter, public server: ServerConfig, public plugin: Plugin, public req: LegacyRequest) {
     super();
@@ -123,9 +120,8 @@ export class LegacySse extends Handler {
     r.contentType = type;
     r.wwwAuthenticate = responseHeader("www-authenticate");
     this.stage = Stage.Rejected;
-    if (!endOfStream) return stop;
-    this.reject(NO_BODY);
-    return FilterHeadersStatusValues.Continue;
+    if (endOfStream) this.reject();
+    return stop;
   }
 
   responseBody(size: i32, endOfStream: bool): FilterDataStatusValues {
@@ -231,41 +227,23 @@ export class LegacySse extends Handler {
   private bufferRejected(size: i32, endOfStream: bool): FilterDataStatusValues {
     if (!endOfStream) return FilterDataStatusValues.StopIterationAndBuffer;
     this.rejected.body = responseBody(size);
-    this.reject(size);
-    return FilterDataStatusValues.Continue;
+    this.reject();
+    return FilterDataStatusValues.StopIterationNoBuffer;
   }
 
   /**
-   * The GET was answered with something else than an SSE stream (an HTTP error, Envoy's own 503/504, a JSON body):
-   * the client's error replaces that answer in place. A local reply here could collide with one Envoy is sending.
+   * The GET was answered with something else than an SSE stream (an HTTP error, Envoy's own 404/503/504, a JSON
+   * body): the client's JSON-RPC error replaces that answer (a local reply sent while the headers are held).
    */
-  private reject(size: i32): void {
+  private reject(): void {
     const r = this.rejected;
     let problem = transportProblem(r, this.server.timeoutMs);
     if (r.status == 504 && problem.startsWith("timed out")) problem = "did not answer the SSE GET within the route timeout";
     if (problem.length == 0) problem = "answered the SSE GET with content-type \"" + r.contentType + "\", not text/event-stream";
-    this.inPlace = size;
+    if (r.status == 404 && propertyString("response\0code_details") == "route_not_found") {
+      problem = "cannot be reached: Envoy has no route for its SSE URL " + this.server.path + " (route it to the backend's cluster)";
+    }
     this.fail(Failure.fromReply(this.server, r, problem));
-    this.inPlace = -1;
-    this.holding = false;
-  }
-
-  /** From the Exchange's reply: true when the reply was written over the rejected answer (or could not be). */
-  deliverInPlace(status: u32, body: ArrayBuffer, headers: Headers): bool {
-    const size = this.inPlace;
-    if (size == -1) return false;
-    if (size == NO_BODY) {
-      // An answer that ended with its headers (e.g. Envoy's 404 when no route matches the SSE URL) passes as it is.
-      logWarn(String.UTF8.decode(body));
-      return true;
-    }
-    replaceResponseHeader(":status", status.toString());
-    for (let i = 0; i < headers.length; i++) {
-      replaceResponseHeader(String.UTF8.decode(headers[i].key), String.UTF8.decode(headers[i].value));
-    }
-    replaceResponseHeader("content-length", body.byteLength.toString());
-    replaceResponseBody(size, body);
-    return true;
   }
 }
 

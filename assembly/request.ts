@@ -147,6 +147,8 @@ class Exchange extends Waiter {
   /** Legacy SSE backends: the client's request became the SSE GET. */
   private legacy: LegacySse | null = null;
   private bodySize: i32 = 0;
+  /** A body callback came: in "hold" mode none ever comes when Envoy lacks allow_on_headers_stop_iteration. */
+  private bodySeen: bool = false;
 
   /** `facts` are the rules' reads (null without rules): the route's cluster is not read from the host twice. */
   constructor(public stream: McpStream, public server: ServerConfig, private req: HeaderSnapshot, private path: string,
@@ -191,6 +193,9 @@ class Exchange extends Waiter {
       return stop;
     }
     this.capture();
+    // The deadline runs from here: a body that never reaches the filter ends in a clear error, not a hang.
+    this.deadline = nowMs() + <i64>config.deadlineMs;
+    this.plugin.active.add(this);
     return config.mode == HeadersMode.Hold ? stop : FilterHeadersStatusValues.Continue;
   }
 
@@ -268,6 +273,7 @@ class Exchange extends Waiter {
 
   body(size: i32, endOfStream: bool): FilterDataStatusValues {
     const hold = FilterDataStatusValues.StopIterationAndBuffer;
+    this.bodySeen = true;
     if (this.done) return hold;
     if (size > this.plugin.config.maxRequestBytes) { this.tooLarge(); return hold; }
     if (!endOfStream) return hold;
@@ -363,8 +369,6 @@ class Exchange extends Waiter {
       this.fail(new Failure(200, describe(this.server, 'has no cluster: the route has none; set "cluster"')));
       return;
     }
-    this.deadline = nowMs() + <i64>this.plugin.config.deadlineMs;
-    this.plugin.active.add(this);
     if (this.server.transport == Transport.Sse) this.openLegacy();
     else this.acquireSession();
   }
@@ -479,8 +483,13 @@ class Exchange extends Waiter {
 
   tick(now: i64): void {
     if (now < this.deadline) return;
-    const ms = this.plugin.config.deadlineMs.toString();
-    this.finish(200, errorReply(this.id, REQUEST_TIMEOUT, "Request timed out after " + ms + " ms (deadlineMs)"), Outcome.Timeout);
+    const config = this.plugin.config;
+    let message = "Request timed out after " + config.deadlineMs.toString() + " ms (deadlineMs)";
+    if (!this.bodySeen && config.mode == HeadersMode.Hold) {
+      message += ": its body never reached the filter. In requestHeadersMode \"hold\" Envoy must run the filter with " +
+        "allow_on_headers_stop_iteration: true (Envoy >= 1.35); without it use requestHeadersMode \"continue\"";
+    }
+    this.finish(200, errorReply(this.id, REQUEST_TIMEOUT, message), Outcome.Timeout);
   }
 
   // ---- The reply ----
@@ -504,8 +513,6 @@ class Exchange extends Waiter {
       if (extra.length == 0) headers = JSON_ONLY;
       else extra.push(JSON_CONTENT_TYPE);
     }
-    const legacy = this.legacy;
-    if (legacy !== null && legacy.deliverInPlace(status, body, headers)) return;
     const id = this.stream.context_id;
     if (headers === JSON_ONLY) localReplyPairs(id, status, body, JSON_ONLY_PAIRS);
     else if (headers === NO_HEADERS) localReplyPairs(id, status, body, NO_PAIRS);

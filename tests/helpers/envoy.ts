@@ -126,7 +126,9 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
     return envoy;
   } catch (error) {
     await close();
-    const tail = logs.slice(-40).map((l) => `[${l.level}][${l.logger}] ${l.message}`).join("\n");
+    // Envoy's start-up banner is long: show its errors, then the last lines.
+    const errors = logs.filter((l) => l.level === "error" || l.level === "critical");
+    const tail = [...errors, ...logs.slice(-15)].map((l) => `[${l.level}][${l.logger}] ${l.message.slice(0, 600)}`).join("\n");
     throw new Error(`${(error as Error).message}\nEnvoy ${version}'s log:\n${tail}`);
   }
 }
