@@ -16,6 +16,11 @@ export const DEFAULT_MAX_SESSIONS: i32 = 1000;
 export const DEFAULT_MAX_REQUEST_BYTES: i32 = 1 << 20;
 export const DEFAULT_MAX_RESPONSE_BYTES: i32 = 8 << 20;
 export const DEFAULT_FORWARD_HEADERS = ["traceparent", "tracestate", "baggage", "x-request-id"];
+/**
+ * Forwarded headers that carry trace context, different on every request and never an identity. Every other
+ * forwarded header may reach a backend's identity (a sidecar's envFromHeaders): backend sessions are keyed by it.
+ */
+export const TRACE_CONTEXT_HEADERS = DEFAULT_FORWARD_HEADERS;
 /** Headers the filter sets itself on dispatched calls, or that must never leave the gateway. */
 const NOT_FORWARDABLE = ["cookie", "authorization", "host", "content-type", "content-length", "accept",
   "mcp-session-id", "mcp-protocol-version", "transfer-encoding", "connection", "x-envoy-allow-mcp-tools"];
@@ -111,6 +116,8 @@ export class Config {
   maxRequestBytes: i32 = DEFAULT_MAX_REQUEST_BYTES;
   maxResponseBytes: i32 = DEFAULT_MAX_RESPONSE_BYTES;
   forwardHeaders: string[] = DEFAULT_FORWARD_HEADERS;
+  /** The forwarded headers that are not trace context: their values key backend sessions. */
+  identityHeaders: string[] = [];
   /** "" means Envoy's name for the plugin (root.ts). */
   statPrefix: string = "";
 
@@ -252,6 +259,7 @@ class Reader {
       names[i] = name;
     }
     c.forwardHeaders = names;
+    c.identityHeaders = names.filter((name: string) => !TRACE_CONTEXT_HEADERS.includes(name));
   }
 
   /** `server` or `servers` of `holder` (the top level, or a rule at path `at`) into `set`, and into c.servers. */

@@ -27,7 +27,7 @@ export class SecurityRequirement {
 export class UpstreamAuth {
   constructor(public name: string = "", public value: string = "", public inQuery: bool = false) {}
 
-  /** Identifies the upstream identity, so backend sessions are never shared across credentials. */
+  /** The credential as one string: part of the identity backend sessions are keyed by (hashed, request.ts). */
   get key(): string {
     return this.name.length == 0 ? "" : (this.inQuery ? "?" : "") + this.name + "=" + this.value;
   }

@@ -4,6 +4,7 @@
 // legacy SSE backends, through the client's own request rewritten into the SSE GET (legacy.ts).
 import { Context, FilterDataStatusValues, FilterHeadersStatusValues, HeaderMapTypeValues, Headers, RootContext } from "@solo-io/proxy-runtime/assembly";
 import { ByteWriter } from "./bytes";
+import { sha256Hex } from "./sha256";
 import { HeadersMode, ServerConfig, Transport } from "./config";
 import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withQueryParam,
   withoutQueryParam } from "./credentials";
@@ -407,13 +408,13 @@ class Exchange extends Waiter {
     return new UpstreamAuth();
   }
 
-  /** The live session for this request's (server, cluster, authority, upstream credential), or a new one. */
+  /** The live session for this request's (server, cluster, authority, identity), or a new one. */
   private acquireSession(): void {
     const server = this.server;
     const auth = this.upstream();
     const authority = server.authority.length > 0 ? server.authority : this.authority;
     const sessions = this.plugin.sessions;
-    const key = sessions.key(server, this.cluster, authority, auth.key);
+    const key = sessions.key(server, this.cluster, authority, this.identity(auth));
     if (sessions.join(key, server, this)) return;
     const headers: Headers = [];
     let path = server.path;
@@ -421,6 +422,23 @@ class Exchange extends Waiter {
     else if (auth.name.length > 0) headers.push(pair(auth.name, auth.value));
     const target = new Target(this.cluster, authority, path, server.timeoutMs);
     sessions.open(new SessionSpec(key, server, target, headers, this.forwarded), this);
+  }
+
+  /**
+   * What identifies the client to the backend: the upstream credential and the forwarded headers that are not trace
+   * context (a sidecar may map them into a child's environment). "" when there is none; else a SHA-256 digest, so
+   * that no raw credential becomes a key and no crafted value can reach another identity's session.
+   */
+  private identity(auth: UpstreamAuth): string {
+    const names = this.plugin.config.identityHeaders;
+    if (auth.name.length == 0 && names.length == 0) return "";
+    const w = new ByteWriter(64);
+    w.str(auth.key).byte(0);
+    for (let i = 0; i < names.length; i++) {
+      if (this.req.has(names[i])) w.str(names[i]).byte(0x3a).str(this.req.get(names[i]));
+      w.byte(0);
+    }
+    return sha256Hex(w.take());
   }
 
   onSession(session: BackendSession): void {

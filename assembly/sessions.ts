@@ -22,9 +22,9 @@ export function initializeBody(id: i64): ArrayBuffer {
   return requestBody(id, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
 }
 
-/** Session key parts last seen for one server, with their key: the common case (one cluster, authority, credential) reuses it. */
+/** Session key parts last seen for one server, with their key: the common case (one cluster, authority, identity) reuses it. */
 class KeyParts {
-  constructor(public cluster: string, public authority: string, public auth: string, public key: string) {}
+  constructor(public cluster: string, public authority: string, public identity: string, public key: string) {}
 }
 
 /** mcp_proxy.sessions.<server>.<event> (indexes SESSION_EVENTS). */
@@ -186,15 +186,18 @@ export class SessionPool {
     return this.plugin.config.sessionIdleMs > 0;
   }
 
-  /** Identifies a backend session: sessions are never shared across servers, clusters, authorities or credentials. */
-  key(server: ServerConfig, cluster: string, authority: string, authKey: string): string {
+  /**
+   * Identifies a backend session: sessions are never shared across servers, clusters, authorities or identities
+   * (`identity` is the digest of the client's credential and identity headers, "" for none).
+   */
+  key(server: ServerConfig, cluster: string, authority: string, identity: string): string {
     const lastKeys = this.lastKeys;
     if (lastKeys.has(server.index)) {
       const last = lastKeys.get(server.index);
-      if (last.cluster == cluster && last.authority == authority && last.auth == authKey) return last.key;
+      if (last.cluster == cluster && last.authority == authority && last.identity == identity) return last.key;
     }
-    const key = server.index.toString() + "\n" + cluster + "\n" + authority + "\n" + authKey;
-    lastKeys.set(server.index, new KeyParts(cluster, authority, authKey, key));
+    const key = server.index.toString() + "\n" + cluster + "\n" + authority + "\n" + identity;
+    lastKeys.set(server.index, new KeyParts(cluster, authority, identity, key));
     return key;
   }
 
