@@ -4,10 +4,17 @@
 // found is reported as "<field>: <problem>".
 import { Elements, Kind, Members, Scanner, Span } from "./json";
 import { SchemeType, SecurityRequirement, SecurityScheme } from "./credentials";
+import { NameFilter } from "./policy";
 import { Category, DomainPattern, RequestFacts, Rule, firstMatch, parseServiceEntry } from "./rules";
 
 export const enum HeadersMode { Hold = 0, Continue = 1 }
 export const enum Transport { Http = 0, Stdio = 1, Sse = 2 }
+/**
+ * How a server is proxied. Higress: the filter is the MCP server clients see (initialize answered here, requests
+ * dispatched on a backend session it keeps, legacy SSE rewritten). Passthrough: requests go through Envoy's router
+ * to the backend, which clients see, with the filter's policy applied in line (streams, server-to-client requests).
+ */
+export const enum Mode { Higress = 0, Passthrough = 1 }
 
 export const DEFAULT_TIMEOUT_MS: i32 = 5000;
 export const DEFAULT_DEADLINE_MS: i32 = 30000;
@@ -26,7 +33,9 @@ const NOT_FORWARDABLE = ["cookie", "authorization", "host", "content-type", "con
   "mcp-session-id", "mcp-protocol-version", "transfer-encoding", "connection", "x-envoy-allow-mcp-tools"];
 /** Settings of the whole plugin (one VM, one session pool): top level only, refused inside a rule. */
 const PLUGIN_WIDE = ["requestHeadersMode", "deadlineMs", "sessionIdleTimeoutMs", "maxBackendSessions",
-  "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders", "statPrefix"];
+  "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders", "statPrefix", "allowedOrigins"];
+/** The policy keys a server's holder may carry (beside `server`, or inside a `servers[]` entry). */
+const POLICY_KEYS = ["allowTools", "allowResources", "allowPrompts", "tools"];
 
 export class ToolConfig {
   /** Tool-level downstream scheme (`security`) and upstream scheme (`requestTemplate.security`). */
@@ -56,8 +65,13 @@ export class ServerConfig {
   schemes: Map<string, SecurityScheme> = new Map();
   defaultDownstream: SecurityRequirement = new SecurityRequirement();
   defaultUpstream: SecurityRequirement = new SecurityRequirement();
-  /** null: no `allowTools` key (no restriction); an empty set denies all. */
-  allowTools: Set<string> | null = null;
+  mode: Mode = Mode.Higress;
+  /** Open when the key is absent; an empty list denies all. Tools are exact names (Higress). */
+  allowTools: NameFilter = NameFilter.open();
+  /** Resource URIs (and URI templates); an entry ending in `*` allows every URI it prefixes. */
+  allowResources: NameFilter = NameFilter.open();
+  /** Prompt names; an entry ending in `*` allows every name it prefixes. */
+  allowPrompts: NameFilter = NameFilter.open();
   tools: Map<string, ToolConfig> = new Map();
   /** Every scheme used downstream (server default or per tool): their credentials are read and stripped. */
   downstreamSchemes: SecurityScheme[] = [];
@@ -102,7 +116,7 @@ export class ServerSet {
 }
 
 export class Config {
-  mode: HeadersMode = HeadersMode.Hold;
+  headersMode: HeadersMode = HeadersMode.Hold;
   /** Every server, the top level's first, then each rule's; `index` is the position, unique across rules. */
   servers: ServerConfig[] = [];
   /** The top level's servers; empty when only rules have servers (requests matching no rule then pass through). */
@@ -120,6 +134,8 @@ export class Config {
   identityHeaders: string[] = [];
   /** "" means Envoy's name for the plugin (root.ts). */
   statPrefix: string = "";
+  /** Origins browsers may call from (lowercase, no trailing slash); null: localhost and same-host origins only. */
+  allowedOrigins: string[] | null = null;
 
   /** The top level's server for `path`, or null: the whole choice when there are no rules. */
   match(path: string): ServerConfig | null {
@@ -225,7 +241,7 @@ class Reader {
     if (!this.s.isDocument(doc)) { this.fail("", "not valid JSON"); return c; }
     if (doc.kind != Kind.Object) { this.fail("", "must be a JSON object"); return c; }
     const mode = this.str(doc, "requestHeadersMode", "requestHeadersMode", "hold");
-    if (mode == "continue") c.mode = HeadersMode.Continue;
+    if (mode == "continue") c.headersMode = HeadersMode.Continue;
     else if (mode != "hold") this.fail("requestHeadersMode", 'must be "hold" or "continue"');
     c.deadlineMs = this.positive(doc, "deadlineMs", DEFAULT_DEADLINE_MS);
     c.sessionIdleMs = this.int(doc, "sessionIdleTimeoutMs", "sessionIdleTimeoutMs", DEFAULT_SESSION_IDLE_MS);
@@ -234,6 +250,7 @@ class Reader {
     c.maxResponseBytes = this.positive(doc, "maxResponseBodyBytes", DEFAULT_MAX_RESPONSE_BYTES);
     this.forwardHeaders(doc, c);
     c.statPrefix = this.str(doc, "statPrefix", "statPrefix", "");
+    this.allowedOrigins(doc, c);
     // With rules the top level may have no server (Higress's defaultConfigDisable, or only plugin-wide settings in
     // defaultConfig): requests that match no rule then pass through.
     const hasRules = this.s.member(doc, "_rules_", new Span());
@@ -260,6 +277,20 @@ class Reader {
     }
     c.forwardHeaders = names;
     c.identityHeaders = names.filter((name: string) => !TRACE_CONTEXT_HEADERS.includes(name));
+  }
+
+  private allowedOrigins(doc: Span, c: Config): void {
+    const origins = this.strings(doc, "allowedOrigins", "allowedOrigins");
+    if (origins === null) return;
+    for (let i = 0; i < origins.length; i++) {
+      const origin = origins[i].toLowerCase();
+      const path = "allowedOrigins[" + i.toString() + "]";
+      if (origin != "*" && !origin.startsWith("http://") && !origin.startsWith("https://")) {
+        this.fail(path, 'must be an origin such as "https://app.example.com" (scheme://host[:port]), or "*"');
+      }
+      origins[i] = origin.endsWith("/") ? origin.substring(0, origin.length - 1) : origin;
+    }
+    c.allowedOrigins = origins;
   }
 
   /** `server` or `servers` of `holder` (the top level, or a rule at path `at`) into `set`, and into c.servers. */
@@ -292,8 +323,9 @@ class Reader {
 
   private noSharedPolicy(holder: Span, at: string, problem: string): void {
     const v = new Span();
-    if (this.s.member(holder, "allowTools", v)) this.fail(at + "allowTools", problem);
-    else if (this.s.member(holder, "tools", v)) this.fail(at + "tools", problem);
+    for (let i = 0; i < POLICY_KEYS.length && this.ok; i++) {
+      if (this.s.member(holder, POLICY_KEYS[i], v)) this.fail(at + POLICY_KEYS[i], problem);
+    }
   }
 
   /** Indexes are positions in c.servers: unique across rules, so rules never share a backend session. */
@@ -302,6 +334,9 @@ class Reader {
     c.servers.push(server);
     set.servers.push(server);
     this.sseNeedsHold(c, server, transportPath);
+    if (this.ok && server.transport == Transport.Sse && server.mode == Mode.Passthrough) {
+      this.fail(transportPath, '"sse" (the legacy HTTP+SSE transport) works in mode "higress" only: the filter turns each request into the SSE GET');
+    }
   }
 
   /** Reads server fields from `obj` and allowTools/tools from `holder`; `prefix` names the holder's fields in errors. */
@@ -327,12 +362,10 @@ class Reader {
     this.schemes(obj, at, sv);
     sv.defaultDownstream = this.requirement(obj, "defaultDownstreamSecurity", at + "defaultDownstreamSecurity", sv);
     sv.defaultUpstream = this.requirement(obj, "defaultUpstreamSecurity", at + "defaultUpstreamSecurity", sv);
-    const allow = this.strings(holder, "allowTools", prefix + "allowTools");
-    if (allow !== null) {
-      const set = new Set<string>();
-      for (let i = 0; i < allow.length; i++) set.add(allow[i]);
-      sv.allowTools = set;
-    }
+    sv.mode = this.mode(obj, at + "mode");
+    sv.allowTools = NameFilter.of(this.strings(holder, "allowTools", prefix + "allowTools"), false);
+    sv.allowResources = NameFilter.of(this.strings(holder, "allowResources", prefix + "allowResources"), true);
+    sv.allowPrompts = NameFilter.of(this.strings(holder, "allowPrompts", prefix + "allowPrompts"), true);
     this.tools(holder, prefix + "tools", sv);
     collectDownstreamSchemes(sv);
     return sv;
@@ -351,9 +384,16 @@ class Reader {
     if (!splitUrl(url, sv)) this.fail(at + "mcpServerURL", "must be an http(s):// URL or a path starting with /");
   }
 
+  private mode(obj: Span, path: string): Mode {
+    const mode = this.str(obj, "mode", path, "higress");
+    if (mode == "passthrough") return Mode.Passthrough;
+    if (mode != "higress") this.fail(path, 'must be "higress" or "passthrough"');
+    return Mode.Higress;
+  }
+
   /** A legacy SSE server needs the request headers held until the body is read. */
   private sseNeedsHold(c: Config, server: ServerConfig, path: string): void {
-    if (!this.ok || c.mode == HeadersMode.Hold || server.transport != Transport.Sse) return;
+    if (!this.ok || c.headersMode == HeadersMode.Hold || server.transport != Transport.Sse) return;
     this.fail(path, '"sse" needs requestHeadersMode "hold" (and allow_on_headers_stop_iteration: true, Envoy >= 1.35): ' +
       'in "continue" mode the request headers go upstream before the body is read, so the POST cannot become the SSE GET');
   }

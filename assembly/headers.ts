@@ -144,3 +144,11 @@ function lowercaseEquals(ptr: usize, name: string): bool {
   }
   return true;
 }
+
+/** Request headers Envoy adds or relies on before any filter runs (its route lookup needs x-forwarded-proto). */
+const ENVOY_REQUEST_HEADERS = ["x-forwarded-proto", "x-forwarded-for", "x-request-id"];
+
+/** A header Envoy itself added or relies on: the filter never removes one. */
+export function isEnvoyRequestHeader(name: string): bool {
+  return ENVOY_REQUEST_HEADERS.includes(name) || name.startsWith("x-envoy-");
+}

@@ -59,6 +59,16 @@ export function responseHeader(name: string): string {
   return stream_context.headers.response.get(name);
 }
 
+/** Removing a response header is Ok even when absent; only while the response headers are being processed. */
+export function removeResponseHeader(name: string): void {
+  stream_context.headers.response.remove(name);
+}
+
+/** Replaces the current response body chunk (of `size` bytes) with `data`; the result is ignored (never traps). */
+export function setResponseBody(size: i32, data: ArrayBuffer): void {
+  set_buffer_bytes(BufferTypeValues.HttpResponseBody, 0, size, data);
+}
+
 export function requestBody(size: i32): ArrayBuffer {
   return get_buffer_bytes(BufferTypeValues.HttpRequestBody, 0, size);
 }

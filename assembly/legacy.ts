@@ -19,7 +19,9 @@ import { Message, Shape, parseMessage } from "./jsonrpc";
 import { logWarn, pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
   requestHeaderNames, responseBody, responseHeader } from "./host";
 import { Plugin } from "./plugin";
-import { Failure, Waiter, describe, initializeBody } from "./sessions";
+import { Failure, Waiter, describe } from "./backend";
+import { isEnvoyRequestHeader } from "./headers";
+import { initializeBody } from "./sessions";
 import { SseEvent, SseParser } from "./sse";
 import { BackendReply, Call, Handler, Target, notificationBody, parseStatus, postPairs, transportProblem } from "./upstream";
 import { resolveEndpoint } from "./url";
@@ -42,20 +44,15 @@ const enum Stage {
 
 /** What the Exchange hands over: the backend request (with our id) and the identity to send it with. */
 export class LegacyRequest {
-  constructor(public id: i64, public body: ArrayBuffer, public what: string, public auth: UpstreamAuth,
+  constructor(public id: i64,
+    /** The request to send once the stream's handshake is done; null when only the handshake is wanted (initialize). */
+    public body: ArrayBuffer | null, public what: string, public auth: UpstreamAuth,
     /** Allowlisted client headers: kept on the GET, copied onto the POSTs. */
     public forwarded: Headers,
     /** The authority of the GET and the POSTs (mcpServerURL's, or the client's own). */
     public authority: string,
     /** The cluster the route chose for the client's request; replaced by the one that serves the GET. */
     public cluster: string) {}
-}
-
-/** Request headers Envoy adds or relies on before any filter runs: never removed by the rewrite. */
-const ENVOY_REQUEST_HEADERS = ["x-forwarded-proto", "x-forwarded-for", "x-request-id"];
-
-function isEnvoyRequestHeader(name: string): bool {
-  return ENVOY_REQUEST_HEADERS.includes(name) || name.startsWith("x-envoy-");
 }
 
 export class LegacySse extends Handler {
@@ -67,6 +64,8 @@ export class LegacySse extends Handler {
   private holding: bool = false;
   /** The rejected GET's answer, for the error message. */
   private rejected: BackendReply = new BackendReply();
+  /** The notifications the backend sent while our request ran (the data of each event). */
+  notifications: Uint8Array[] = [];
 
   constructor(public waiter: Waiter, public server: ServerConfig, public plugin: Plugin, public req: LegacyRequest) {
     super();
@@ -152,7 +151,9 @@ export class LegacySse extends Handler {
     }
     if (e.type != "message") return;
     const m = parseMessage(new Scanner(e.data));
-    // Notifications, server-to-client requests, priming events and other ids are not ours.
+    // Notifications while our request runs are its progress and log messages: delivered with the reply. Server-to-
+    // client requests, priming events and other ids are not ours.
+    if (m.shape == Shape.Notification && this.stage == Stage.Request) this.notifications.push(e.data);
     if (m.shape != Shape.Response) return;
     if (this.stage == Stage.Initialize && m.idIs(this.initId)) this.initialized(m);
     else if (this.stage == Stage.Request && m.idIs(this.req.id)) this.answered(m);
@@ -182,6 +183,11 @@ export class LegacySse extends Handler {
       this.fail(new Failure(200, describe(this.server, "refused initialize"), "", m));
       return;
     }
+    if (this.req.body === null) {
+      this.stage = Stage.Done;
+      this.waiter.initialized(m);
+      return;
+    }
     this.stage = Stage.Notify;
     this.post(notificationBody("notifications/initialized"), "initialized");
   }
@@ -206,7 +212,7 @@ export class LegacySse extends Handler {
       // As for Streamable HTTP backends, a failed notification is only logged.
       if (problem.length > 0) logWarn(describe(this.server, "rejected notifications/initialized: " + problem));
       this.stage = Stage.Request;
-      this.post(this.req.body, this.req.what);
+      this.post(this.req.body!, this.req.what);
     } else if (problem.length > 0) {
       this.fail(Failure.fromReply(this.server, reply, "rejected the " + what + " POST: " + problem));
     }

@@ -3,7 +3,8 @@
 // off module state, so two listeners (or two HCMs) with different servers never answer as each other. A
 // configuration pushed again gets a new root and Plugin; the old one ends its backend sessions (end()).
 import { Config } from "./config";
-import { SessionPool, Waiter } from "./sessions";
+import { Waiter } from "./backend";
+import { SessionPool } from "./sessions";
 import { CallStat, Stats } from "./stats";
 import { Calls, Handler, Target } from "./upstream";
 

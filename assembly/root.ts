@@ -28,7 +28,7 @@ export class McpRoot extends RootContext {
     const plugin = new Plugin(config, statPrefix(config.statPrefix));
     this.plugin = plugin;
     set_tick_period_milliseconds(TICK_MS);
-    const mode = config.mode == HeadersMode.Hold ? "hold" : "continue";
+    const mode = config.headersMode == HeadersMode.Hold ? "hold" : "continue";
     logInfo("configured " + config.servers.length.toString() + " server(s), requestHeadersMode " + mode +
       ", stats under " + plugin.stats.prefix);
     return true;

@@ -5,6 +5,8 @@ import { Headers } from "@solo-io/proxy-runtime/assembly";
 import { ServerConfig } from "./config";
 import { Message } from "./jsonrpc";
 import { logWarn, nowMs, pair } from "./host";
+import { Failure, Waiter, describe } from "./backend";
+import { BackendInfo } from "./capabilities";
 import { Plugin } from "./plugin";
 import { BackendReply, Call, Handler, Target, deletePairs, notificationBody, postPairs, requestBody, responseFor,
   resultString, transportProblem } from "./upstream";
@@ -33,40 +35,6 @@ const SESSION_EVENTS = ["hit", "miss", "shared_handshake", "lost"];
 /** Keeps session counter keys apart from the request counters' (see Stats.counted). */
 const SESSION_COUNTERS: i64 = 1 << 40;
 
-/** Why a client request could not be served by the backend. */
-export class Failure {
-  constructor(
-    /** HTTP status for the client: 200 (JSON-RPC error), or the backend's 401/403. */
-    public httpStatus: i32,
-    public message: string,
-    public wwwAuthenticate: string = "",
-    /** A JSON-RPC error from the backend, passed through verbatim. */
-    public error: Message | null = null,
-  ) {}
-
-  /** From an unusable reply: 401/403 keep their status (and challenge) so clients can authenticate. */
-  static fromReply(server: ServerConfig, reply: BackendReply, problem: string): Failure {
-    const auth = reply.status == 401 || reply.status == 403;
-    return new Failure(auth ? reply.status : 200, describe(server, problem), auth ? reply.wwwAuthenticate : "");
-  }
-}
-
-export function describe(server: ServerConfig, problem: string): string {
-  return 'MCP server "' + server.name + '" ' + problem;
-}
-
-/** A client request waiting on a backend session. */
-export class Waiter extends Handler {
-  /** False once answered or abandoned: sessions then skip it. */
-  waiting(): bool { return false; }
-  onSession(_session: BackendSession): void {}
-  onSessionFailed(_failure: Failure): void {}
-  /** The backend's JSON-RPC response to the request (legacy SSE backends deliver it off their stream). */
-  answered(_m: Message): void {}
-  /** Called on every tick; the waiter ends itself when its deadline passed. */
-  tick(_now: i64): void {}
-}
-
 /** Everything that identifies a backend session and how to reach it. */
 export class SessionSpec {
   constructor(public key: string, public server: ServerConfig, public target: Target,
@@ -81,6 +49,8 @@ const enum Stage { Initialize, Notify, Ready }
 export class BackendSession extends Handler {
   sessionId: string = "";
   protocolVersion: string = "";
+  /** The backend's initialize result: what clients are told (capabilities.ts). */
+  info: BackendInfo | null = null;
   waiters: Waiter[] = [];
   lastUsedMs: i64 = 0;
   private stage: Stage = Stage.Initialize;
@@ -146,6 +116,7 @@ export class BackendSession extends Handler {
     this.sessionId = reply.header("mcp-session-id");
     const version = resultString(m, "protocolVersion");
     this.protocolVersion = version.length > 0 ? version : ASSUMED_VERSION;
+    this.info = BackendInfo.of(m, this.protocolVersion);
     this.stage = Stage.Notify;
     this.send(notificationBody("notifications/initialized"), "initialized");
   }

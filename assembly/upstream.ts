@@ -123,8 +123,17 @@ function isEventStream(reply: BackendReply): bool {
   return reply.contentType.toLowerCase().includes("text/event-stream");
 }
 
-/** Skips notifications, server-to-client requests and other ids; the first matching response wins. */
-function fromSse(body: ArrayBuffer, id: i64): Message | null {
+/**
+ * responseFor, collecting into `notifications` the data of the notifications an SSE reply carried before the
+ * response (progress and log messages of the request): they belong to the client's request too.
+ */
+export function responseWithNotifications(reply: BackendReply, id: i64, notifications: Uint8Array[]): Message | null {
+  if (isEventStream(reply)) return fromSse(reply.body, id, notifications);
+  return responseFor(reply, id);
+}
+
+/** Skips server-to-client requests, priming events and other ids; the first matching response wins. */
+function fromSse(body: ArrayBuffer, id: i64, notifications: Uint8Array[] | null = null): Message | null {
   const parser = new SseParser();
   parser.pushBody(body);
   const events = parser.events;
@@ -132,6 +141,7 @@ function fromSse(body: ArrayBuffer, id: i64): Message | null {
     if (events[i].type != "message") continue;
     const m = parseMessage(new Scanner(events[i].data));
     if (m.shape == Shape.Response && m.idIs(id)) return m;
+    if (m.shape == Shape.Notification && notifications !== null) notifications.push(events[i].data);
   }
   return null;
 }

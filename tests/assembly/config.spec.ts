@@ -25,7 +25,7 @@ describe("configuration", () => {
     const r = parseConfig(HIGRESS);
     expect(r.error).toBe("");
     const c = r.config!;
-    expect(c.mode).toBe(HeadersMode.Hold);
+    expect(c.headersMode).toBe(HeadersMode.Hold);
     expect(c.deadlineMs).toBe(DEFAULT_DEADLINE_MS);
     const s = c.servers[0];
     expect(s.name).toBe("weather");
@@ -35,7 +35,7 @@ describe("configuration", () => {
     expect(s.cluster).toBe("");
     expect(s.timeoutMs).toBe(3000);
     expect(s.passthroughAuthHeader).toBe(true);
-    expect(s.allowTools!.has("add")).toBe(true);
+    expect(s.allowTools.allows("add")).toBe(true);
     expect(s.schemes.get("out").name).toBe("x-key");
     expect(s.upstreamFor("add").id).toBe("in");
     expect(s.upstreamFor("echo").id).toBe("out");
@@ -47,7 +47,7 @@ describe("configuration", () => {
     const c = parseConfig('{"server":{"name":"a","transport":"http","mcpServerURL":"/mcp"}}').config!;
     expect(c.servers[0].timeoutMs).toBe(DEFAULT_TIMEOUT_MS);
     expect(c.servers[0].authority).toBe("");
-    expect(c.servers[0].allowTools).toBeNull();
+    expect(c.servers[0].allowTools.restricted).toBe(false);
     expect(c.forwardHeaders.includes("traceparent")).toBe(true);
     expect(c.sessionIdleMs).toBe(600000);
   });
@@ -58,13 +58,14 @@ describe("configuration", () => {
       {"pathPrefix":"/mcp/b","cluster":"b","name":"b","transport":"stdio","allowTools":[]}]}`);
     expect(r.error).toBe("");
     const c = r.config!;
-    expect(c.mode).toBe(HeadersMode.Continue);
+    expect(c.headersMode).toBe(HeadersMode.Continue);
     expect(c.match("/mcp/b?x")!.name).toBe("b");
     expect(c.match("/mcp/bc")!.name).toBe("a");
     expect(c.match("/other")).toBeNull();
     expect(c.servers[1].transport).toBe(Transport.Stdio);
     expect(c.servers[1].path).toBe("/servers/b/mcp");
-    expect(c.servers[1].allowTools!.size).toBe(0);
+    expect(c.servers[1].allowTools.restricted).toBe(true);
+    expect(c.servers[1].allowTools.names.size).toBe(0);
   });
 
   it("names the bad field", () => {
@@ -145,11 +146,11 @@ describe("Higress _rules_", () => {
     expect(c.rules[2].services[0].port).toBe("");
     expect(c.rules[3].category).toBe(Category.RoutePrefix);
     // The rule's own allowTools, beside its server or inside its servers[] entries.
-    expect(c.ruleServers[0].servers[0].allowTools!.size).toBe(0);
-    expect(c.ruleServers[1].servers[0].allowTools!.has("add")).toBe(true);
+    expect(c.ruleServers[0].servers[0].allowTools.names.size).toBe(0);
+    expect(c.ruleServers[1].servers[0].allowTools.allows("add")).toBe(true);
     expect(c.ruleServers[1].servers[1].transport).toBe(Transport.Sse);
     expect(c.ruleServers[2].servers[0].allowTools).toBeNull();
-    expect(c.global.servers[0].allowTools!.has("echo")).toBe(true);
+    expect(c.global.servers[0].allowTools.allows("echo")).toBe(true);
   });
 
   it("numbers every server across the top level and the rules: a name reused in two rules is two servers", () => {

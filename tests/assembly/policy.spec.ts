@@ -1,9 +1,13 @@
-import { effectiveFilter, splitNames } from "../../assembly/policy";
+import { NameFilter, effectiveToolFilter, splitNames } from "../../assembly/policy";
 
-function set(names: string[]): Set<string> {
-  const s = new Set<string>();
-  for (let i = 0; i < names.length; i++) s.add(names[i]);
-  return s;
+function set(names: string[]): NameFilter {
+  return NameFilter.of(names, false);
+}
+
+const NONE = NameFilter.open();
+
+function effectiveFilter(configured: NameFilter | null, header: string): NameFilter {
+  return effectiveToolFilter(configured === null ? NONE : configured, header);
 }
 
 describe("allowTools", () => {

@@ -1,0 +1,178 @@
+// Mode "passthrough": the client's requests go through Envoy's router to the backend, which the client sees as
+// its MCP server (sessions, GET stream, server-to-client requests, progress as it comes), with the filter's policy
+// applied in line: allow-lists on lists (JSON and SSE replies) and on calls, reads and gets; credentials; Origin.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { json, post, startGateway } from "./filter-harness.ts";
+
+interface Seen {
+  method: string;
+  rpc: string;
+  headers: IncomingMessage["headers"];
+}
+
+/** Lets a test hold a tool's result until the client has seen its progress (no sleeps). */
+class Latch {
+  private release!: () => void;
+  readonly opened = new Promise<void>((resolve) => (this.release = resolve));
+  open(): void { this.release(); }
+}
+
+/** A stateful SDK backend with tools that stream progress and ask the client (sampling, elicitation). */
+async function interactiveBackend(t: TestContext, replies: "json" | "sse", progressSeen?: Latch) {
+  const seen: Seen[] = [];
+  const transports = new Map<string, StreamableHTTPServerTransport>();
+  const build = () => {
+    const server = new McpServer({ name: "interactive", version: "1.0.0" }, { capabilities: { logging: {} } });
+    server.registerTool("echo", { inputSchema: { message: z.string() } }, async ({ message }) =>
+      ({ content: [{ type: "text", text: `echo: ${message}` }] }));
+    server.registerTool("secret", { description: "never allowed" }, async () => ({ content: [{ type: "text", text: "secret" }] }));
+    server.registerTool("count", { inputSchema: { steps: z.number() } }, async ({ steps }, extra) => {
+      const token = extra._meta?.progressToken;
+      for (let i = 1; i <= steps; i++) {
+        if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: i, total: steps } });
+      }
+      // The result waits until the client has seen the progress: it must have been streamed, not buffered.
+      await progressSeen?.opened;
+      return { content: [{ type: "text", text: `counted ${steps}` }] };
+    });
+    server.registerTool("ask", {}, async () => {
+      const sampled = await server.server.createMessage({ messages: [{ role: "user", content: { type: "text", text: "2+2?" } }], maxTokens: 10 });
+      const elicited = await server.server.elicitInput({ message: "name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } });
+      return { content: [{ type: "text", text: `sampled ${(sampled.content as { text: string }).text}, elicited ${JSON.stringify(elicited.content)}` }] };
+    });
+    server.registerResource("public", "test://public", {}, async (uri) => ({ contents: [{ uri: uri.href, text: "public text" }] }));
+    server.registerResource("private", "test://private", {}, async (uri) => ({ contents: [{ uri: uri.href, text: "private text" }] }));
+    server.registerResource("items", new ResourceTemplate("test://items/{id}", { list: undefined }), {},
+      async (uri) => ({ contents: [{ uri: uri.href, text: `item ${uri.href}` }] }));
+    server.registerPrompt("greet", {}, async () => ({ messages: [{ role: "user", content: { type: "text", text: "hello" } }] }));
+    server.registerPrompt("hidden", {}, async () => ({ messages: [{ role: "user", content: { type: "text", text: "hidden" } }] }));
+    return server;
+  };
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString();
+    const body = text ? JSON.parse(text) : undefined;
+    seen.push({ method: req.method ?? "", rpc: body?.method ?? "", headers: req.headers });
+    const id = req.headers["mcp-session-id"] as string | undefined;
+    let transport = id ? transports.get(id) : undefined;
+    if (id && !transport) {
+      res.writeHead(404).end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }));
+      return;
+    }
+    if (!transport) {
+      const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID,
+        enableJsonResponse: replies === "json", onsessioninitialized: (sid) => { transports.set(sid, created); } });
+      transport = created;
+      await build().connect(transport);
+    }
+    await transport.handleRequest(req, res, body);
+  }
+  const http = createServer((req, res) => void handle(req, res).catch((e) => { if (!res.headersSent) res.writeHead(500); res.end(String(e)); }));
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  t.after(() => new Promise<void>((resolve) => { http.closeAllConnections(); http.close(() => resolve()); }));
+  return { port: (http.address() as AddressInfo).port, seen };
+}
+
+const POLICY = { allowTools: ["echo", "count", "ask"], allowResources: ["test://public", "test://items/*"], allowPrompts: ["greet"] };
+
+async function gateway(t: TestContext, replies: "json" | "sse", top: Record<string, unknown> = {}, latch?: Latch) {
+  const backend = await interactiveBackend(t, replies, latch);
+  const gw = await startGateway(t, { clusters: { backend: backend.port }, pluginConfig: { ...top, ...POLICY,
+    server: { name: "interactive", transport: "http", mcpServerURL: "http://backend/mcp", mode: "passthrough" } },
+    routes: [{ prefix: "/", cluster: "backend", timeout: "0s" }] });
+  return { backend, ...gw };
+}
+
+async function client(t: TestContext, url: string, headers: Record<string, string> = {}) {
+  const c = new Client({ name: "passthrough-test", version: "1.0.0" }, { capabilities: { sampling: {}, elicitation: {} } });
+  c.setRequestHandler(CreateMessageRequestSchema, async () => ({ model: "test", role: "assistant", content: { type: "text", text: "4" } }));
+  c.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "Ada" } }));
+  await c.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers } }));
+  t.after(() => c.close());
+  return c;
+}
+
+for (const replies of ["json", "sse"] as const) {
+  test(`${replies} replies: lists are filtered by the allow-lists, everything else passes untouched`, { timeout: 60_000 }, async (t) => {
+    const { url } = await gateway(t, replies);
+    const c = await client(t, url);
+    assert.deepEqual((await c.listTools()).tools.map((x) => x.name), ["echo", "count", "ask"]);
+    assert.deepEqual((await c.listResources()).resources.map((x) => x.uri), ["test://public"]);
+    assert.deepEqual((await c.listResourceTemplates()).resourceTemplates.map((x) => x.uriTemplate), ["test://items/{id}"]);
+    assert.deepEqual((await c.listPrompts()).prompts.map((x) => x.name), ["greet"]);
+    assert.deepEqual((await c.callTool({ name: "echo", arguments: { message: "hi" } })).content, [{ type: "text", text: "echo: hi" }]);
+    assert.equal((await c.readResource({ uri: "test://items/7" })).contents[0].text, "item test://items/7");
+    assert.equal((await c.getPrompt({ name: "greet" })).messages.length, 1);
+  });
+
+  test(`${replies} replies: a disallowed tool, resource or prompt is refused at the gateway and never reaches the backend`, { timeout: 60_000 }, async (t) => {
+    const { url, backend } = await gateway(t, replies);
+    const c = await client(t, url);
+    await assert.rejects(c.callTool({ name: "secret", arguments: {} }), /Tool not allowed: secret/);
+    await assert.rejects(c.readResource({ uri: "test://private" }), /Resource not allowed: test:\/\/private/);
+    await assert.rejects(c.getPrompt({ name: "hidden" }), /Prompt not allowed: hidden/);
+    assert.deepEqual(backend.seen.filter((s) => ["tools/call", "resources/read", "prompts/get"].includes(s.rpc)), []);
+  });
+}
+
+test("progress reaches the client while the tool runs: the backend holds its result until the client has seen it", { timeout: 60_000 }, async (t) => {
+  const latch = new Latch();
+  const { url } = await gateway(t, "sse", {}, latch);
+  const c = await client(t, url);
+  const progress: number[] = [];
+  const result = await c.callTool({ name: "count", arguments: { steps: 3 } }, undefined, {
+    onprogress: (p) => { progress.push(p.progress); if (p.progress === 3) latch.open(); },
+  });
+  assert.deepEqual(progress, [1, 2, 3]);
+  assert.deepEqual(result.content, [{ type: "text", text: "counted 3" }]);
+});
+
+test("server-to-client requests (sampling, elicitation) reach the client and its answers reach the backend", { timeout: 60_000 }, async (t) => {
+  const { url } = await gateway(t, "sse");
+  const c = await client(t, url);
+  const result = await c.callTool({ name: "ask", arguments: {} });
+  assert.deepEqual(result.content, [{ type: "text", text: 'sampled 4, elicited {"name":"Ada"}' }]);
+});
+
+test("credentials: cookies and the client's Authorization never reach the backend; the upstream scheme's credential does", { timeout: 60_000 }, async (t) => {
+  const { url, backend } = await gateway(t, "json", {}, undefined);
+  await client(t, url, { authorization: "Bearer client-secret", cookie: "sid=1", "x-custom": "dropped", traceparent: `00-${"1".repeat(32)}-${"2".repeat(16)}-01` });
+  assert.ok(backend.seen.length > 0);
+  for (const s of backend.seen) {
+    assert.equal(s.headers.authorization, undefined);
+    assert.equal(s.headers.cookie, undefined);
+    assert.equal(s.headers["x-custom"], undefined);
+    assert.equal(s.headers.traceparent, `00-${"1".repeat(32)}-${"2".repeat(16)}-01`, "forwardHeaders pass");
+    assert.ok(s.headers["x-forwarded-proto"], "Envoy's own headers stay");
+  }
+
+  const scheme = await interactiveBackend(t, "json");
+  const { url: url2 } = await startGateway(t, { clusters: { backend: scheme.port }, pluginConfig: { server: {
+    name: "interactive", transport: "http", mcpServerURL: "http://backend/mcp", mode: "passthrough",
+    securitySchemes: [{ id: "up", type: "http", scheme: "bearer", defaultCredential: "backend-token" }],
+    defaultUpstreamSecurity: { id: "up" } } } });
+  await client(t, url2, { authorization: "Bearer client-secret" });
+  assert.ok(scheme.seen.length > 0 && scheme.seen.every((s) => s.headers.authorization === "Bearer backend-token"));
+});
+
+test("Origin: a foreign origin gets 403 before anything reaches the backend; localhost and listed origins pass", { timeout: 60_000 }, async (t) => {
+  const { url, backend } = await gateway(t, "json", { allowedOrigins: ["https://app.example.com"] });
+  const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "o", version: "1" } } };
+  const refused = await post(url, initialize, [["origin", "http://evil.example.com"]]);
+  assert.equal(refused.status, 403);
+  assert.match(json(refused).error.message, /Origin http:\/\/evil.example.com is not allowed/);
+  assert.equal(backend.seen.length, 0);
+  assert.equal((await post(url, initialize, [["origin", "https://app.example.com"]])).status, 200);
+  assert.equal((await post(url, initialize)).status, 200, "no Origin: not a browser, unaffected");
+});
