@@ -12,7 +12,9 @@ import { ErrorCode } from './jsonrpc.ts';
 import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
 import { createLogger, keepingProblems, type Logger, type LogRecord } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { RateLimiter } from './ratelimit.ts';
 import { handleTools, ToolPool } from './rest.ts';
+import { shortSessionId } from './session.ts';
 import { sendStatusPage } from './status-page.ts';
 import { handleStreamable, type Exchange } from './streamable.ts';
 import type { Runtime } from './upstream.ts';
@@ -22,6 +24,8 @@ export interface StartOptions {
   host?: string;
   port?: number;
   log?: Logger;
+  /** The rate limits' clock, in milliseconds (tests pass one they move by hand); `performance.now` by default. */
+  rateLimitClock?: () => number;
 }
 
 export interface RunningSidecar {
@@ -52,7 +56,7 @@ export async function startSidecar(catalog: Catalog, options: StartOptions = {})
   const log = keepingProblems(options.log ?? createLogger(), problems, RECENT_PROBLEMS);
   const runtime: Runtime = { global: catalog.global, log, metrics: new Metrics(), children: new Set<StdioChild>(), problems };
   for (const warning of catalog.warnings) log.warn('catalog', { warning });
-  const gateway = new Gateway(catalog, runtime);
+  const gateway = new Gateway(catalog, runtime, new RateLimiter(options.rateLimitClock));
   const services: Services = { gateway, pool: new ToolPool(gateway), sockets: createSocketServer(catalog.global) };
   const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => {
     route(services, req, res, upgrade).catch((error: Error) => {
@@ -120,7 +124,7 @@ async function route(services: Services, req: IncomingMessage, res: ServerRespon
     }
     case '/stats': return sendJson(res, 200, await gateway.stats());
     case '/status': return sendJson(res, 200, {
-      servers: await gateway.stats(), sessions: gateway.liveSessions(), problems: gateway.runtime.problems.slice().reverse(),
+      servers: await gateway.stats(), sessions: gateway.liveSessions(), problems: shownProblems(gateway.runtime.problems),
     });
     default: return sendRpcError(res, 404, 'not found', { code: ErrorCode.invalidRequest });
   }
@@ -158,6 +162,12 @@ async function routeServer(services: Services, call: Call, name: string, endpoin
     case 'ws': return openWebSocket(exchange, upgrade, services.sockets, client);
     default: return handleTools(exchange, services.pool, tool ?? undefined);
   }
+}
+
+/** The recent problems, newest first, with session ids cut short as in the list of live sessions. */
+function shownProblems(problems: LogRecord[]): LogRecord[] {
+  return problems.slice().reverse().map((record) =>
+    typeof record.session === 'string' ? { ...record, session: shortSessionId(record.session) } : record);
 }
 
 /** Browsers send Origin; only local pages and configured origins may reach us (DNS rebinding). */

@@ -219,8 +219,12 @@ function readServer(check: Checker, name: string, raw: unknown, global: GlobalCo
   }
   server.envFromHeaders = Object.fromEntries(
     Object.entries(server.envFromHeaders).map(([variable, header]) => [variable, String(header).toLowerCase()]));
+  // A shared child is started once, before any request, and serves every client: there is no request
+  // to take its environment from, and whatever it held would be every client's. Refused rather than
+  // ignored, so that nobody believes a shared server runs with their own credentials.
   if (server.mode === 'shared' && Object.keys(server.envFromHeaders).length > 0) {
-    check.fail(`${path}.envFromHeaders`, 'cannot be used with mode "shared": one child serves every session');
+    check.fail(`${path}.envFromHeaders`, 'cannot be used with mode "shared": its one child serves every client, ' +
+      'so it cannot run with any one client\'s headers (use mode "session", or fixed values in "env")');
   }
   return server;
 }

@@ -2,8 +2,9 @@
 // transport: a transport asks to open a session, finds it by id, and ends it.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Catalog, ServerConfig } from './catalog.ts';
+import { identityOf, identityTag, sameIdentity } from './identity.ts';
 import { RateLimiter } from './ratelimit.ts';
-import { Session, type Transport } from './session.ts';
+import { Session, shortSessionId, type Transport } from './session.ts';
 import { SharedUpstream } from './shared.ts';
 import { DedicatedUpstream, type Runtime } from './upstream.ts';
 
@@ -17,16 +18,20 @@ export type OpenResult =
   | { ok: true; session: Session }
   | { ok: false; status: 429 | 503; message: string; retryAfterSeconds: number };
 
+/** A request naming a session: the session, or why it may not use it (unknown/ended 404, other credentials 403). */
+export type Lookup =
+  | { ok: true; session: Session }
+  | { ok: false; status: 403 | 404; message: string };
+
 export class Gateway {
   private readonly sessions = new Map<string, Session>();
   private readonly perServer = new Map<string, number>();
   private readonly shared = new Map<string, SharedUpstream>();
-  private readonly limiter = new RateLimiter();
   private closing = false;
   /** Sessions open or being opened, for the global limit. */
   private live = 0;
 
-  constructor(readonly catalog: Catalog, readonly runtime: Runtime) {
+  constructor(readonly catalog: Catalog, readonly runtime: Runtime, private readonly limiter = new RateLimiter()) {
     for (const server of catalog.servers.values()) {
       if (server.mode === 'shared') this.shared.set(server.name, new SharedUpstream(runtime, server));
       runtime.metrics.rateLimitRate.set({ server: server.name }, server.rateLimit.requestsPerSecond);
@@ -43,10 +48,21 @@ export class Gateway {
     return this.catalog.servers.get(name);
   }
 
-  /** The live session with this id on this server, if any. */
-  find(server: ServerConfig, id: string, transport: Transport): Session | undefined {
+  /**
+   * The live session with this id on this server, for a request that carries the envFromHeaders
+   * values the session was opened with: its child holds those and no others, so a request with
+   * different ones (or without them) is refused, whoever sends it.
+   */
+  find(server: ServerConfig, id: string, transport: Transport, headers: IncomingHttpHeaders): Lookup {
     const session = this.sessions.get(id);
-    return session?.server === server && session.transport === transport && !session.ended ? session : undefined;
+    if (session?.server !== server || session.transport !== transport || session.ended) {
+      return { ok: false, status: 404, message: 'Session not found' };
+    }
+    const given = identityOf(server, headers).digest;
+    if (sameIdentity(session.identity, given)) return { ok: true, session };
+    session.log.warn('request refused: its envFromHeaders headers differ from the session\'s',
+      { opened: identityTag(session.identity), given: identityTag(given) });
+    return { ok: false, status: 403, message: identityRefusal(server) };
   }
 
   /** One request of `client` to `server`: undefined when within its rate limit, else the seconds to wait. */
@@ -67,8 +83,9 @@ export class Gateway {
       this.count(server.name, -1);
       return this.refuse(server, { status: 503, reason: 'not-ready', message: `MCP server "${server.name}" is not ready` });
     }
+    const identity = identityOf(server, headers);
     const session = new Session({
-      server, transport, log: this.runtime.log, metrics: this.runtime.metrics, onEnded: (s) => this.forget(s),
+      server, transport, identity: identity.digest, log: this.runtime.log, metrics: this.runtime.metrics, onEnded: (s) => this.forget(s),
     });
     this.sessions.set(session.id, session);
     this.runtime.metrics.sessions.inc({ server: server.name, transport });
@@ -76,9 +93,10 @@ export class Gateway {
       shared.attach(session);
       session.attach(shared);
     } else {
-      session.attach(new DedicatedUpstream(this.runtime, session, environmentFromHeaders(server, headers)));
+      session.attach(new DedicatedUpstream(this.runtime, session, identity.env));
     }
-    session.log.info('session opened', { transport });
+    const mapped = Object.keys(server.envFromHeaders).length > 0;
+    session.log.info('session opened', { transport, ...(mapped ? { identity: identityTag(identity.digest) } : {}) });
     return { ok: true, session };
   }
 
@@ -108,12 +126,12 @@ export class Gateway {
     return result;
   }
 
-  /** Live sessions, newest first, with a short id prefix (enough to tell them apart, useless to take one over). */
+  /** Live sessions, newest first, with a short id prefix. */
   liveSessions(): Array<{ server: string; transport: Transport; id: string; openedAt: string; inFlight: number }> {
     return [...this.sessions.values()].reverse().map((session) => ({
       server: session.server.name,
       transport: session.transport,
-      id: session.id.slice(0, 6),
+      id: shortSessionId(session.id),
       openedAt: new Date(session.openedAt).toISOString(),
       inFlight: session.inFlight,
     }));
@@ -156,13 +174,9 @@ export class Gateway {
   }
 }
 
-/** envFromHeaders: the configured request headers become the session child's environment. */
-export function environmentFromHeaders(server: ServerConfig, headers: IncomingHttpHeaders): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [variable, header] of Object.entries(server.envFromHeaders)) {
-    const value = headers[header];
-    const text = Array.isArray(value) ? value[0] : value;
-    if (text !== undefined && !text.includes('\0')) env[variable] = text;
-  }
-  return env;
+/** What a request with other envFromHeaders values than its session's is told: the headers' names, never a value. */
+function identityRefusal(server: ServerConfig): string {
+  const names = [...new Set(Object.values(server.envFromHeaders))].map((name) => `"${name}"`);
+  return `this request's ${names.join(', ')} ${names.length > 1 ? 'headers differ' : 'header differs'} from the session's ` +
+    '(envFromHeaders): a session serves only the credentials it was opened with; open a new session for others';
 }

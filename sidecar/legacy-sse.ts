@@ -1,6 +1,6 @@
 // The 2024-11-05 HTTP+SSE transport: GET /servers/NAME/sse opens the session and its only stream;
-// POST /servers/NAME/messages?sessionId= carries the client's messages. The session lives exactly
-// as long as the stream.
+// POST /servers/NAME/messages?sessionId= carries the client's messages, with the envFromHeaders
+// headers the stream was opened with. The session lives exactly as long as the stream.
 import { readMessages, sendRefusal, sendRpcError, sendStatus } from './http.ts';
 import { ErrorCode } from './jsonrpc.ts';
 import { SseStream } from './sse.ts';
@@ -26,8 +26,9 @@ export async function postLegacyMessage(exchange: Exchange, url: URL): Promise<v
   if (req.method !== 'POST') return sendStatus(res, 405, { allow: 'POST' });
   const id = url.searchParams.get('sessionId');
   if (!id) return sendRpcError(res, 400, 'sessionId query parameter is required', { code: ErrorCode.invalidRequest });
-  const session = gateway.find(server, id, 'sse');
-  if (!session) return sendRpcError(res, 404, 'Session not found', { code: ErrorCode.invalidRequest });
+  const found = gateway.find(server, id, 'sse', req.headers);
+  if (!found.ok) return sendRpcError(res, found.status, found.message, { code: ErrorCode.invalidRequest });
+  const { session } = found;
   const parsed = await readMessages(req, res, gateway.runtime.global.maxBodyBytes);
   if (!parsed) return;
   if (!session.standalone) return sendRpcError(res, 404, 'Session not found', { code: ErrorCode.invalidRequest });

@@ -3,11 +3,11 @@
 //   POST /servers/NAME/tools/TOOL   JSON arguments in -> the tools/call result out
 // Calls go through a warm pooled session of the gateway (one per server and set of envFromHeaders
 // credentials), so only the first call spawns; limits, idle timeout and lifecycle are the gateway's.
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ServerConfig } from './catalog.ts';
-import { environmentFromHeaders, type Gateway } from './gateway.ts';
+import type { Gateway } from './gateway.ts';
 import { isJsonContent, readBody, sendJson, sendJsonError, sendStatus } from './http.ts';
+import { identityOf } from './identity.ts';
 import { answerForClient, ErrorCode, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
 import { noReplies, ReplyCollector } from './replies.ts';
 import type { Session } from './session.ts';
@@ -55,9 +55,9 @@ export class ToolPool {
   /** The warm session for this server and these credentials; opened (and initialized) on first use. */
   async acquire(server: ServerConfig, headers: IncomingHttpHeaders): Promise<Pooled> {
     this.dropEnded();
-    const env = environmentFromHeaders(server, headers);
-    // Callers with different credentials must never share a child; the key holds no secret itself.
-    const key = `${server.name}\0${createHash('sha256').update(JSON.stringify(env)).digest('hex')}`;
+    // Callers with different credentials never share a child. The key is a keyed digest of them, not
+    // them: finding it in the map tells nothing about the values, and no secret is kept here.
+    const key = `${server.name}\0${identityOf(server, headers).digest.toString('hex')}`;
     let entry = this.entries.get(key);
     if (!entry) {
       const fresh: PoolEntry = { opening: this.open(server, headers) };

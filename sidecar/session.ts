@@ -11,6 +11,14 @@ import { methodLabel, type Metrics } from './metrics.ts';
 
 export type Transport = 'streamable' | 'sse' | 'ws' | 'rest';
 
+/**
+ * What the sidecar shows of a session id to its clients (/status): enough to tell sessions apart,
+ * useless to take one over. Every client with an API key may read it, so a whole id must never appear.
+ */
+export function shortSessionId(id: string): string {
+  return id.slice(0, 6);
+}
+
 /** Where messages for the client go: a POST's reply, a GET stream, a legacy SSE stream. */
 export interface MessageSink {
   /** False for a plain JSON reply, which can carry responses only. */
@@ -36,6 +44,8 @@ interface PendingRequest {
 export interface SessionOptions {
   server: ServerConfig;
   transport: Transport;
+  /** Digest of the envFromHeaders values the session was opened with (see identity.ts). */
+  identity: Buffer;
   log: Logger;
   metrics: Metrics;
   onEnded(session: Session, reason: ExitReason): void;
@@ -46,6 +56,8 @@ export class Session {
   readonly id = randomBytes(32).toString('base64url');
   readonly server: ServerConfig;
   readonly transport: Transport;
+  /** Whose credentials its child holds: every request on the session must carry the same. */
+  readonly identity: Buffer;
   readonly log: Logger;
   readonly openedAt = Date.now();
   /** The stream for messages unrelated to a request (GET stream, or the legacy SSE stream). */
@@ -61,6 +73,7 @@ export class Session {
   constructor(private readonly options: SessionOptions) {
     this.server = options.server;
     this.transport = options.transport;
+    this.identity = options.identity;
     this.log = options.log.with({ server: this.server.name, session: this.id });
     this.idleTimer = setTimeout(() => this.onIdle(), this.server.idleTimeoutMs);
   }

@@ -130,7 +130,10 @@ function deleteSession(exchange: Exchange): void {
   sendStatus(exchange.res, 200);
 }
 
-/** The session named by the request, or an error reply (400 without an id, 404 for an unknown one). */
+/**
+ * The session named by the request, or an error reply: 400 without an id, 404 for an unknown one,
+ * 403 when the request's envFromHeaders headers are not the ones the session was opened with.
+ */
 function findSession(exchange: Exchange): Session | undefined {
   const { req, res, server, gateway } = exchange;
   const id = req.headers[SESSION_HEADER];
@@ -138,7 +141,8 @@ function findSession(exchange: Exchange): Session | undefined {
     sendRpcError(res, 400, 'Mcp-Session-Id header is required', { code: ErrorCode.invalidRequest });
     return undefined;
   }
-  const session = gateway.find(server, id, 'streamable');
-  if (!session) sendRpcError(res, 404, 'Session not found', { code: ErrorCode.invalidRequest });
-  return session;
+  const found = gateway.find(server, id, 'streamable', req.headers);
+  if (found.ok) return found.session;
+  sendRpcError(res, found.status, found.message, { code: ErrorCode.invalidRequest });
+  return undefined;
 }

@@ -8,6 +8,8 @@ import { after, test } from 'node:test';
 import { CatalogError, GLOBAL_DEFAULTS, loadCatalog, parseCatalog, RESTART_DEFAULTS } from '../../sidecar/catalog.ts';
 import { ROOT } from './helpers.ts';
 
+const TEST = { timeout: 30_000 };
+
 const workDir = mkdtempSync(join(tmpdir(), 'sidecar-catalog-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
@@ -21,7 +23,7 @@ function problems(document: unknown): string[] {
   assert.fail('the catalog was accepted');
 }
 
-test('a Claude Desktop entry gets every documented default', () => {
+test('a Claude Desktop entry gets every documented default', TEST, () => {
   const catalog = parseCatalog({ mcpServers: { gh: { command: 'npx', args: ['-y', 'server'], env: { A: 'b' } } } });
   assert.deepEqual(catalog.global, GLOBAL_DEFAULTS);
   assert.deepEqual(catalog.servers.get('gh'), {
@@ -32,7 +34,7 @@ test('a Claude Desktop entry gets every documented default', () => {
   assert.deepEqual(GLOBAL_DEFAULTS.rateLimit, { requestsPerSecond: 100, burst: 200 }, 'the documented rate limit');
 });
 
-test('per-server options override the global ones; header names are matched case-insensitively', () => {
+test('per-server options override the global ones; header names are matched case-insensitively', TEST, () => {
   const catalog = parseCatalog({
     mcpServers: { a: { command: 'x', maxSessions: 3, idleTimeoutMs: 1000, envFromHeaders: { TOKEN: 'X-Token' } }, off: { command: 'y', enabled: false } },
     sidecar: { maxSessions: 10, idleTimeoutMs: 5000 },
@@ -45,7 +47,7 @@ test('per-server options override the global ones; header names are matched case
   assert.ok(!catalog.servers.has('off'), 'enabled: false leaves a server out');
 });
 
-test('rateLimit: global default for every server, per-server override field by field, 0 turns it off', () => {
+test('rateLimit: global default for every server, per-server override field by field, 0 turns it off', TEST, () => {
   const catalog = parseCatalog({
     mcpServers: { a: { command: 'x' }, b: { command: 'y', rateLimit: { burst: 3 } }, c: { command: 'z', rateLimit: { requestsPerSecond: 0 } } },
     sidecar: { rateLimit: { requestsPerSecond: 0.5, burst: 10 } },
@@ -59,7 +61,7 @@ test('rateLimit: global default for every server, per-server override field by f
   ]);
 });
 
-test('every bad field is named', () => {
+test('every bad field is named', TEST, () => {
   assert.deepEqual(problems({ mcpServers: { foo: { command: 'x', args: ['a', 'b', 3] } } }), ['mcpServers.foo.args[2]: must be a string']);
   assert.deepEqual(problems({ mcpServers: { foo: { args: [] } } }), ['mcpServers.foo.command: must be a non-empty string']);
   assert.deepEqual(problems({ mcpServers: { 'a/b': { command: 'x', mode: 'pooled', maxSessions: 0 } } }), [
@@ -68,7 +70,8 @@ test('every bad field is named', () => {
     'mcpServers.a/b.maxSessions: must be an integer >= 1',
   ]);
   assert.deepEqual(problems({ mcpServers: { s: { command: 'x', mode: 'shared', envFromHeaders: { T: 'x-t' } } } }),
-    ['mcpServers.s.envFromHeaders: cannot be used with mode "shared": one child serves every session']);
+    ['mcpServers.s.envFromHeaders: cannot be used with mode "shared": its one child serves every client, ' +
+      'so it cannot run with any one client\'s headers (use mode "session", or fixed values in "env")']);
   assert.deepEqual(problems({ mcpServers: { r: { url: 'https://remote' } } }),
     ['mcpServers.r: only stdio servers ("command") are supported; this one has a "url"']);
   assert.deepEqual(problems({ mcpServers: { e: { command: 'x', env: { 'BAD-NAME': 'v', OK: 1 } } } }), [
@@ -82,18 +85,18 @@ test('every bad field is named', () => {
   assert.deepEqual(problems({ servers: {} }), ['mcpServers: must be an object']);
 });
 
-test('unknown fields are warnings, not errors (Claude Desktop files carry their own)', () => {
+test('unknown fields are warnings, not errors (Claude Desktop files carry their own)', TEST, () => {
   const catalog = parseCatalog({ mcpServers: { a: { command: 'x', disabledTools: [] } }, sidecar: { colour: 'blue' } });
   assert.deepEqual(catalog.warnings, ['sidecar.colour: unknown field, ignored', 'mcpServers.a.disabledTools: unknown field, ignored']);
 });
 
-test('YAML catalogs load too', () => {
+test('YAML catalogs load too', TEST, () => {
   const file = join(workDir, 'catalog.yaml');
   writeFileSync(file, 'mcpServers:\n  y:\n    command: node\n    args: [server.js]\n');
   assert.deepEqual(loadCatalog(file).servers.get('y')?.args, ['server.js']);
 });
 
-test('mcp-sidecar with a bad catalog exits 2 and names the field', () => {
+test('mcp-sidecar with a bad catalog exits 2 and names the field', TEST, () => {
   const file = join(workDir, 'bad.json');
   writeFileSync(file, JSON.stringify({ mcpServers: { foo: { command: 'x', args: ['a', 'b', 3] } } }));
   const run = spawnSync(process.execPath, [join(ROOT, 'sidecar', 'bin.mjs'), '--config', file, '--port', '0'], { encoding: 'utf8', timeout: 20_000 });

@@ -6,6 +6,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { closeWithDelete, connect, EVERYTHING, leftovers, startTestSidecar, toolText, waitFor, type TestSidecar } from './helpers.ts';
 
 const SECRET = 'SIDECAR_TEST_SECRET';
+const HOOK = { timeout: 30_000 };
+const TEST = { timeout: 60_000 };
 let sidecar: TestSidecar;
 const clients: Client[] = [];
 
@@ -19,13 +21,13 @@ before(async () => {
       },
     },
   });
-});
+}, HOOK);
 
 after(async () => {
   await Promise.allSettled(clients.map((client) => client.close()));
   await sidecar.close();
   delete process.env[SECRET];
-});
+}, HOOK);
 
 async function open(transport: 'streamable' | 'sse', headers?: Record<string, string>): Promise<Client> {
   const path = transport === 'sse' ? 'sse' : 'mcp';
@@ -35,7 +37,7 @@ async function open(transport: 'streamable' | 'sse', headers?: Record<string, st
 }
 
 for (const transport of ['streamable', 'sse'] as const) {
-  test(`${transport}: lists tools and calls echo on server-everything`, async () => {
+  test(`${transport}: lists tools and calls echo on server-everything`, TEST, async () => {
     const client = await open(transport);
     const { tools } = await client.listTools();
     assert.ok(tools.some((tool) => tool.name === 'echo'), 'echo is listed');
@@ -47,7 +49,7 @@ for (const transport of ['streamable', 'sse'] as const) {
   });
 }
 
-test('envFromHeaders reaches each session\'s child; the sidecar\'s own environment does not', async () => {
+test('envFromHeaders reaches each session\'s child; the sidecar\'s own environment does not', TEST, async () => {
   const [alice, bob] = await Promise.all([
     open('streamable', { 'x-github-token': 'token-alice' }),
     open('sse', { 'x-github-token': 'token-bob' }),
@@ -67,9 +69,9 @@ test('envFromHeaders reaches each session\'s child; the sidecar\'s own environme
   assert.deepEqual(inherited, [], 'variables copied from the sidecar\'s environment');
 });
 
-test('closing the clients leaves no server-everything process behind', async () => {
+test('closing the clients leaves no server-everything process behind', TEST, async () => {
   const groups = leftovers(process.pid).map((p) => p.pgid);
   assert.ok(groups.length > 0, 'children were running');
   await Promise.all(clients.splice(0).map(closeWithDelete));
-  await waitFor(() => leftovers(process.pid, groups).length === 0, 10_000, 'children to exit');
+  await waitFor(() => leftovers(process.pid, groups).length === 0, 30_000, 'children to exit');
 });

@@ -26,18 +26,35 @@ export interface TestSidecar extends RunningSidecar {
   logs: LogRecord[];
 }
 
+/**
+ * The SDK clients `connect` made, by the host:port they talk to. A test sidecar closes its own before
+ * it stops: a client left open by a failed test would otherwise go on reconnecting (the SDK's SSE
+ * client does so forever) and the test process would never exit.
+ */
+const clientsByHost = new Map<string, Set<Client>>();
+
 /** A sidecar on 127.0.0.1:0 whose logs are kept for assertions instead of printed. */
-export async function startTestSidecar(document: { mcpServers: Record<string, unknown>; sidecar?: Record<string, unknown> }): Promise<TestSidecar> {
+export async function startTestSidecar(document: { mcpServers: Record<string, unknown>; sidecar?: Record<string, unknown> },
+  options: { rateLimitClock?: () => number } = {}): Promise<TestSidecar> {
   const logs: LogRecord[] = [];
   const sidecar = await startSidecar(parseCatalog(document), {
-    host: '127.0.0.1', port: 0, log: createLogger((record) => logs.push(record), 'debug'),
+    host: '127.0.0.1', port: 0, log: createLogger((record) => logs.push(record), 'debug'), ...options,
   });
-  return { ...sidecar, logs };
+  const close = async () => {
+    const host = new URL(sidecar.url).host;
+    await Promise.allSettled([...clientsByHost.get(host) ?? []].map((client) => client.close()));
+    clientsByHost.delete(host);
+    await sidecar.close();
+  };
+  return { ...sidecar, logs, close };
 }
 
 export async function connect(url: string, options: { transport?: 'streamable' | 'sse' | 'ws'; headers?: Record<string, string> } = {}):
   Promise<Client> {
   const client = new Client({ name: 'sidecar-test', version: '1.0.0' });
+  const host = new URL(url).host;
+  if (!clientsByHost.has(host)) clientsByHost.set(host, new Set());
+  clientsByHost.get(host)!.add(client);
   const requestInit = { headers: options.headers ?? {} };
   const transports = {
     sse: () => new SSEClientTransport(new URL(url), { requestInit }),
@@ -48,7 +65,12 @@ export async function connect(url: string, options: { transport?: 'streamable' |
       return new WebSocketClientTransport(new URL(url));
     },
   };
-  await client.connect(transports[options.transport ?? 'streamable']());
+  try {
+    await client.connect(transports[options.transport ?? 'streamable']());
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
   return client;
 }
 
@@ -135,3 +157,18 @@ export const initializeRequest = (id: number | string = 1) => ({
   jsonrpc: '2.0', id, method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 });
+
+/** The data of each event of an SSE body, in order. */
+export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const data = buffer.slice(0, end).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+      buffer = buffer.slice(end + 2);
+      if (data) yield data;
+    }
+  }
+}

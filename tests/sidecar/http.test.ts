@@ -7,6 +7,9 @@ import {
 } from './helpers.ts';
 
 const API_KEY = 'test-api-key-0123456789';
+const KEEP_ALIVE_MS = 100;
+const HOOK = { timeout: 30_000 };
+const TEST = { timeout: 60_000 };
 const AUTH = { authorization: `Bearer ${API_KEY}` };
 let sidecar: TestSidecar;
 const opened: Array<{ server: string; id: string }> = [];
@@ -16,16 +19,19 @@ before(async () => {
     mcpServers: {
       echo: echoServer(),
       limited: echoServer({ maxSessions: 2 }),
+      // Nothing is asked of its session after initialize, so the short timeout races no request.
       brief: echoServer({ idleTimeoutMs: 300 }),
     },
-    sidecar: { apiKeys: [API_KEY], maxSessions: 4, maxBodyBytes: 2048, keepAliveIntervalMs: 100, retryAfterSeconds: 7, gracePeriodMs: 500 },
+    sidecar: {
+      apiKeys: [API_KEY], maxSessions: 4, maxBodyBytes: 2048, keepAliveIntervalMs: KEEP_ALIVE_MS, retryAfterSeconds: 7, gracePeriodMs: 500,
+    },
   });
-});
+}, HOOK);
 
 after(async () => {
   await sidecar.close();
   assert.deepEqual(leftovers(process.pid), [], 'children left after close');
-});
+}, HOOK);
 
 const endpoint = (server: string) => `${sidecar.url}/servers/${server}/mcp`;
 
@@ -52,7 +58,7 @@ async function call(server: string, session: string, body: unknown, headers: Rec
 const toolsCall = (id: number | string, name: string, args: object = {}, meta?: object) =>
   ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(meta ? { _meta: meta } : {}) } });
 
-test('unknown server 404, missing session id 400, unknown session 404, legacy without sessionId 400', async () => {
+test('unknown server 404, missing session id 400, unknown session 404, legacy without sessionId 400', TEST, async () => {
   assert.equal((await post(endpoint('nope'), initializeRequest(), AUTH)).status, 404);
   assert.equal((await post(endpoint('echo'), toolsCall(1, 'echo'), AUTH)).status, 400);
   assert.equal((await call('echo', 'no-such-session', toolsCall(1, 'echo'))).status, 404);
@@ -62,7 +68,7 @@ test('unknown server 404, missing session id 400, unknown session 404, legacy wi
   assert.equal(get.status, 400);
 });
 
-test('API key required (401 without or with a wrong one); health endpoints stay open', async () => {
+test('API key required (401 without or with a wrong one); health endpoints stay open', TEST, async () => {
   const none = await post(endpoint('echo'), initializeRequest());
   assert.equal(none.status, 401);
   assert.equal(none.headers.get('www-authenticate'), 'Bearer');
@@ -71,14 +77,14 @@ test('API key required (401 without or with a wrong one); health endpoints stay 
   assert.equal((await fetch(`${sidecar.url}/metrics`)).status, 401);
 });
 
-test('a foreign Origin is refused with 403; a local one is allowed', async () => {
+test('a foreign Origin is refused with 403; a local one is allowed', TEST, async () => {
   assert.equal((await post(endpoint('echo'), initializeRequest(), { ...AUTH, origin: 'https://evil.example' })).status, 403);
   const local = await post(endpoint('echo'), initializeRequest(), { ...AUTH, origin: 'http://localhost:3000' });
   assert.equal(local.status, 200);
   opened.push({ server: 'echo', id: local.headers.get('mcp-session-id')! });
 });
 
-test('an over-size body gets 413; notifications get 202; a batch gets an array', async () => {
+test('an over-size body gets 413; notifications get 202; a batch gets an array', TEST, async () => {
   const session = await openSession('echo');
   const big = await call('echo', session, toolsCall(1, 'echo', { text: 'x'.repeat(4096) }));
   assert.equal(big.status, 413);
@@ -89,7 +95,7 @@ test('an over-size body gets 413; notifications get 202; a batch gets an array',
   assert.deepEqual(replies.map((r) => [r.id, r.result.content[0].text]).sort(), [[2, 'two'], ['a', 'one']]);
 });
 
-test('replies come as JSON, or as SSE when the client only takes SSE or asked for progress', async () => {
+test('replies come as JSON, or as SSE when the client only takes SSE or asked for progress', TEST, async () => {
   const session = await openSession('echo');
   const json = await call('echo', session, toolsCall(1, 'echo', { text: 'j' }));
   assert.match(json.headers.get('content-type')!, /application\/json/);
@@ -104,24 +110,35 @@ test('replies come as JSON, or as SSE when the client only takes SSE or asked fo
   assert.equal(events[0].params.progressToken, 'tok');
 });
 
-test('the GET stream carries keep-alive comments at the configured interval', async () => {
+test('the GET stream carries keep-alive comments, no more often than the configured interval', TEST, async () => {
   const session = await openSession('echo');
   const controller = new AbortController();
-  const response = await fetch(endpoint('echo'), {
-    headers: { ...AUTH, accept: 'text/event-stream', 'mcp-session-id': session }, signal: controller.signal,
-  });
-  assert.equal(response.status, 200);
-  const second = await fetch(endpoint('echo'), { headers: { ...AUTH, accept: 'text/event-stream', 'mcp-session-id': session } });
-  assert.equal(second.status, 409, 'one GET stream per session');
-  const reader = response.body!.getReader();
-  const started = Date.now();
-  let text = '';
-  while ((text.match(/: keep-alive/g) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
-  assert.ok(Date.now() - started < 1_000, 'three keep-alives within a second at a 100 ms interval');
-  controller.abort();
+  try {
+    const started = performance.now();
+    const response = await fetch(endpoint('echo'), {
+      headers: { ...AUTH, accept: 'text/event-stream', 'mcp-session-id': session }, signal: controller.signal,
+    });
+    assert.equal(response.status, 200);
+    const second = await fetch(endpoint('echo'), { headers: { ...AUTH, accept: 'text/event-stream', 'mcp-session-id': session } });
+    assert.equal(second.status, 409, 'one GET stream per session');
+    const reader = response.body!.getReader();
+    let text = '';
+    // Bounded far above any delay load could cause, and far below the 15 s default an ignored setting would give.
+    const deadline = setTimeout(() => controller.abort(new Error('no three keep-alives within 10 s')), 10_000);
+    try {
+      while ((text.match(/: keep-alive/g) ?? []).length < 3) text += new TextDecoder().decode((await reader.read()).value);
+    } finally {
+      clearTimeout(deadline);
+    }
+    // A loaded machine can only make them late: the third cannot come before three intervals (timers may round down a millisecond).
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 3 * KEEP_ALIVE_MS - 5, `three keep-alives after ${elapsed} ms at a ${KEEP_ALIVE_MS} ms interval`);
+  } finally {
+    controller.abort();
+  }
 });
 
-test('beyond maxSessions: 429 with Retry-After and a JSON-RPC error, and nothing spawned', async () => {
+test('beyond maxSessions: 429 with Retry-After and a JSON-RPC error, and nothing spawned', TEST, async () => {
   await deleteAll();
   const refuse = async (server: string, message: RegExp) => {
     const pids = new Set(leftovers(process.pid).map((p) => p.pid));
@@ -144,16 +161,17 @@ test('beyond maxSessions: 429 with Retry-After and a JSON-RPC error, and nothing
   await openSession('echo');
 });
 
-test('an idle session ends after idleTimeoutMs: 404, and its child is gone', async () => {
+test('an idle session ends after idleTimeoutMs: 404, and its child is gone', TEST, async () => {
   const session = await openSession('brief');
-  const who = await call('brief', session, toolsCall(1, 'whoami'));
-  const { pid } = JSON.parse(((await who.json()) as { result: { content: Array<{ text: string }> } }).result.content[0].text);
-  await waitFor(() => !isAlive(pid), 3_000, 'the idle child to be stopped');
+  // From the log, not from a call: any request after initialize would race the 300 ms timeout.
+  const pid = sidecar.logs.find((r) => r.msg === 'child started' && r.session === session)?.pid as number;
+  assert.ok(Number.isInteger(pid), 'the session\'s child was logged');
+  await waitFor(() => !isAlive(pid), 30_000, 'the idle child to be stopped');
   assert.equal((await call('brief', session, toolsCall(2, 'echo'))).status, 404);
   assert.ok(sidecar.logs.some((r) => r.msg === 'session ended' && r.session === session && r.reason === 'idle'));
 });
 
-test('/readyz, /metrics and /stats report sessions, children, spawns, exits and requests', async () => {
+test('/readyz, /metrics and /stats report sessions, children, spawns, exits and requests', TEST, async () => {
   const ready = await fetch(`${sidecar.url}/readyz`);
   assert.equal(ready.status, 200);
   const metrics = await (await fetch(`${sidecar.url}/metrics`, { headers: AUTH })).text();

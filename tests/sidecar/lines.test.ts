@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LineSplitter } from '../../sidecar/lines.ts';
 
+const TEST = { timeout: 30_000 };
+
 function split(chunks: Array<string | Buffer>, maxBytes: number) {
   const lines: string[] = [];
   const oversize: Array<{ bytes: number; sample: string }> = [];
@@ -12,11 +14,11 @@ function split(chunks: Array<string | Buffer>, maxBytes: number) {
   return { lines, oversize };
 }
 
-test('lines split across chunks are joined; CRLF and a last unterminated line are handled', () => {
+test('lines split across chunks are joined; CRLF and a last unterminated line are handled', TEST, () => {
   assert.deepEqual(split(['{"a":', '1}\r\n{"b"', ':2}\n\n', 'tail'], 100).lines, ['{"a":1}', '{"b":2}', '', 'tail']);
 });
 
-test('a line over the limit is reported with its full size and dropped; its neighbours survive', () => {
+test('a line over the limit is reported with its full size and dropped; its neighbours survive', TEST, () => {
   const huge = 'y'.repeat(10_000);
   const chunks = ['before\n', ...huge.match(/.{1,999}/g)!, '\nafter\n'];
   const { lines, oversize } = split(chunks, 1024);
@@ -26,7 +28,7 @@ test('a line over the limit is reported with its full size and dropped; its neig
   assert.equal(oversize[0].sample, 'y'.repeat(200));
 });
 
-test('multi-byte characters split between chunks are decoded whole', () => {
+test('multi-byte characters split between chunks are decoded whole', TEST, () => {
   const bytes = Buffer.from('é€\n');
   assert.deepEqual(split([bytes.subarray(0, 1), bytes.subarray(1, 4), bytes.subarray(4)], 100).lines, ['é€']);
 });

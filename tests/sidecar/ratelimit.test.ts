@@ -2,15 +2,21 @@
 // the right body on every endpoint, recovery after Retry-After, buckets per API key and per
 // server, and the counters in /metrics.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { RateLimiter } from '../../sidecar/ratelimit.ts';
 import { echoServer, initializeRequest, leftovers, openSocket, post, rpc, startTestSidecar, wsUrl, type TestSidecar } from './helpers.ts';
 
 const KEY_A = 'rate-limit-key-aaaaaaaa';
 const KEY_B = 'rate-limit-key-bbbbbbbb';
-// One token a second: the few requests of a test fit well inside one refill.
 const TIGHT = { requestsPerSecond: 1, burst: 3 };
+const HOOK = { timeout: 30_000 };
+const TEST = { timeout: 60_000 };
+/**
+ * The sidecars' rate-limit clock, moved by hand only: no bucket refills while a test runs, however
+ * long its requests take on a loaded machine, and "after Retry-After" takes no waiting.
+ */
+let now = 0;
+const clock = () => now;
 let open: TestSidecar;
 let keyed: TestSidecar;
 
@@ -19,20 +25,20 @@ before(async () => {
     startTestSidecar({
       mcpServers: { rest: echoServer(), mcp: echoServer(), ws: echoServer(), socket: echoServer(), free: echoServer({ rateLimit: { requestsPerSecond: 0 } }) },
       sidecar: { rateLimit: TIGHT, gracePeriodMs: 500 },
-    }),
+    }, { rateLimitClock: clock }),
     startTestSidecar({
       mcpServers: { a: echoServer({ rateLimit: TIGHT }), b: echoServer({ rateLimit: TIGHT }) },
       sidecar: { apiKeys: [KEY_A, KEY_B], gracePeriodMs: 500 },
-    }),
+    }, { rateLimitClock: clock }),
   ]);
-});
+}, HOOK);
 
 after(async () => {
   await Promise.all([open.close(), keyed.close()]);
   assert.deepEqual(leftovers(process.pid), [], 'children left after close');
-});
+}, HOOK);
 
-test('token bucket: a burst, then refusals with an honest wait, refill at the rate; full buckets are swept', () => {
+test('token bucket: a burst, then refusals with an honest wait, refill at the rate; full buckets are swept', TEST, () => {
   let now = 0;
   const limiter = new RateLimiter(() => now);
   const limit = { requestsPerSecond: 2, burst: 3 };
@@ -51,7 +57,7 @@ test('token bucket: a burst, then refusals with an honest wait, refill at the ra
   assert.equal(limiter.size, 1, 'only the bucket just used is kept');
 });
 
-test('REST over the limit: 429, Retry-After and a JSON error body; the same call succeeds after Retry-After', async () => {
+test('REST over the limit: 429, Retry-After and a JSON error body; the same call succeeds after Retry-After', TEST, async () => {
   const call = () => fetch(`${open.url}/servers/rest/tools/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"x"}' });
   const statuses = [];
   for (let i = 0; i < 3; i++) statuses.push((await call()).status);
@@ -63,11 +69,13 @@ test('REST over the limit: 429, Retry-After and a JSON error body; the same call
   const body = await refused.json() as { error: { message: string; code: number; data: { retryAfterSeconds: number } } };
   assert.match(body.error.message, /rate limit exceeded for "rest"/);
   assert.equal(body.error.data.retryAfterSeconds, retryAfter);
-  await sleep(retryAfter * 1000);
+  now += retryAfter * 1000 - 1;
+  assert.equal((await call()).status, 429, 'no token before Retry-After is over');
+  now += 1;
   assert.equal((await call()).status, 200, 'recovered after Retry-After');
 });
 
-test('MCP over the limit: 429 with a JSON-RPC error body; an unlimited server is untouched', async () => {
+test('MCP over the limit: 429 with a JSON-RPC error body; an unlimited server is untouched', TEST, async () => {
   const statuses = [];
   for (let i = 0; i < 4; i++) statuses.push((await post(`${open.url}/servers/mcp/mcp`, { jsonrpc: '2.0', id: i, method: 'ping' })).status);
   assert.deepEqual(statuses, [400, 400, 400, 429], 'the bucket is spent before the request is even looked at');
@@ -82,7 +90,7 @@ test('MCP over the limit: 429 with a JSON-RPC error body; an unlimited server is
   assert.deepEqual(new Set(free), new Set([200]), 'rateLimit.requestsPerSecond 0: no limit');
 });
 
-test('WebSocket: the upgrade is refused with 429 over the limit; frames over the limit get JSON-RPC errors, the socket stays', async () => {
+test('WebSocket: the upgrade is refused with 429 over the limit; frames over the limit get JSON-RPC errors, the socket stays', TEST, async () => {
   const upgrades = [];
   for (let i = 0; i < 4; i++) {
     upgrades.push(await openSocket(wsUrl(open, '/servers/ws/ws')).then((ws) => { ws.terminate(); return 101; }, (error) => error.status));
@@ -101,7 +109,7 @@ test('WebSocket: the upgrade is refused with 429 over the limit; frames over the
   }
 });
 
-test('with API keys each key has its own bucket', async () => {
+test('with API keys each key has its own bucket', TEST, async () => {
   const list = (key: string, server = 'a') => fetch(`${keyed.url}/servers/${server}/tools`, { headers: { authorization: `Bearer ${key}` } });
   const spent = [];
   for (let i = 0; i < 4; i++) spent.push((await list(KEY_A)).status);
@@ -110,12 +118,12 @@ test('with API keys each key has its own bucket', async () => {
   assert.equal((await list(KEY_A, 'b')).status, 200, 'key A on another server has a fresh bucket');
 });
 
-test('/metrics shows the configured limits and the refusals by server and endpoint', async () => {
+test('/metrics shows the configured limits and the refusals by server and endpoint', TEST, async () => {
   const metrics = await (await fetch(`${open.url}/metrics`)).text();
   assert.match(metrics, /^mcp_sidecar_rate_limit_requests_per_second\{server="rest"\} 1$/m);
   assert.match(metrics, /^mcp_sidecar_rate_limit_burst\{server="rest"\} 3$/m);
   assert.match(metrics, /^mcp_sidecar_rate_limit_requests_per_second\{server="free"\} 0$/m);
-  assert.match(metrics, /^mcp_sidecar_rate_limited_total\{server="rest",endpoint="tools"\} 1$/m);
+  assert.match(metrics, /^mcp_sidecar_rate_limited_total\{server="rest",endpoint="tools"\} 2$/m);
   assert.match(metrics, /^mcp_sidecar_rate_limited_total\{server="mcp",endpoint="mcp"\} 2$/m);
   assert.match(metrics, /^mcp_sidecar_rate_limited_total\{server="ws",endpoint="ws"\} 1$/m);
   assert.match(metrics, /^mcp_sidecar_rate_limited_total\{server="socket",endpoint="ws"\} 1$/m);

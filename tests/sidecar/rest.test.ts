@@ -5,6 +5,8 @@ import { after, before, test } from 'node:test';
 import { statusForError } from '../../sidecar/rest.ts';
 import { echoServer, EVERYTHING, leftovers, startTestSidecar, toolText, waitFor, type TestSidecar } from './helpers.ts';
 
+const HOOK = { timeout: 30_000 };
+const TEST = { timeout: 60_000 };
 let sidecar: TestSidecar;
 
 before(async () => {
@@ -17,12 +19,12 @@ before(async () => {
     },
     sidecar: { gracePeriodMs: 500, retryAfterSeconds: 4 },
   });
-});
+}, HOOK);
 
 after(async () => {
   await sidecar.close();
   assert.deepEqual(leftovers(process.pid), [], 'children left after close');
-});
+}, HOOK);
 
 const toolsUrl = (server: string, tool?: string) =>
   `${sidecar.url}/servers/${server}/tools${tool === undefined ? '' : `/${encodeURIComponent(tool)}`}`;
@@ -38,7 +40,7 @@ async function callTool(server: string, tool: string, args?: unknown, headers: R
 
 const stats = async (server: string) => (await (await fetch(`${sidecar.url}/stats`)).json())[server];
 
-test('server-everything: GET lists every tool; POST calls them; all calls share one warm child', async () => {
+test('server-everything: GET lists every tool; POST calls them; all calls share one warm child', TEST, async () => {
   const listed = await fetch(toolsUrl('everything'));
   assert.equal(listed.status, 200);
   const { tools } = await listed.json() as { tools: Array<{ name: string; inputSchema: object }> };
@@ -56,7 +58,7 @@ test('server-everything: GET lists every tool; POST calls them; all calls share 
   assert.ok(live.sessions.some((s) => s.server === 'everything' && s.transport === 'rest'));
 });
 
-test('error mapping: unknown tool 404, tool error 422, bad body 400/415, unknown server 404, wrong method 405', async () => {
+test('error mapping: unknown tool 404, tool error 422, bad body 400/415, unknown server 404, wrong method 405', TEST, async () => {
   const unknown = await callTool('everything', 'no-such-tool', {});
   assert.equal(unknown.status, 404);
   assert.match(unknown.body.error.message, /unknown tool "no-such-tool"/);
@@ -76,24 +78,24 @@ test('error mapping: unknown tool 404, tool error 422, bad body 400/415, unknown
   assert.equal(empty.status, 200);
 });
 
-test('JSON-RPC errors map to HTTP statuses', () => {
+test('JSON-RPC errors map to HTTP statuses', TEST, () => {
   const status = (code: number) => statusForError({ code, message: '' });
   assert.deepEqual([-32700, -32600, -32602, -32601, -32603, -32000, -32001, -32029, -31999, 42].map(status),
     [400, 400, 400, 501, 502, 503, 504, 429, 502, 502]);
 });
 
-test('a child that dies mid-call: 503 with Retry-After; the next call gets a fresh pooled child', async () => {
+test('a child that dies mid-call: 503 with Retry-After; the next call gets a fresh pooled child', TEST, async () => {
   const first = JSON.parse(toolText((await callTool('echo', 'whoami', {})).body)).pid;
   const crashed = await callTool('echo', 'crash', {});
   assert.equal(crashed.status, 503);
   assert.equal(crashed.headers.get('retry-after'), '4');
   assert.match(crashed.body.error.message, /exited/);
-  await waitFor(async () => (await stats('echo')).sessions === 0, 5_000, 'the crashed session to end');
+  await waitFor(async () => (await stats('echo')).sessions === 0, 30_000, 'the crashed session to end');
   const second = JSON.parse(toolText((await callTool('echo', 'whoami', {})).body)).pid;
   assert.notEqual(second, first);
 });
 
-test('envFromHeaders: each set of credentials gets its own pooled child, and never sees another\'s', async () => {
+test('envFromHeaders: each set of credentials gets its own pooled child, and never sees another\'s', TEST, async () => {
   const env = async (token: string) =>
     JSON.parse(toolText((await callTool('credentials', 'get-env', {}, { 'x-github-token': token })).body)).GITHUB_TOKEN;
   assert.deepEqual(await Promise.all([env('alice'), env('bob'), env('alice'), env('bob')]), ['alice', 'bob', 'alice', 'bob']);
@@ -102,7 +104,7 @@ test('envFromHeaders: each set of credentials gets its own pooled child, and nev
   assert.equal(sessions, 2);
 });
 
-test('a shared server: REST calls ride on its one child', async () => {
+test('a shared server: REST calls ride on its one child', TEST, async () => {
   const pids = await Promise.all([1, 2, 3].map(async () => JSON.parse(toolText((await callTool('shared', 'whoami', {})).body)).pid));
   assert.equal(new Set(pids).size, 1);
   assert.equal((await stats('shared')).spawns, 1);

@@ -16,6 +16,8 @@ const CHROMIUM_ARGS = [
   '--disable-component-update', '--disable-sync',
 ];
 const API_KEY = 'status-page-key-0123456789';
+const HOOK = { timeout: 30_000 };
+const TEST = { timeout: 120_000 };
 let sidecar: TestSidecar;
 let socket: WebSocket | undefined;
 
@@ -24,15 +26,15 @@ before(async () => {
     mcpServers: { everything: { command: EVERYTHING } },
     sidecar: { apiKeys: [API_KEY], gracePeriodMs: 500 },
   });
-});
+}, HOOK);
 
 after(async () => {
   socket?.terminate();
   await sidecar.close();
   assert.deepEqual(leftovers(process.pid), [], 'children left after close');
-});
+}, HOOK);
 
-test('the page is self-contained: no external assets, a strict Content-Security-Policy, served without a key', async () => {
+test('the page is self-contained: no external assets, a strict Content-Security-Policy, served without a key', TEST, async () => {
   const response = await fetch(`${sidecar.url}/`);
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type')!, /text\/html/);
@@ -42,7 +44,7 @@ test('the page is self-contained: no external assets, a strict Content-Security-
   assert.equal((await fetch(`${sidecar.url}/status`)).status, 401, 'its data needs the key');
 });
 
-test('in headless Chromium: asks for the key, shows a live session, lists tools and calls one', async (t) => {
+test('in headless Chromium: asks for the key, shows a live session, lists tools and calls one', TEST, async (t) => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`node scripts/ensure-chromium.mjs\` (apt-get install chromium) first`);
   socket = await openSocket(wsUrl(sidecar, '/servers/everything/ws'), { headers: { authorization: `Bearer ${API_KEY}` } });
   assert.equal((await rpc(socket, initializeRequest(1))).error, undefined);

@@ -12,7 +12,15 @@ import {
   waitFor, wsUrl, type TestSidecar,
 } from './helpers.ts';
 
-const KEEP_ALIVE_MS = 100;
+/**
+ * The keep-alive test's interval. A peer is dropped when its pong is not in by the next ping, and the
+ * test process is both peers: a stall longer than this (GC, a loaded machine) would drop a healthy one.
+ * Only that test's sidecar runs so short an interval; the others keep the 15 s default.
+ */
+const KEEP_ALIVE_MS = 1_000;
+const HOOK = { timeout: 30_000 };
+const TEST = { timeout: 90_000 };
+const SETTLE_MS = 30_000;
 let sidecar: TestSidecar;
 const clients: Client[] = [];
 const sockets: WebSocket[] = [];
@@ -20,21 +28,21 @@ const sockets: WebSocket[] = [];
 before(async () => {
   sidecar = await startTestSidecar({
     mcpServers: { everything: { command: EVERYTHING }, echo: echoServer(), limited: echoServer({ maxSessions: 1 }) },
-    sidecar: { keepAliveIntervalMs: KEEP_ALIVE_MS, maxBodyBytes: 4096, retryAfterSeconds: 3, gracePeriodMs: 500 },
+    sidecar: { maxBodyBytes: 4096, retryAfterSeconds: 3, gracePeriodMs: 500 },
   });
-});
+}, HOOK);
 
 after(async () => {
   await Promise.allSettled(clients.map((client) => client.close()));
   for (const ws of sockets) ws.terminate();
   await sidecar.close();
   assert.deepEqual(leftovers(process.pid), [], 'children left after close');
-});
+}, HOOK);
 
-const url = (server: string) => wsUrl(sidecar, `/servers/${server}/ws`);
+const url = (server: string, on: TestSidecar = sidecar) => wsUrl(on, `/servers/${server}/ws`);
 
-async function socket(server: string, options = {}): Promise<WebSocket> {
-  const ws = await openSocket(url(server), options);
+async function socket(server: string, options = {}, on: TestSidecar = sidecar): Promise<WebSocket> {
+  const ws = await openSocket(url(server, on), options);
   sockets.push(ws);
   return ws;
 }
@@ -45,7 +53,7 @@ const upgradeRequest = (server: string) => `GET /servers/${server}/ws HTTP/1.1\r
   'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
 const closed = (ws: WebSocket) => new Promise<number>((resolve) => ws.once('close', resolve));
 
-test('server-everything over WebSocket with the SDK client: lists tools, calls echo and get-sum', async () => {
+test('server-everything over WebSocket with the SDK client: lists tools, calls echo and get-sum', TEST, async () => {
   const client = await connect(url('everything'), { transport: 'ws' });
   clients.push(client);
   const { tools } = await client.listTools();
@@ -56,11 +64,11 @@ test('server-everything over WebSocket with the SDK client: lists tools, calls e
   assert.equal(stats.everything.sessions, 1);
   assert.equal(stats.everything.children, 1);
   await client.close();
-  await waitFor(async () => (await (await fetch(`${sidecar.url}/stats`)).json()).everything.children === 0, 5_000,
+  await waitFor(async () => (await (await fetch(`${sidecar.url}/stats`)).json()).everything.children === 0, SETTLE_MS,
     'the child to end with its socket');
 });
 
-test('subprotocol "mcp"; bad JSON gets a parse error; a binary frame or an over-size frame closes the socket', async () => {
+test('subprotocol "mcp"; bad JSON gets a parse error; a binary frame or an over-size frame closes the socket', TEST, async () => {
   const ws = await socket('echo');
   assert.equal(ws.protocol, 'mcp');
   assert.equal((await rpc(ws, initializeRequest(1))).error, undefined);
@@ -78,23 +86,32 @@ test('subprotocol "mcp"; bad JSON gets a parse error; a binary frame or an over-
   assert.equal(await bigClosed, 1009);
 });
 
-test('keep-alive: pings at the configured interval; a peer that stops answering them is dropped, and its child with it', async () => {
-  const healthy = await socket('echo');
-  let pings = 0;
-  healthy.on('ping', () => pings++);
-  await waitFor(() => pings >= 3, 20 * KEEP_ALIVE_MS, 'three pings');
-  assert.equal(healthy.readyState, healthy.OPEN, 'a peer answering pings stays connected');
-  healthy.close();
-  const running = new Set(leftovers(process.pid).map((p) => p.pgid));
-  const silent = await socket('echo', { autoPong: false });
-  // The child is spawned before the upgrade completes, so it is there by now.
-  const groups = leftovers(process.pid).map((p) => p.pgid).filter((pgid) => !running.has(pgid));
-  assert.equal(groups.length, 1, 'the silent peer\'s session has a child');
-  assert.equal(await closed(silent), 1006, 'dropped without a closing handshake');
-  await waitFor(() => groupMembers(groups).length === 0, 5_000, 'the silent peer\'s child to be gone');
+test('keep-alive: pings at the configured interval; a peer that stops answering them is dropped, and its child with it', TEST, async () => {
+  const pinging = await startTestSidecar({ mcpServers: { echo: echoServer() }, sidecar: { keepAliveIntervalMs: KEEP_ALIVE_MS, gracePeriodMs: 500 } });
+  try {
+    const started = performance.now();
+    const healthy = await socket('echo', {}, pinging);
+    let pings = 0;
+    healthy.on('ping', () => pings++);
+    // Bounded below the 45 s three pings would take at the default interval; never earlier than three intervals.
+    await waitFor(() => pings >= 3, SETTLE_MS, 'three pings');
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 3 * KEEP_ALIVE_MS - 5, `three pings after ${elapsed} ms at a ${KEEP_ALIVE_MS} ms interval`);
+    assert.equal(healthy.readyState, healthy.OPEN, 'a peer answering pings stays connected');
+    healthy.close();
+    const running = new Set(leftovers(process.pid).map((p) => p.pgid));
+    const silent = await socket('echo', { autoPong: false }, pinging);
+    // The child is spawned before the upgrade completes, so it is there by now.
+    const groups = leftovers(process.pid).map((p) => p.pgid).filter((pgid) => !running.has(pgid));
+    assert.equal(groups.length, 1, 'the silent peer\'s session has a child');
+    assert.equal(await closed(silent), 1006, 'dropped without a closing handshake');
+    await waitFor(() => groupMembers(groups).length === 0, SETTLE_MS, 'the silent peer\'s child to be gone');
+  } finally {
+    await pinging.close();
+  }
 });
 
-test('beyond maxSessions the upgrade is refused with 429 and Retry-After, nothing spawned; a slot frees when a socket closes', async () => {
+test('beyond maxSessions the upgrade is refused with 429 and Retry-After, nothing spawned; a slot frees when a socket closes', TEST, async () => {
   const first = await socket('limited');
   await rpc(first, initializeRequest(1));
   const before = new Set(leftovers(process.pid).map((p) => p.pid));
@@ -103,13 +120,13 @@ test('beyond maxSessions the upgrade is refused with 429 and Retry-After, nothin
   assert.equal(refusal.headers['retry-after'], '3');
   assert.deepEqual(leftovers(process.pid).filter((p) => !before.has(p.pid)), [], 'a child was spawned for a refused session');
   first.close();
-  await waitFor(async () => (await (await fetch(`${sidecar.url}/stats`)).json()).limited.sessions === 0, 5_000, 'the slot to free');
+  await waitFor(async () => (await (await fetch(`${sidecar.url}/stats`)).json()).limited.sessions === 0, SETTLE_MS, 'the slot to free');
   const again = await socket('limited');
   assert.equal((await rpc(again, initializeRequest(1))).error, undefined);
   again.close();
 });
 
-test('the upgrade goes through the same Origin and API-key checks as HTTP: 403, 401', async () => {
+test('the upgrade goes through the same Origin and API-key checks as HTTP: 403, 401', TEST, async () => {
   const foreign = await openSocket(url('echo'), { origin: 'https://evil.example' }).then(() => assert.fail('upgraded'), (error) => error);
   assert.equal(foreign.status, 403);
   const keyed = await startTestSidecar({ mcpServers: { echo: echoServer() }, sidecar: { apiKeys: ['ws-test-key-0123456789'] } });
@@ -124,21 +141,23 @@ test('the upgrade goes through the same Origin and API-key checks as HTTP: 403, 
   }
 });
 
-test('a connection reset while the upgrade waits for a shared child to be ready: the sidecar carries on', async () => {
+test('a connection reset while the upgrade waits for a shared child to be ready: the sidecar carries on', TEST, async () => {
+  // The shared child never becomes ready: the upgrade waits initializeTimeoutMs for it, then answers 503.
   const waiting = await startTestSidecar({
     mcpServers: { hang: { command: process.execPath, args: [join(FIXTURES, 'hang.mjs')], mode: 'shared' } },
-    sidecar: { initializeTimeoutMs: 1_000, gracePeriodMs: 300 },
+    sidecar: { initializeTimeoutMs: 3_000, gracePeriodMs: 300 },
   });
   try {
     await new Promise<void>((resolve) => {
       const tcp = tcpConnect(waiting.port, '127.0.0.1', () => {
+        // Reset well inside the 3 s the upgrade waits (aimed there; a late reset fails the wait below, never passes wrongly).
         tcp.write(upgradeRequest('hang'), () => setTimeout(() => tcp.resetAndDestroy(), 100));
       });
       tcp.on('close', () => resolve());
       tcp.on('error', () => {});
     });
     // The refusal (503 once initializeTimeoutMs is over) is written to the reset socket.
-    await waitFor(() => waiting.logs.some((r) => r.msg === 'upgrade socket error'), 5_000, 'the write to fail');
+    await waitFor(() => waiting.logs.some((r) => r.msg === 'upgrade socket error'), SETTLE_MS, 'the write to fail');
     assert.equal((await fetch(`${waiting.url}/healthz`)).status, 200);
   } finally {
     await waiting.close();
@@ -183,7 +202,7 @@ function abruptDuringUpgrade(): Promise<undefined> {
   });
 }
 
-test('80 WebSocket connections closed cleanly or dropped (after a reply, during initialize, during the upgrade) leave no child', async () => {
+test('80 WebSocket connections closed cleanly or dropped (after a reply, during initialize, during the upgrade) leave no child', TEST, async () => {
   const kinds = [cleanClose, abruptAfterReply, abruptDuringInitialize, abruptDuringUpgrade];
   const cycles = 80;
   const groups = new Set<number>();
@@ -197,12 +216,12 @@ test('80 WebSocket connections closed cleanly or dropped (after a reply, during 
   };
   await Promise.all(Array.from({ length: 4 }, lane));
   assert.equal(groups.size, cycles / 2, 'each reply came from a child of its own');
-  await waitFor(() => leftovers(process.pid, groups).length === 0, 10_000, 'every child to be gone');
+  await waitFor(() => leftovers(process.pid, groups).length === 0, SETTLE_MS, 'every child to be gone');
   assert.deepEqual(groupMembers(groups), []);
   await waitFor(async () => {
     const stats = (await (await fetch(`${sidecar.url}/stats`)).json()).echo;
     return stats.sessions === 0 && stats.children === 0;
-  }, 5_000, 'no session or child counted');
+  }, SETTLE_MS, 'no session or child counted');
   const stats = (await (await fetch(`${sidecar.url}/stats`)).json()).echo;
   assert.ok(stats.spawns - spawnsBefore >= cycles * 0.75, `${stats.spawns - spawnsBefore} spawns for ${cycles} connections`);
   assert.ok(stats.exits.disconnected >= cycles * 0.75, `exits ${JSON.stringify(stats.exits)}`);
