@@ -1,6 +1,7 @@
 // Buffers the whole request body (StopIterationAndBuffer until end of stream), reports what it saw, then applies
 // the set_buffer_bytes operation named in the request header `x-op: START,LEN,DATA`, so tests can check Envoy's
-// accumulated body size, get_buffer_bytes ranges and the replace / prepend / append / BadArgument semantics.
+// accumulated body size, get_buffer_bytes ranges and the replace / prepend / append / BadArgument semantics. It
+// removes content-length before rewriting (Envoy never fixes it), unless the request says `x-keep-length: 1`.
 export * from "@solo-io/proxy-runtime/assembly/proxy";
 import {
   RootContext, Context, registerRootContext, log, LogLevelValues, FilterHeadersStatusValues, FilterDataStatusValues,
@@ -16,7 +17,8 @@ class Stream extends Context {
   onRequestHeaders(_n: u32, _end: bool): FilterHeadersStatusValues {
     this.op = stream_context.headers.request.get("x-op");
     // Envoy never fixes content-length: a filter that changes the body size must drop it.
-    if (this.op != "") stream_context.headers.request.remove("content-length");
+    const keepLength = stream_context.headers.request.get("x-keep-length") == "1";
+    if (this.op != "" && !keepLength) stream_context.headers.request.remove("content-length");
     return FilterHeadersStatusValues.Continue;
   }
   onRequestBody(size: usize, end: bool): FilterDataStatusValues {

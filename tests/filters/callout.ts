@@ -1,16 +1,17 @@
 // Makes one proxy_http_call per request, as told by request headers (x-call-cluster, x-call-path, x-call-timeout,
 // x-call-omit: a pseudo-header to leave out, x-call-body), holds the request at its headers (StopIteration) and
-// resumes it from the call's callback. It reports the call result, where and how the callback arrived, the
-// response (status, header count, body) and every request body callback, so tests can check Envoy's http-call
-// outcomes, the StopIteration -> StopAllIterationAndWatermark conversion and the deferral of continue_stream.
+// resumes it from the call's callback, or, with `x-reply-in-callback: 1`, answers it there with a local reply. It
+// reports the call result, where and how the callback arrived, the response (status, header count, body), every
+// request body callback and on_delete, so tests can check Envoy's http-call outcomes, the StopIteration ->
+// StopAllIterationAndWatermark conversion, the deferral of continue_stream and callbacks for ended streams.
 //
-// proxy_http_call is called directly: RootContext.httpCall of the SDK 0.1.8 does not compile under AssemblyScript
-// 0.27 (its callback type is not assignable to HttpCallback's), so the root keeps its own token -> stream map.
+// proxy_http_call is called directly and the root keeps its own token -> stream map, so that the tests see what the
+// SDK's RootContext.httpCall hides: the callback's arrival on the root and what set_effective_context answers.
 export * from "@solo-io/proxy-runtime/assembly/proxy";
 import {
   RootContext, Context, registerRootContext, log, LogLevelValues, FilterHeadersStatusValues, FilterDataStatusValues,
   stream_context, continue_request, add_header_map_value, HeaderMapTypeValues, get_buffer_bytes, BufferTypeValues,
-  proxy_set_effective_context,
+  proxy_set_effective_context, send_local_response, HeaderPair, GrpcStatusValues,
 } from "@solo-io/proxy-runtime/assembly";
 
 // @ts-ignore: decorator
@@ -52,8 +53,10 @@ function addRequestHeader(key: string, value: string): i32 {
 
 class Stream extends Context {
   continued: bool = false;
+  replyInCallback: bool = false;
 
   onRequestHeaders(_n: u32, _end: bool): FilterHeadersStatusValues {
+    this.replyInCallback = requestHeader("x-reply-in-callback", "") == "1";
     const omit = requestHeader("x-call-omit", "");
     const keys: string[] = [];
     const values: string[] = [];
@@ -78,14 +81,33 @@ class Stream extends Context {
     const pairs = stream_context.headers.http_callback.get_headers();
     const first = pairs.length > 0 ? String.UTF8.decode(pairs[0].key) : "";
     const body = String.UTF8.decode(get_buffer_bytes(BufferTypeValues.HttpCallResponseBody, 0, <u32>bodySize));
-    say("callout status=" + stream_context.headers.http_callback.get(":status") + " num_headers=" + numHeaders.toString() +
-      " pairs=" + pairs.length.toString() + " first=" + first + " body_size=" + bodySize.toString() + " body=" + body);
+    const status = stream_context.headers.http_callback.get(":status");
+    say("callout status=" + status + " num_headers=" + numHeaders.toString() + " pairs=" + pairs.length.toString() +
+      " first=" + first + " body_size=" + bodySize.toString() + " body=" + body);
+    if (this.replyInCallback) this.reply(status);
+    else this.resume();
+  }
+
+  /** Answers the held request: 502 with the side call's status in a JSON body. */
+  reply(sideStatus: string): void {
+    const headers = [new HeaderPair(String.UTF8.encode("content-type"), String.UTF8.encode("application/json")),
+      new HeaderPair(String.UTF8.encode("x-from-callback"), String.UTF8.encode("1"))];
+    const body = String.UTF8.encode("{\"side\":" + sideStatus + "}");
+    const result = send_local_response(502, "callout_reply", body, headers, GrpcStatusValues.InvalidCode);
+    say("callback send_local_response result=" + result.toString());
+  }
+
+  resume(): void {
     // Header mutations while held persist; continue returns Ok at once but takes effect after this callback, and
     // from then on request header calls are BadArgument.
     say("before-continue add=" + addRequestHeader("x-added-while-held", "1").toString());
     this.continued = true;
     say("continue result=" + continue_request().toString());
     say("after-continue add=" + addRequestHeader("x-added-after-continue", "1").toString());
+  }
+
+  onDelete(): void {
+    say("on_delete ctx=" + this.context_id.toString());
   }
 }
 
@@ -112,8 +134,10 @@ class Root extends RootContext {
     if (!this.pending.has(token)) return;
     const stream = this.pending.get(token);
     this.pending.delete(token);
-    proxy_set_effective_context(stream.context_id);
-    stream.onCallout(headers, bodySize);
+    const effective = proxy_set_effective_context(stream.context_id);
+    say("set_effective_context result=" + effective.toString());
+    if (effective == 0) stream.onCallout(headers, bodySize);
+    else say("callout for an ended stream status=" + stream_context.headers.http_callback.get(":status"));
   }
 }
 registerRootContext((id: u32): RootContext => new Root(id), "callout");

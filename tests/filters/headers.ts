@@ -1,5 +1,6 @@
 // Reports the header maps exactly as the host hands them over (order, case, duplicates) plus the result codes of
-// the edge cases: missing key, removing an absent key, get_header_map_size (bytes, not entries).
+// the edge cases: missing key, removing an absent key, get_header_map_size (bytes, not entries). With the request
+// header `x-mutate: 1` it then changes both maps through the SDK's replace / remove / add, as the filter does.
 export * from "@solo-io/proxy-runtime/assembly/proxy";
 import {
   RootContext, Context, registerRootContext, log, LogLevelValues, FilterHeadersStatusValues, stream_context,
@@ -29,14 +30,30 @@ function report(side: string, typ: HeaderMapTypeValues, pairs: Headers): void {
 }
 
 class Stream extends Context {
+  mutate: bool = false;
   onRequestHeaders(_n: u32, _end: bool): FilterHeadersStatusValues {
-    report("req", HeaderMapTypeValues.RequestHeaders, stream_context.headers.request.get_headers());
+    const request = stream_context.headers.request;
+    report("req", HeaderMapTypeValues.RequestHeaders, request.get_headers());
     // Lookups lowercase the key and return the first of duplicated values.
-    log(LogLevelValues.info, "req-get X-Dup=" + stream_context.headers.request.get("X-Dup"));
+    log(LogLevelValues.info, "req-get X-Dup=" + request.get("X-Dup"));
+    this.mutate = request.get("x-mutate") == "1";
+    if (this.mutate) {
+      request.replace("x-rep", "R");
+      request.replace("x-new", "N");
+      request.remove("x-gone");
+      request.add("x-add", "1");
+      request.add("x-add", "2");
+    }
     return FilterHeadersStatusValues.Continue;
   }
   onResponseHeaders(_n: u32, _end: bool): FilterHeadersStatusValues {
-    report("resp", HeaderMapTypeValues.ResponseHeaders, stream_context.headers.response.get_headers());
+    const response = stream_context.headers.response;
+    report("resp", HeaderMapTypeValues.ResponseHeaders, response.get_headers());
+    if (this.mutate) {
+      response.replace("x-upstream", "replaced");
+      response.remove("content-type");
+      response.add("x-resp-add", "1");
+    }
     return FilterHeadersStatusValues.Continue;
   }
 }

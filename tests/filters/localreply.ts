@@ -4,6 +4,8 @@
 // - "direct": holds the upstream's response headers (StopIteration, needs allow_on_headers_stop_iteration) and
 //   replies from on_response_body. Envoy then discards the upstream response, writes the reply straight to the
 //   client without running encoder filters (no x-seen-by-filter) and resets the upstream request.
+// - "twice": two replies from on_request_headers (403 "first reply", then 500 "second reply").
+// - "again": the 403 from on_request_headers, then the 500 from on_response_headers while the 403 passes the filter.
 export * from "@solo-io/proxy-runtime/assembly/proxy";
 import {
   RootContext, Context, registerRootContext, log, LogLevelValues, FilterHeadersStatusValues, FilterDataStatusValues,
@@ -18,6 +20,8 @@ function reply(status: u32, body: string, headerName: string, headerValue: strin
   say("send_local_response result=" + result.toString());
 }
 
+function secondReply(): void { reply(500, "second reply", "x-reply", "second"); }
+
 class Stream extends Context {
   mode: string = "";
   onRequestHeaders(_n: u32, _end: bool): FilterHeadersStatusValues {
@@ -26,12 +30,16 @@ class Stream extends Context {
       reply(403, "denied by filter", "x-local", "1");
       // Still inside the callback: the request headers are still there, the reply has not been sent.
       say("after send_local_response path=" + stream_context.headers.request.get(":path"));
+    } else if (this.mode == "twice" || this.mode == "again") {
+      reply(403, "first reply", "x-reply", "first");
+      if (this.mode == "twice") secondReply();
     }
     return FilterHeadersStatusValues.Continue;
   }
   onResponseHeaders(_n: u32, _end: bool): FilterHeadersStatusValues {
     say("on_response_headers status=" + stream_context.headers.response.get(":status"));
     stream_context.headers.response.add("x-seen-by-filter", "1");
+    if (this.mode == "again") secondReply();
     return this.mode == "direct" ? FilterHeadersStatusValues.StopIteration : FilterHeadersStatusValues.Continue;
   }
   onResponseBody(size: usize, _end: bool): FilterDataStatusValues {

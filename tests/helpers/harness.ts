@@ -118,3 +118,17 @@ export function waitForLog(envoy: Envoy, prefix: string, count = 1, timeoutMs = 
 export function loggedValue(envoy: Envoy, prefix: string): string | undefined {
   return envoy.pluginLogs(prefix)[0]?.slice(prefix.length);
 }
+
+/**
+ * Starts Envoy on `yaml` expecting it to refuse the configuration: resolves with its error and the tail of its log
+ * (the refusal is logged last, as Envoy exits); fails the test if Envoy starts.
+ */
+export async function envoyRefusal(t: TestContext, yaml: string, options: Omit<EnvoyOptions, "yaml"> = {}): Promise<string> {
+  let envoy: Envoy;
+  try {
+    envoy = await ownEnvoy(t, { ...options, yaml });
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`Envoy ${envoy.version} started on a configuration it should refuse`);
+}

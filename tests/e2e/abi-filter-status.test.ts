@@ -1,25 +1,37 @@
-// Filter statuses and deferral (reference §4, §7.2, §9): StopIteration from on_request_headers becomes
+// Filter statuses and deferral (reference §4, §7.2, §9), which the filter's request handling relies on (it holds
+// requests at their headers while it calls backends): StopIteration from on_request_headers becomes
 // StopAllIterationAndWatermark unless allow_on_headers_stop_iteration is set; continue_stream returns Ok at once and
 // takes effect only after the VM call returns; after it, request header calls are BadArgument.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { echoUpstream, slowUpstream } from "../helpers/upstream.ts";
-import { own, pluginLogs, send, startWith } from "../helpers/harness.ts";
+import { echoUpstream, sseUpstream } from "../helpers/upstream.ts";
+import { own, send, startWith, waitFor, waitForLog } from "../helpers/harness.ts";
 
 const OK = "0";
 const BAD_ARGUMENT = "2";
 const BODY = "b".repeat(300);
 
-/** The callout filter holds each POST at its headers until its side call (answered after 300 ms) returns. */
+/**
+ * The callout filter holds each POST at its headers until its side call returns. The side answers when the test ends
+ * its response: once the call reached it (the body, written with the headers, is then in Envoy), and, when the filter
+ * may see body callbacks while it holds, once the whole body reached the filter.
+ */
 async function heldPost(t: TestContext, allowOnHeadersStopIteration?: boolean) {
   const upstream = await own(t, echoUpstream());
-  const side = await own(t, slowUpstream(300));
-  const { emu, url } = await startWith(t, "callout", {
+  const side = await own(t, sseUpstream());
+  const { envoy, url } = await startWith(t, "callout", {
     routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port, side: side.port }, allowOnHeadersStopIteration,
   });
-  const reply = await send(url, { method: "POST", path: "/held", body: BODY });
+  const replied = send(url, { method: "POST", path: "/held", body: BODY });
+  await side.opened();
+  if (allowOnHeadersStopIteration) await waitFor("the whole body at the filter", () => bodyLines(envoy.pluginLogs()).some((l) => l.includes("eos=1")));
+  side.end();
+  const reply = await replied;
   assert.equal(reply.status, 200);
-  return { lines: pluginLogs(emu), upstream };
+  // Envoy logs apart from proxying: wait until the callback and every body callback logged.
+  await waitForLog(envoy, "after-continue ");
+  await waitFor("the body callback with eos", () => bodyLines(envoy.pluginLogs()).some((l) => l.includes("eos=1")));
+  return { lines: envoy.pluginLogs(), upstream };
 }
 
 const bodyLines = (lines: string[]) => lines.filter((l) => l.startsWith("body "));
