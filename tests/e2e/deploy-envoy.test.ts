@@ -1,17 +1,18 @@
-// envoy/envoy.yaml as shipped, in the emulator, in front of the demo backends (mcp-sidecar on envoy/sidecar.json and
-// server-everything over Streamable HTTP and legacy SSE), started the way `npm start` starts them. Only the socket
-// ports (and the listener/admin address, to stay on loopback) are rewritten, to free ones, so the test can run
-// beside anything; a check proves nothing else was touched. An SDK Client then lists and calls tools on all three
-// routes, and a tool call longer than Envoy's default route timeout (15 s) completes on each.
+// envoy/envoy.yaml as shipped, in real Envoy (the newest pinned version, two workers as `npm start` runs it), in front
+// of the demo backends (mcp-sidecar on envoy/sidecar.json and server-everything over Streamable HTTP and legacy SSE),
+// started the way `npm start` starts them. Only the socket ports (and the listener/admin address, to stay on
+// loopback) are rewritten, to free ones, so the test can run beside anything; a check proves nothing else was
+// touched. An SDK Client then lists and calls tools on all three routes, and a tool call longer than Envoy's default
+// route timeout (15 s) completes on each.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse, stringify } from "yaml";
-import { startEmulator } from "../../emulator/index.ts";
 import { DEMO_PORTS, ROUTES, startBackends, stopAll, type Ports } from "../../scripts/start.ts";
-import { own, send } from "../helpers/harness.ts";
+import { ownEnvoy } from "../helpers/envoy.ts";
+import { send } from "../helpers/harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 import { connectClient, filterWasm, repoRoot } from "./filter-harness.ts";
 
@@ -54,9 +55,10 @@ function differences(a: unknown, b: unknown, path = ""): string[] {
   return isDeepStrictEqual(a, b) ? [] : [path];
 }
 
+/** Envoy binds its own sockets on port 0 (tests/helpers/envoy.ts finds them); the backends get free ports. */
 async function freePorts(): Promise<Ports> {
   const ports = {} as Ports;
-  for (const what of Object.keys(DEMO_PORTS) as (keyof Ports)[]) ports[what] = what === "listener" ? 0 : await closedPort();
+  for (const what of Object.keys(DEMO_PORTS) as (keyof Ports)[]) ports[what] = what === "listener" || what === "admin" ? 0 : await closedPort();
   return ports;
 }
 
@@ -65,11 +67,11 @@ async function startShipped(t: TestContext) {
   const procs = await startBackends(ports);
   t.after(() => stopAll(procs));
   const bootstrap = withPorts(ports);
-  // The wasm path is relative, resolved against the working directory as Envoy does: run from the repository root.
+  // The wasm path is relative to Envoy's working directory: run it from the repository root, as `npm start` does.
   filterWasm();
-  process.chdir(repoRoot);
-  const emu = await own(t, startEmulator({ yaml: stringify(bootstrap), quiet: true }));
-  return { bootstrap, emu, url: emu.listeners[0].url };
+  const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap), cwd: repoRoot, concurrency: 2 });
+  assert.equal(await envoy.stat("server.concurrency"), 2, "two workers: two Wasm VMs, as under npm start");
+  return { bootstrap, envoy, url: envoy.url };
 }
 
 test("the rewrite touches socket ports and listener/admin addresses only", () => {

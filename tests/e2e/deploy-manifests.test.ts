@@ -1,18 +1,18 @@
 // The deployment files parse, and carry one filter configuration: envoy/mcp-proxy.config.json. envoy.yaml holds it
 // exactly; the Kubernetes manifests hold it with the documented differences only (cluster names and backend URLs
 // as Istio/Higress know the demo Service; the Istio WasmPlugin in "continue" mode without the legacy SSE server,
-// which that mode cannot serve; Higress with one matchRule per server). The filter itself accepts each of them, the
-// Higress one as Higress's controller hands it over. docker-compose.yml mounts what envoy.yaml names, on the ports
-// it names.
+// which that mode cannot serve; Higress with one matchRule per server). The filter itself, in real Envoy, accepts
+// each of them, the Higress one as Higress's controller hands it over. docker-compose.yml mounts what envoy.yaml
+// names, on the ports it names.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { startEmulator } from "../../emulator/index.ts";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
-import { own, send } from "../helpers/harness.ts";
-import { filterWasm, json, post, repoRoot } from "./filter-harness.ts";
+import { startEnvoy } from "../helpers/envoy.ts";
+import { send } from "../helpers/harness.ts";
+import { filterWasm, json, post, repoRoot, startGateway } from "./filter-harness.ts";
 
 type Json = Record<string, any>;
 const read = (path: string) => readFileSync(join(repoRoot, path), "utf8");
@@ -165,9 +165,8 @@ test("Higress: on routes named as the Ingresses, each path gets its rule's serve
   });
   const clusters = Object.fromEntries(routes.map((r) => [r.cluster, 1]));
   routes.sort((a, b) => b.prefix.length - a.prefix.length);
-  const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: higressConfig, allowOnHeadersStopIteration: true, clusters,
+  const { url } = await startGateway(t, { pluginConfig: higressConfig, clusters,
     routes: [...routes, { name: "unrelated", prefix: "/", cluster: routes[0].cluster }] });
-  const url = (await own(t, startEmulator({ yaml, quiet: true }))).listeners[0].url;
   const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
   for (const server of source.servers) {
     const reply = await post(url, initialize, [], `${server.pathPrefix}/x`);
@@ -184,18 +183,19 @@ test("the filter accepts every shipped configuration (and would refuse sse in co
     ["Istio WasmPlugin", continueMode(inKubernetes(source)), false, continueMode(source).servers.length],
     ["Higress WasmPlugin", higressConfig, true, higressConfig._rules_.length],
   ];
+  const yaml = (config: Json, flag: boolean) => bootstrapYaml({ wasm: filterWasm(), pluginConfig: config,
+    routes: [{ prefix: "/", cluster: "c" }], clusters: { c: 1 }, allowOnHeadersStopIteration: flag });
   for (const [where, config, flag, servers] of configs) {
-    const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: config, routes: [{ prefix: "/", cluster: "c" }], clusters: { c: 1 },
-      allowOnHeadersStopIteration: flag });
-    const emu = await startEmulator({ yaml, quiet: true });
-    await emu.close();
-    const line = emu.logs.map((l) => l.message).find((m) => m.startsWith("mcp-proxy: configured"));
+    // One worker is enough: the configuration is the same in every VM.
+    const envoy = await startEnvoy({ yaml: yaml(config, flag), concurrency: 1 });
+    await envoy.close();
+    const line = envoy.pluginLogs("mcp-proxy: configured")[0];
     assert.ok(line?.includes(`${servers} server(s), requestHeadersMode ${config.requestHeadersMode}`), `${where}: ${line}`);
   }
-  // The difference is necessary: with the sse server kept, "continue" mode is refused.
-  const yaml = bootstrapYaml({ wasm: filterWasm(), pluginConfig: { ...inKubernetes(source), requestHeadersMode: "continue" },
-    routes: [{ prefix: "/", cluster: "c" }], clusters: { c: 1 } });
-  await assert.rejects(startEmulator({ yaml, quiet: true }), /on_configure returned false/);
+  // The difference is necessary: with the sse server kept, "continue" mode is refused and Envoy does not start (the
+  // filter fails closed on a configuration it refuses).
+  await assert.rejects(startEnvoy({ yaml: yaml({ ...inKubernetes(source), requestHeadersMode: "continue" }, false), concurrency: 1 }),
+    /"sse" needs requestHeadersMode "hold"/);
 });
 
 test("docker-compose.yml: Envoy >= 1.35 with envoy.yaml and the wasm where envoy.yaml looks, the rest in its network namespace", () => {

@@ -1,11 +1,13 @@
-// `npm start` as a new user runs it: it comes up on its fixed ports, prints the MCP URLs and a curl command, a
-// tools/list through a printed URL works, and a Ctrl-C (SIGINT to the terminal's foreground process group) stops
-// everything it started, grandchildren included, which /proc confirms.
+// `npm start` as a new user runs it: it comes up on its fixed ports with real Envoy (the newest pinned version, or
+// ENVOY_BIN), prints the MCP URLs, a curl command and the Envoy version, a tools/list through each printed URL works,
+// and a Ctrl-C (SIGINT to the terminal's foreground process group) stops everything it started, Envoy and
+// grandchildren included, which /proc confirms.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import net from "node:net";
 import { DEMO_PORTS } from "../../scripts/start.ts";
+import { envoyRelease } from "../helpers/envoy.ts";
 import { processes } from "../sidecar/helpers.ts";
 import { repoRoot } from "./filter-harness.ts";
 
@@ -47,6 +49,8 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
     assert.ok(Date.now() < deadline, `npm start did not come up within 90 s:\n${output}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  const envoy = envoyRelease("newest");
+  assert.ok(output.includes(`is up: Envoy ${envoy.version} (2 workers)`), output);
   const urls = [...output.matchAll(/^\s+(http:\/\/127\.0\.0\.1:\d+\/mcp\/\w+)/gm)].map((m) => m[1]);
   assert.deepEqual(urls.map((u) => new URL(u).pathname), ["/mcp/everything", "/mcp/remote", "/mcp/legacy"], output);
   const curl = output.split("\n").filter((line) => line.trim().startsWith("curl "));
@@ -67,7 +71,11 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
   // After the calls, so the sidecar's stdio child (spawned on demand) is counted too.
   const started = tree(npm.pid!);
   started.forEach((p) => groups.add(p.pgid));
-  assert.ok(groups.size >= 5, `npm's group plus sidecar, two backends, emulator, stdio child: ${JSON.stringify(started)}`);
+  assert.ok(groups.size >= 5, `npm's group plus sidecar, two backends, Envoy, stdio child: ${JSON.stringify(started)}`);
+  // Envoy itself, the pinned binary on the shipped file, not a wrapper or a leftover from elsewhere.
+  const envoys = started.filter((p) => p.cmdline.startsWith(`${envoy.path} `));
+  assert.equal(envoys.length, 1, JSON.stringify(started));
+  assert.match(envoys[0].cmdline, /-c envoy\/envoy\.yaml --concurrency 2 /);
 
   process.kill(-npm.pid!, "SIGINT");
   let timer: NodeJS.Timeout | undefined;
