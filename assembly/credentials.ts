@@ -41,17 +41,27 @@ export function extractCredential(scheme: SecurityScheme, raw: string): string {
 }
 
 function stripPrefix(value: string, lowerPrefix: string): string {
+  return hasPrefix(value, lowerPrefix) ? value.substring(lowerPrefix.length).trim() : value;
+}
+
+/** `value` starts with `lowerPrefix`, in any case. */
+function hasPrefix(value: string, lowerPrefix: string): bool {
   const n = lowerPrefix.length;
-  if (value.length >= n && value.substring(0, n).toLowerCase() == lowerPrefix) return value.substring(n).trim();
-  return value;
+  return value.length >= n && value.substring(0, n).toLowerCase() == lowerPrefix;
+}
+
+function withPrefix(credential: string, prefix: string): string {
+  return hasPrefix(credential, prefix.toLowerCase()) ? credential : prefix + credential;
 }
 
 /** The upstream credential: the passed-through one when given, else the scheme's default (none if both empty). */
 export function upstreamAuth(scheme: SecurityScheme, passthrough: string): UpstreamAuth {
   const credential = passthrough.length > 0 ? passthrough : scheme.defaultCredential;
   if (credential.length == 0) return new UpstreamAuth();
-  if (scheme.type == SchemeType.Bearer) return new UpstreamAuth("authorization", "Bearer " + credential);
+  // A credential written with its scheme's prefix already ("Bearer abc") is used as it is, never prefixed twice.
+  if (scheme.type == SchemeType.Bearer) return new UpstreamAuth("authorization", withPrefix(credential, "Bearer "));
   if (scheme.type == SchemeType.Basic) {
+    if (hasPrefix(credential, "basic ")) return new UpstreamAuth("authorization", credential);
     // Higress accepts `user:pass` (encoded here) or an already-encoded token.
     const token = credential.includes(":") ? base64(String.UTF8.encode(credential)) : credential;
     return new UpstreamAuth("authorization", "Basic " + token);
@@ -74,10 +84,11 @@ export function base64(buf: ArrayBuffer): string {
   return out;
 }
 
-/** `path` with `name=value` appended to its query (both percent-encoded). */
+/** `path` with `name=value` in its query (both percent-encoded), replacing any `name` already there. */
 export function withQueryParam(path: string, name: string, value: string): string {
-  const sep = path.includes("?") ? "&" : "?";
-  return path + sep + percentEncode(name) + "=" + percentEncode(value);
+  const without = withoutQueryParam(path, name);
+  const sep = without.includes("?") ? "&" : "?";
+  return without + sep + percentEncode(name) + "=" + percentEncode(value);
 }
 
 /** The decoded value of query parameter `name` in `path` ("" when absent). */

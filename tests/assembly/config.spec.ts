@@ -1,4 +1,4 @@
-import { parseConfig, HeadersMode, Transport, DEFAULT_TIMEOUT_MS, DEFAULT_DEADLINE_MS } from "../../assembly/config";
+import { parseConfig, HeadersMode, Mode, Transport, DEFAULT_TIMEOUT_MS, DEFAULT_DEADLINE_MS } from "../../assembly/config";
 import { Category, DomainKind } from "../../assembly/rules";
 
 function errorOf(json: string): string {
@@ -149,7 +149,7 @@ describe("Higress _rules_", () => {
     expect(c.ruleServers[0].servers[0].allowTools.names.size).toBe(0);
     expect(c.ruleServers[1].servers[0].allowTools.allows("add")).toBe(true);
     expect(c.ruleServers[1].servers[1].transport).toBe(Transport.Sse);
-    expect(c.ruleServers[2].servers[0].allowTools).toBeNull();
+    expect(c.ruleServers[2].servers[0].allowTools.restricted).toBe(false);
     expect(c.global.servers[0].allowTools.allows("echo")).toBe(true);
   });
 
@@ -234,5 +234,35 @@ describe("Higress _rules_", () => {
       .startsWith('_rules_[0].server.transport: "sse" needs requestHeadersMode "hold"')).toBe(true);
     // The top level's own mistakes come first.
     expect(errorOf('{"allowTools":["x"],"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}")).toBe('allowTools: needs "server"');
+  });
+});
+
+describe("modes, allow-lists, origins", () => {
+  it("mode per server, higress by default; allowResources and allowPrompts beside allowTools", () => {
+    const c = parseConfig(`{"servers":[
+      {"pathPrefix":"/a","cluster":"a","name":"a","transport":"http","mcpServerURL":"/mcp","mode":"passthrough","allowResources":["test://x/*"],"allowPrompts":["p"]},
+      {"pathPrefix":"/b","cluster":"b","name":"b","transport":"http","mcpServerURL":"/mcp"}]}`).config!;
+    expect(c.servers[0].mode).toBe(Mode.Passthrough);
+    expect(c.servers[1].mode).toBe(Mode.Higress);
+    expect(c.servers[0].allowResources.allows("test://x/1")).toBe(true);
+    expect(c.servers[0].allowPrompts.allows("q")).toBe(false);
+    expect(c.servers[1].allowPrompts.restricted).toBe(false);
+  });
+
+  it("refuses what cannot work, naming the field", () => {
+    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","mode":"direct"}}')).toBe('server.mode: must be "higress" or "passthrough"');
+    expect(errorOf('{"server":{"name":"a","transport":"sse","mcpServerURL":"/sse","mode":"passthrough"}}')).toBe(
+      'server.transport: "sse" (the legacy HTTP+SSE transport) works in mode "higress" only: the filter turns each request into the SSE GET');
+    expect(errorOf('{"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowPrompts":["x"]}')).toBe(
+      'allowPrompts: put it in each "servers" entry');
+    expect(errorOf('{"allowedOrigins":["app.example.com"],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe(
+      'allowedOrigins[0]: must be an origin such as "https://app.example.com" (scheme://host[:port]), or "*"');
+  });
+
+  it("allowedOrigins are lowercased without a trailing slash; identity headers are the forwarded ones that are not trace context", () => {
+    const c = parseConfig('{"allowedOrigins":["https://App.example.com/"],"forwardHeaders":["traceparent","X-User-Token"],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}').config!;
+    expect(c.allowedOrigins![0]).toBe("https://app.example.com");
+    expect(c.identityHeaders.length).toBe(1);
+    expect(c.identityHeaders[0]).toBe("x-user-token");
   });
 });

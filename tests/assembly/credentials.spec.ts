@@ -59,3 +59,18 @@ describe("upstream credentials", () => {
     expect(base64(String.UTF8.encode("abc"))).toBe("YWJj");
   });
 });
+
+describe("credential details Higress's own tests expect", () => {
+  it("an apiKey in the query replaces a parameter of the same name already in mcpServerURL", () => {
+    expect(withQueryParam("/mcp?api_key=stale&x=1", "api_key", "fresh")).toBe("/mcp?x=1&api_key=fresh");
+    expect(withQueryParam("/mcp?api_key=stale", "api_key", "fresh")).toBe("/mcp?api_key=fresh");
+    expect(withQueryParam("/mcp", "api_key", "a b")).toBe("/mcp?api_key=a%20b");
+  });
+
+  it("a defaultCredential that already carries its scheme's prefix is not prefixed again", () => {
+    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "Bearer abc"), "").value).toBe("Bearer abc");
+    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "bearer abc"), "").value).toBe("bearer abc");
+    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "abc"), "").value).toBe("Bearer abc");
+    expect(upstreamAuth(new SecurityScheme("u", SchemeType.Basic, "authorization", "Basic YTpi"), "").value).toBe("Basic YTpi");
+  });
+});

@@ -12,7 +12,10 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { json, post, startGateway } from "./filter-harness.ts";
+import { parse, stringify } from "yaml";
+import { bootstrapYaml } from "../helpers/bootstrap.ts";
+import { ownEnvoy, type EnvoyRelease } from "../helpers/envoy.ts";
+import { filterWasm, json, post, startGateway } from "./filter-harness.ts";
 
 interface Seen {
   method: string;
@@ -175,4 +178,58 @@ test("Origin: a foreign origin gets 403 before anything reaches the backend; loc
   assert.equal(backend.seen.length, 0);
   assert.equal((await post(url, initialize, [["origin", "https://app.example.com"]])).status, 200);
   assert.equal((await post(url, initialize)).status, 200, "no Origin: not a browser, unaffected");
+});
+
+/** Envoy's stateful_session filter with the envelope state on mcp-session-id: a session stays on its replica. */
+const STATEFUL_SESSION = {
+  name: "envoy.filters.http.stateful_session",
+  typed_config: {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.stateful_session.v3.StatefulSession",
+    session_state: {
+      name: "envoy.http.stateful_session.envelope",
+      typed_config: {
+        "@type": "type.googleapis.com/envoy.extensions.http.stateful_session.envelope.v3.EnvelopeSessionState",
+        header: { name: "mcp-session-id" },
+      },
+    },
+  },
+};
+
+async function twoReplicas(t: TestContext, release: EnvoyRelease, sticky: boolean) {
+  const replicas = [await interactiveBackend(t, "json"), await interactiveBackend(t, "json")];
+  const bootstrap = parse(bootstrapYaml({ wasm: filterWasm(), allowOnHeadersStopIteration: true, pluginConfig: { ...POLICY,
+    server: { name: "interactive", transport: "http", mcpServerURL: "http://backend/mcp", mode: "passthrough" } },
+    routes: [{ prefix: "/", cluster: "backend" }], clusters: { backend: replicas[0].port } }));
+  const [cluster] = bootstrap.static_resources.clusters;
+  cluster.lb_policy = "ROUND_ROBIN";
+  cluster.load_assignment.endpoints[0].lb_endpoints.push({
+    endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: replicas[1].port } } } });
+  const filters = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters;
+  if (sticky) filters.splice(1, 0, STATEFUL_SESSION);
+  const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap), release });
+  return { envoy, replicas };
+}
+
+for (const release of ["oldest", "newest"] as EnvoyRelease[]) {
+  test(`${release} Envoy, two replicas behind ROUND_ROBIN: with stateful_session (envelope on mcp-session-id) every request of a session reaches the replica that opened it`, { timeout: 60_000 }, async (t) => {
+    const { envoy, replicas } = await twoReplicas(t, release, true);
+    const clients = [await client(t, envoy.url), await client(t, envoy.url), await client(t, envoy.url)];
+    for (let round = 0; round < 3; round++) {
+      for (const c of clients) assert.equal(((await c.callTool({ name: "echo", arguments: { message: "x" } })).content as { text: string }[])[0].text, "echo: x");
+    }
+    // Every call succeeded, so none reached a replica that did not know its session (it answers 404); and both
+    // replicas served sessions, so the affinity was needed.
+    const calls = replicas.map((r) => r.seen.filter((s) => s.rpc === "tools/call").length);
+    assert.equal(calls[0] + calls[1], 9);
+    assert.ok(calls[0] > 0 && calls[1] > 0, `sessions on both replicas: ${calls}`);
+  });
+}
+
+test("two replicas behind ROUND_ROBIN without stateful_session: a session's requests land on the other replica, which does not know it", { timeout: 60_000 }, async (t) => {
+  const { envoy } = await twoReplicas(t, "newest", false);
+  const failures = await Promise.allSettled([1, 2, 3].map(async () => {
+    const c = await client(t, envoy.url);
+    for (let i = 0; i < 3; i++) await c.callTool({ name: "echo", arguments: { message: "x" } });
+  }));
+  assert.ok(failures.some((f) => f.status === "rejected"), "some session was lost: pass-through needs session affinity");
 });
