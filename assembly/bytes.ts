@@ -131,10 +131,6 @@ export function containsAsciiCI(ptr: usize, len: i32, needle: string): bool {
   return false;
 }
 
-export function bufferFrom(s: string): ArrayBuffer {
-  return String.UTF8.encode(s);
-}
-
 /** Value of an ASCII hex digit, or -1. */
 export function hexValue(c: u32): i32 {
   if (c - 0x30 < 10) return <i32>(c - 0x30);

@@ -4,6 +4,7 @@
 // its own or per-client state is advertised: list-changed notifications, resource subscriptions, logging levels.
 import { ByteWriter } from "./bytes";
 import { Kind, Members, Scanner, Span } from "./json";
+import { LEGACY_VERSIONS, MODERN_VERSION } from "./era";
 import { Message } from "./jsonrpc";
 
 const SERVER_VERSION = "0.1.0";
@@ -42,6 +43,23 @@ export function initializeResult(info: BackendInfo, version: string, serverName:
   const instructions = info.instructions;
   if (instructions !== null) w.str(',"instructions":').all(instructions);
   return w.byte(0x7d).take();
+}
+
+/**
+ * The server/discover result for a 2026-07-28 client: the versions the gateway speaks, the backend's capabilities
+ * as carried, its instructions; not cacheable beyond this request ("private", 0 ms): it describes the backend as
+ * this identity's session found it.
+ */
+export function discoverResult(info: BackendInfo, serverName: string): ArrayBuffer {
+  const w = new ByteWriter(256 + serverName.length + info.capabilities.byteLength);
+  w.str('{"resultType":"complete","supportedVersions":["').str(MODERN_VERSION);
+  for (let i = LEGACY_VERSIONS.length - 1; i >= 0; i--) w.str('","').str(LEGACY_VERSIONS[i]);
+  w.str('"],"capabilities":');
+  carriedCapabilities(w, Scanner.of(info.capabilities));
+  const instructions = info.instructions;
+  if (instructions !== null) w.str(',"instructions":').all(instructions);
+  w.str(',"ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":').jsonString(serverName);
+  return w.str(',"version":"').str(SERVER_VERSION).str('"}}}').take();
 }
 
 function carriedCapabilities(w: ByteWriter, s: Scanner): void {

@@ -1,5 +1,6 @@
 // Security schemes (Higress schema): reading a client's credential per the downstream scheme, and producing the
 // header or query parameter an upstream scheme asks for. Pure functions; the request flow applies them.
+import { base64 } from "./base64";
 import { ByteWriter, hexValue } from "./bytes";
 
 export const enum SchemeType { Bearer = 0, Basic = 1, ApiKeyHeader = 2, ApiKeyQuery = 3 }
@@ -67,21 +68,6 @@ export function upstreamAuth(scheme: SecurityScheme, passthrough: string): Upstr
     return new UpstreamAuth("authorization", "Basic " + token);
   }
   return new UpstreamAuth(scheme.name, credential, scheme.inQuery);
-}
-
-const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-export function base64(buf: ArrayBuffer): string {
-  const b = Uint8Array.wrap(buf);
-  let out = "";
-  for (let i = 0; i < b.length; i += 3) {
-    const n = b.length - i;
-    const v = (<u32>b[i] << 16) | (n > 1 ? <u32>b[i + 1] << 8 : 0) | (n > 2 ? <u32>b[i + 2] : 0);
-    out += B64.charAt((v >> 18) & 63) + B64.charAt((v >> 12) & 63);
-    out += n > 1 ? B64.charAt((v >> 6) & 63) : "=";
-    out += n > 2 ? B64.charAt(v & 63) : "=";
-  }
-  return out;
 }
 
 /** `path` with `name=value` in its query (both percent-encoded), replacing any `name` already there. */

@@ -9,12 +9,13 @@ import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAu
 import { HeaderSnapshot } from "./headers";
 import { localReply, localReplyPairs, nowMs, pair, propertyString, replaceRequestHeader, requestBody, serializePairs,
   Property } from "./host";
-import { INVALID_REQUEST, Message, NO_MESSAGE, PARSE_ERROR, REQUEST_TIMEOUT, ReplyId, Shape, errorReply,
+import { INVALID_PARAMS, INVALID_REQUEST, Message, NO_MESSAGE, PARSE_ERROR, REQUEST_TIMEOUT, ReplyId, Shape, errorReply,
   parseMessage } from "./jsonrpc";
 import { Scanner } from "./json";
 import { originAllowed } from "./origin";
 import { Plugin } from "./plugin";
-import { ALLOW_TOOLS_HEADER, Policy, effectiveToolFilter } from "./policy";
+import { ALLOW_TOOLS_HEADER, Policy, SUBJECT_NAMES, Target, effectiveToolFilter, subjectOf, targetOf } from "./policy";
+import { Era, HEADER_MISMATCH, eraOf, headerMismatch, headerName, isNamed, missingMeta } from "./era";
 import { Fact, RequestFacts } from "./rules";
 
 /** The cluster Envoy's route chose for the request. */
@@ -67,6 +68,9 @@ export class Exchange extends Waiter {
   protected method: string = "";
   protected statMethod: StatMethod = StatMethod.Http;
   protected tool: string = "";
+  /** What the request names for the policy; null when it must name something and does not. */
+  protected target: Target | null = null;
+  protected era: Era = Era.Legacy;
   protected deadline: i64 = 0;
   protected bodySize: i32 = 0;
   /** A body callback came: in "hold" mode none ever comes when Envoy lacks allow_on_headers_stop_iteration. */
@@ -92,16 +96,36 @@ export class Exchange extends Waiter {
   /** Checks every request gets whatever the mode, then the mode's own. */
   headers(endOfStream: bool): FilterHeadersStatusValues {
     SERVER_NAME_PROPERTY.setBytes(this.server.nameBytes);
+    const stop = FilterHeadersStatusValues.StopIteration;
     if (this.req.has("origin") && !originAllowed(this.plugin.config.allowedOrigins, this.req.get("origin"), this.req.get(":authority"))) {
       const origin = this.req.get("origin");
       this.finish(403, errorReply(this.id, -32000, "Forbidden: Origin " + origin + " is not allowed (allowedOrigins)"), Outcome.Forbidden);
-      return FilterHeadersStatusValues.StopIteration;
+      return stop;
     }
     if (this.req.decimal("content-length") > <i64>this.plugin.config.maxRequestBytes) {
       this.tooLarge();
-      return FilterHeadersStatusValues.StopIteration;
+      return stop;
     }
+    this.capture();
+    this.era = eraOf(this.req);
+    if (this.era == Era.Modern && this.refusedByHeaders()) return stop;
     return this.requestHeaders(endOfStream);
+  }
+
+  /**
+   * A 2026-07-28 request names its tool, resource or prompt in Mcp-Name: one the allow-lists refuse is answered
+   * here, before its body is read and before anything (even in "continue" mode) reaches the backend. The body is
+   * checked against the header later, so a header cannot carry a call past the lists.
+   */
+  private refusedByHeaders(): bool {
+    const method = this.req.get("mcp-method");
+    const name = headerName(this.req);
+    if (!isNamed(method) || name === null) return false;
+    const subject = subjectOf(method);
+    if (this.policy().filterFor(subject).allows(name)) return false;
+    this.statMethod = statMethodOf(method);
+    this.finish(403, errorReply(ReplyId.none(), INVALID_PARAMS, SUBJECT_NAMES[subject] + " not allowed: " + name), Outcome.Denied);
+    return true;
   }
 
   /** The mode's handling of the request headers (after the common checks). */
@@ -224,14 +248,31 @@ export class Exchange extends Waiter {
       this.method = m.methodName();
       METHOD_PROPERTY.set(this.method);
       this.statMethod = statMethodOf(this.method);
-      this.request();
+      this.target = targetOf(this.method, m);
+      if (this.era != Era.Modern || this.modernRequestValid()) this.request();
     } else {
       this.statMethod = m.shape == Shape.Notification ? StatMethod.Notification : StatMethod.Response;
       this.notification();
     }
   }
 
-  /** A JSON-RPC request (`method`, `msg`, `id` are set). */
+  /** A 2026-07-28 request carries its `_meta`, and its headers agree with its body (else 400, as the spec says). */
+  private modernRequestValid(): bool {
+    const missing = missingMeta(this.msg);
+    if (missing.length > 0) {
+      this.finish(400, errorReply(this.id, INVALID_PARAMS, missing), Outcome.Invalid);
+      return false;
+    }
+    const target = this.target;
+    const mismatch = headerMismatch(this.req, this.msg, this.method, target !== null ? target.name : "");
+    if (mismatch.length > 0) {
+      this.finish(400, errorReply(this.id, HEADER_MISMATCH, mismatch), Outcome.Invalid);
+      return false;
+    }
+    return true;
+  }
+
+  /** A JSON-RPC request (`method`, `msg`, `id`, `target` are set; a modern one was checked against its headers). */
   protected request(): void {}
 
   /** A notification or a response from the client. */

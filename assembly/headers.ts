@@ -96,6 +96,19 @@ export class HeaderSnapshot {
     }
   }
 
+  /** The names of the live entries that start with the lowercase `prefix` (each name once). */
+  namesStartingWith(prefix: string): string[] {
+    const out: string[] = [];
+    const base = changetype<usize>(this.flat);
+    for (let k = 0; k < this.count * FIELDS; k += FIELDS) {
+      const length = unchecked(this.entries[k + 1]);
+      if (length < prefix.length) continue;
+      const name = String.UTF8.decodeUnsafe(base + <usize>unchecked(this.entries[k]), <usize>length);
+      if (name.startsWith(prefix) && !out.includes(name)) out.push(name);
+    }
+    return out;
+  }
+
   /** Offset of the first live entry named `name` in `entries`, or -1. */
   private find(name: string): i32 {
     const base = changetype<usize>(this.flat);

@@ -1,43 +1,51 @@
-// The Higress-compatible mode, in one place: the filter is the MCP server clients see. It answers initialize (with
-// the backend's capabilities, from the session it keeps), ping and notifications itself; every other request is
-// sent on a backend session kept per identity (sessions.ts) — one upstream request once warm — or, for a legacy
-// SSE backend, through the client's own request rewritten into the SSE GET (legacy.ts). Clients stay stateless
-// towards the gateway: no session id is issued, so any replica serves any request. The backend session is shared,
-// so what would apply to every client (logging levels, subscriptions) and what needs a stream of its own
-// (server-to-client requests, the GET stream) is refused with a clear error; use mode "passthrough" for those.
+// The Higress-compatible mode, in one place: the filter is the MCP server clients see. It answers initialize and
+// server/discover (with the backend's own capabilities), ping and notifications itself; every other request goes
+// to the backend in a dispatched call:
+//  - from a 2025 client, on a backend session kept per identity (sessions.ts): one upstream request once warm. A
+//    2026-07-28-only backend has no sessions: the filter asks it server/discover and sends each request with the
+//    `_meta` and headers that revision requires (bridge.ts);
+//  - from a 2026-07-28 client, statelessly to a backend that speaks that revision (the client's own `_meta` and
+//    headers, so its capabilities and input_required round trips pass untouched), or on a bridged session to a
+//    2025 backend;
+//  - to a legacy SSE backend, through the client's own request rewritten into the SSE GET (legacy.ts).
+// Clients stay stateless towards the gateway: no session id is issued, so any replica serves any request. A
+// backend session is shared by its identity's clients and its replies arrive whole, so what would apply to all of
+// them (logging levels, subscriptions) and what needs a stream of its own (server-to-client requests, the GET
+// stream, subscriptions/listen) is refused with the reason: mode "passthrough" serves those.
 import { FilterDataStatusValues, FilterHeadersStatusValues, Headers } from "@solo-io/proxy-runtime/assembly";
 import { Failure, describe } from "./backend";
+import { deliverable, modernHeaders, modernResult, paramsWithGatewayMeta } from "./bridge";
 import { ByteWriter } from "./bytes";
-import { BackendInfo, initializeResult } from "./capabilities";
+import { BackendInfo, discoverResult, initializeResult } from "./capabilities";
 import { Transport } from "./config";
 import { UpstreamAuth, withQueryParam } from "./credentials";
+import { Era, LEGACY_VERSIONS, META_LOG_LEVEL, VERSION_HEADER, metaString, unsupportedVersionReply } from "./era";
 import { Exchange, Outcome, STAT_METHODS } from "./exchange";
 import { appendPairs, nowMs, pair } from "./host";
-import { Kind, Span } from "./json";
-import { INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, Message, PARSE_ERROR, errorObjectReply,
+import { Kind, Scanner, Span } from "./json";
+import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Message, PARSE_ERROR, ReplyId, errorObjectReply,
   errorReply, literalResultReply, resultReply } from "./jsonrpc";
 import { LegacyRequest, LegacySse } from "./legacy";
-import { ListShape, NameFilter, Subject, filteredListResult, listShape, targetOf } from "./policy";
+import { ListShape, NameFilter, SUBJECT_NAMES, Subject, filteredList, listShape } from "./policy";
 import { BackendSession, SessionEvent, SessionSpec } from "./sessions";
 import { sha256Hex } from "./sha256";
-import { BackendReply, Call, Target, requestBody as rpcRequestBody, responseWithNotifications, sessionLost,
-  transportProblem } from "./upstream";
+import { BackendReply, Call, Target, isModernError, postPairs, requestBody as rpcRequestBody, responseWithNotifications,
+  sessionLost, transportProblem } from "./upstream";
 
-/**
- * Protocol versions we speak towards clients (initialize negotiation and the MCP-Protocol-Version header), oldest
- * first: the last is the one offered when a client asks for a version we do not know.
- */
-export const SUPPORTED_VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 /** Methods this mode refuses, each with the reason the client is given. */
-const REFUSED = ["logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
-const SHARED_SESSION = " would apply to the backend session every client of this gateway shares (Higress-compatible " +
-  'mode); the server must be configured with mode "passthrough" for it';
-const SUBJECT_NAMES = ["", "Tool", "Resource", "Prompt"];
+const REFUSED = ["logging/setLevel", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen"];
+const SHARED_SESSION = " would need a stream or state of the client's own at the backend, which the Higress-compatible " +
+  'mode does not keep (every client of an identity shares one backend session); configure the server with mode "passthrough" for it';
+
+/** What the client's request is answered with. */
+const enum Answer { Backend, Initialize, Discover }
 
 export class HigressExchange extends Exchange {
   /** The client headers copied to backends, read from the snapshot when first needed. */
   private forwardedHeaders: Headers | null = null;
   private session: BackendSession | null = null;
+  /** The request went statelessly to a 2026-07-28 backend (no session). */
+  private stateless: Target | null = null;
   private backendId: i64 = 0;
   private retried: bool = false;
   /** Legacy SSE backends: the client's request became the SSE GET. */
@@ -45,7 +53,8 @@ export class HigressExchange extends Exchange {
   /** For a list method under a restricted allow-list: what to filter the result by. */
   private list: ListShape | null = null;
   private listFilter: NameFilter = NameFilter.open();
-  /** For initialize: the version negotiated with the client (answered from the backend's own initialize result). */
+  private answer: Answer = Answer.Backend;
+  /** For initialize: the version negotiated with the client. */
   private initializeVersion: string = "";
 
   // ---- Request ----
@@ -57,25 +66,15 @@ export class HigressExchange extends Exchange {
         'Higress-compatible mode, which has no GET stream)'), Outcome.Rejected, [pair("allow", "POST")]);
       return stop;
     }
-    if (!this.versionSupported()) {
-      const version = this.req.get("mcp-protocol-version");
-      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Unsupported MCP-Protocol-Version: " + version), Outcome.Rejected);
+    if (this.era == Era.Unsupported) {
+      this.finish(400, unsupportedVersionReply(this.id, this.req.get(VERSION_HEADER)), Outcome.Rejected);
       return stop;
     }
     if (endOfStream) {
       this.finish(400, errorReply(this.id, PARSE_ERROR, "Parse error: empty body"), Outcome.Invalid);
       return stop;
     }
-    this.capture();
     return this.readBody();
-  }
-
-  /** No MCP-Protocol-Version header (or an empty one), or one we speak. */
-  private versionSupported(): bool {
-    const name = "mcp-protocol-version";
-    if (!this.req.has(name) || this.req.valueIs(name, "")) return true;
-    for (let i = 0; i < SUPPORTED_VERSIONS.length; i++) if (this.req.valueIs(name, SUPPORTED_VERSIONS[i])) return true;
-    return false;
   }
 
   /** A legacy SSE request was rewritten into the backend's SSE GET: let it go upstream. */
@@ -92,12 +91,13 @@ export class HigressExchange extends Exchange {
   protected request(): void {
     const method = this.method;
     if (method == "initialize") this.initialize();
+    else if (method == "server/discover") this.answerLocally(Answer.Discover);
     else if (method == "ping") this.finish(200, literalResultReply(this.id, "{}"), Outcome.Ok);
     else if (REFUSED.includes(method)) this.finish(200, errorReply(this.id, METHOD_NOT_FOUND, method + SHARED_SESSION), Outcome.NotFound);
     else this.proxied();
   }
 
-  /** Answered here from the backend's own initialize result; no client session is issued. */
+  /** Negotiated here; answered from the backend's own description. No client session is issued. */
   private initialize(): void {
     const m = this.msg;
     const requested = new Span();
@@ -105,15 +105,21 @@ export class HigressExchange extends Exchange {
       this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: protocolVersion is required"), Outcome.Invalid);
       return;
     }
-    let version = SUPPORTED_VERSIONS[SUPPORTED_VERSIONS.length - 1];
-    for (let i = 0; i < SUPPORTED_VERSIONS.length; i++) if (m.s.spanIs(requested, SUPPORTED_VERSIONS[i])) version = SUPPORTED_VERSIONS[i];
+    let version = LEGACY_VERSIONS[LEGACY_VERSIONS.length - 1];
+    for (let i = 0; i < LEGACY_VERSIONS.length; i++) if (m.s.spanIs(requested, LEGACY_VERSIONS[i])) version = LEGACY_VERSIONS[i];
     this.initializeVersion = version;
+    this.answerLocally(Answer.Initialize);
+  }
+
+  /** initialize and server/discover: from the backend's description, which a (kept) backend session holds. */
+  private answerLocally(answer: Answer): void {
+    this.answer = answer;
     this.forward();
   }
 
   /** Checked against the allow-lists, then sent to the backend. */
   private proxied(): void {
-    const target = targetOf(this.method, this.msg);
+    const target = this.target;
     if (target === null) {
       this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: " + this.method + " names no tool, resource or prompt"), Outcome.Invalid);
       return;
@@ -139,7 +145,9 @@ export class HigressExchange extends Exchange {
       this.fail(new Failure(200, describe(this.server, 'has no cluster: the route has none; set "cluster"')));
       return;
     }
+    const modern = this.plugin.modernBackends;
     if (this.server.transport == Transport.Sse) this.openLegacy();
+    else if (this.era == Era.Modern && this.answer == Answer.Backend && !(modern.has(this.server.index) && !modern.get(this.server.index))) this.sendStateless();
     else this.acquireSession();
   }
 
@@ -156,15 +164,19 @@ export class HigressExchange extends Exchange {
   }
 
   private openLegacy(): void {
-    const authority = this.server.authority.length > 0 ? this.server.authority : this.authority;
+    const authority = this.backendAuthority();
     this.backendId = this.plugin.nextId();
-    // initialize needs only the backend's handshake: no request of the client's goes on the stream.
-    const body: ArrayBuffer | null = this.initializeVersion.length > 0 ? null : this.backendRequest();
+    // initialize and server/discover need only the backend's handshake: no request of the client's goes on the stream.
+    const body: ArrayBuffer | null = this.answer != Answer.Backend ? null : this.backendRequest();
     const req = new LegacyRequest(this.backendId, body, STAT_METHODS[this.statMethod], this.upstream(), this.forwarded,
       authority, this.cluster);
     const legacy = new LegacySse(this, this.server, this.plugin, req);
     this.legacy = legacy;
     legacy.open(this.bodySize);
+  }
+
+  private backendAuthority(): string {
+    return this.server.authority.length > 0 ? this.server.authority : this.authority;
   }
 
   /** The client's request with our id instead of theirs, params copied verbatim. */
@@ -173,20 +185,48 @@ export class HigressExchange extends Exchange {
     return rpcRequestBody(this.backendId, this.method, p.present ? this.msg.s.bytes : null, p.start, p.end);
   }
 
+  /** The request as a 2026-07-28-only backend needs it from a 2025 client: the gateway's `_meta` added. */
+  private bridgedRequest(): ArrayBuffer {
+    const params = Uint8Array.wrap(paramsWithGatewayMeta(this.msg));
+    return rpcRequestBody(this.backendId, this.method, params, 0, params.length);
+  }
+
+  /** The path to POST to, carrying the upstream credential when it goes in the query. */
+  private backendTarget(auth: UpstreamAuth): Target {
+    const path = auth.inQuery ? withQueryParam(this.server.path, auth.name, auth.value) : this.server.path;
+    return new Target(this.cluster, this.backendAuthority(), path, this.server.timeoutMs);
+  }
+
+  /**
+   * A 2026-07-28 client's request to a backend that speaks (or may speak) that revision: stateless, with the
+   * client's own `_meta` and its Mcp-* headers, so nothing is kept and an input_required result goes back as is.
+   */
+  private sendStateless(): void {
+    const auth = this.upstream();
+    const target = this.backendTarget(auth);
+    this.stateless = target;
+    this.backendId = this.plugin.nextId();
+    const headers: Headers = [pair(VERSION_HEADER, this.req.get(VERSION_HEADER)), pair("mcp-method", this.method)];
+    if (this.req.has("mcp-name")) headers.push(pair("mcp-name", this.req.get("mcp-name")));
+    if (!auth.inQuery && auth.name.length > 0) headers.push(pair(auth.name, auth.value));
+    const forwarded = this.forwarded;
+    for (let i = 0; i < forwarded.length; i++) headers.push(forwarded[i]);
+    const params = this.req.namesStartingWith("mcp-param-");
+    for (let i = 0; i < params.length; i++) headers.push(pair(params[i], this.req.get(params[i])));
+    this.post(target, postPairs(target, headers), this.backendRequest());
+  }
+
   /** The live session for this request's (server, cluster, authority, identity), or a new one. */
   private acquireSession(): void {
     const server = this.server;
     const auth = this.upstream();
-    const authority = server.authority.length > 0 ? server.authority : this.authority;
+    const authority = this.backendAuthority();
     const sessions = this.plugin.sessions;
     const key = sessions.key(server, this.cluster, authority, this.identity(auth));
     if (sessions.join(key, server, this)) return;
     const headers: Headers = [];
-    let path = server.path;
-    if (auth.inQuery) path = withQueryParam(path, auth.name, auth.value);
-    else if (auth.name.length > 0) headers.push(pair(auth.name, auth.value));
-    const target = new Target(this.cluster, authority, path, server.timeoutMs);
-    sessions.open(new SessionSpec(key, server, target, headers, this.forwarded), this);
+    if (!auth.inQuery && auth.name.length > 0) headers.push(pair(auth.name, auth.value));
+    sessions.open(new SessionSpec(key, server, this.backendTarget(auth), headers, this.forwarded), this);
   }
 
   /**
@@ -209,15 +249,21 @@ export class HigressExchange extends Exchange {
   onSession(session: BackendSession): void {
     this.session = session;
     const info = session.info;
-    if (this.initializeVersion.length > 0 && info !== null) {
-      this.answerInitialize(info);
+    if (this.answer != Answer.Backend && info !== null) {
+      this.answerFrom(info);
       return;
     }
     this.backendId = this.plugin.nextId();
-    const body = this.backendRequest();
-    const target = session.spec.target;
+    const named = this.target;
+    const pairs = session.modern
+      ? appendPairs(session.postPairs(), concat(modernHeaders(this.method, named !== null ? named.name : ""), this.forwarded))
+      : appendPairs(session.postPairs(), this.forwarded);
+    this.post(session.spec.target, pairs, session.modern ? this.bridgedRequest() : this.backendRequest());
+  }
+
+  private post(target: Target, pairs: ArrayBuffer, body: ArrayBuffer): void {
     const stat = this.plugin.stats.call(this.server.statName, STAT_METHODS[this.statMethod]);
-    if (!this.plugin.post(target, appendPairs(session.postPairs(), this.forwarded), body, this, stat, <i32>(this.deadline - nowMs()))) {
+    if (!this.plugin.post(target, pairs, body, this, stat, <i32>(this.deadline - nowMs()))) {
       this.fail(new Failure(200, describe(this.server, 'could not be called (cluster "' + target.cluster + '")')));
     }
   }
@@ -227,8 +273,11 @@ export class HigressExchange extends Exchange {
   }
 
   onReply(_call: Call, reply: BackendReply): void {
+    if (!this.waiting()) return;
+    const stateless = this.stateless;
+    if (stateless !== null) { this.statelessReply(reply, stateless); return; }
     const session = this.session;
-    if (!this.waiting() || session === null) return;
+    if (session === null) return;
     if (sessionLost(reply) && session.sessionId.length > 0 && !this.retried) {
       // The backend ended our session (restart, expiry): re-initialize once, transparently.
       this.retried = true;
@@ -238,12 +287,26 @@ export class HigressExchange extends Exchange {
       return;
     }
     session.lastUsedMs = nowMs();
-    this.answer(reply);
+    this.answerWith(reply, session.spec.target.timeoutMs);
     this.plugin.sessions.release(session);
   }
 
-  private answer(reply: BackendReply): void {
-    const problem = transportProblem(reply, this.session!.spec.target.timeoutMs);
+  /** A stateless 2026-07-28 request refused as a legacy server refuses one: that backend gets a bridged session. */
+  private statelessReply(reply: BackendReply, target: Target): void {
+    const modern = this.plugin.modernBackends;
+    if (reply.status >= 400 && reply.status < 500 && reply.status != 401 && reply.status != 403 && !isModernError(reply) &&
+      !(modern.has(this.server.index) && modern.get(this.server.index))) {
+      modern.set(this.server.index, false);
+      this.stateless = null;
+      this.acquireSession();
+      return;
+    }
+    if (reply.status < 300) modern.set(this.server.index, true);
+    this.answerWith(reply, target.timeoutMs);
+  }
+
+  private answerWith(reply: BackendReply, timeoutMs: i32): void {
+    const problem = transportProblem(reply, timeoutMs);
     if (problem.length > 0) { this.fail(Failure.fromReply(this.server, reply, problem)); return; }
     const notifications: Uint8Array[] = [];
     const m = responseWithNotifications(reply, this.backendId, notifications);
@@ -251,9 +314,9 @@ export class HigressExchange extends Exchange {
     this.reply(m, notifications);
   }
 
-  /** A legacy stream's handshake is done: a client's initialize is answered from it. */
+  /** A legacy stream's handshake is done: initialize or server/discover is answered from it. */
   initialized(m: Message): void {
-    this.answerInitialize(BackendInfo.of(m, ""));
+    this.answerFrom(BackendInfo.of(m, ""));
   }
 
   /** The backend's response off a legacy stream (with the notifications it sent before it). */
@@ -262,35 +325,65 @@ export class HigressExchange extends Exchange {
     this.reply(m, legacy !== null ? legacy.notifications : []);
   }
 
-  private answerInitialize(info: BackendInfo): void {
-    const result = Uint8Array.wrap(initializeResult(info, this.initializeVersion, this.server.name));
+  private answerFrom(info: BackendInfo): void {
+    const result = Uint8Array.wrap(this.answer == Answer.Initialize
+      ? initializeResult(info, this.initializeVersion, this.server.name)
+      : discoverResult(info, this.server.name));
     this.finish(200, resultReply(this.id, result, 0, result.length), Outcome.Ok);
   }
 
   /**
-   * The backend's response: its error passes through verbatim; a list result is filtered by the policy.
-   * Notifications the backend sent before it (progress, log messages of a tool call) are delivered too: the reply
-   * becomes an SSE stream of them and the response, for clients that accept one.
+   * The backend's response: its error passes through verbatim; a list result is filtered by the policy; a
+   * 2026-07-28 client gets what a result of its revision carries. Notifications the backend sent before it
+   * (progress, log messages of a tool call) are delivered too: the reply becomes an SSE stream of them and the
+   * response, for clients that accept one.
    */
   private reply(m: Message, notifications: Uint8Array[]): void {
-    const outcome = m.error.present ? Outcome.BackendError : Outcome.Ok;
     const response = this.clientResponse(m);
-    if (notifications.length == 0 || !this.req.valueContainsCI("accept", "text/event-stream")) {
+    if (response === null) return;
+    const outcome = m.error.present ? Outcome.BackendError : Outcome.Ok;
+    const kept = this.deliverableOf(notifications);
+    if (kept.length == 0 || !this.req.valueContainsCI("accept", "text/event-stream")) {
       this.finish(200, response, outcome);
       return;
     }
-    const w = new ByteWriter(response.byteLength + 64 * (notifications.length + 1));
-    for (let i = 0; i < notifications.length; i++) sseMessage(w, notifications[i].dataStart, notifications[i].length);
+    const w = new ByteWriter(response.byteLength + 64 * (kept.length + 1));
+    for (let i = 0; i < kept.length; i++) sseMessage(w, kept[i].dataStart, kept[i].length);
     sseMessage(w, changetype<usize>(response), response.byteLength);
     this.finish(200, w.take(), outcome, [pair("content-type", "text/event-stream"), pair("cache-control", "no-cache")]);
   }
 
-  private clientResponse(m: Message): ArrayBuffer {
+  /** A 2026-07-28 client gets log messages only when it asked for them (`_meta` logLevel), at that level or above. */
+  private deliverableOf(notifications: Uint8Array[]): Uint8Array[] {
+    if (this.era != Era.Modern || notifications.length == 0) return notifications;
+    const level = metaString(this.msg, META_LOG_LEVEL);
+    const kept: Uint8Array[] = [];
+    for (let i = 0; i < notifications.length; i++) if (deliverable(notifications[i], level)) kept.push(notifications[i]);
+    return kept;
+  }
+
+  /** The reply for the client, or null when the request has been answered otherwise. */
+  private clientResponse(m: Message): ArrayBuffer | null {
     if (m.error.present) return errorObjectReply(this.id, m.s.bytes, m.error.start, m.error.end);
+    if (this.era != Era.Modern && resultIsInputRequired(m)) {
+      // A 2026-07-28 backend wants input the client must give (MRTR); a 2025 client cannot be asked for it here.
+      this.fail(new Failure(200, describe(this.server, "needs input from the client (an input_required result) for " +
+        this.method + ", which a 2025-era client cannot give through the Higress-compatible mode")));
+      return null;
+    }
+    let s = m.s;
+    let result = m.result;
     const list = this.list;
-    return list !== null
-      ? filteredListResult(this.id, m.s, m.result, list, this.listFilter)
-      : resultReply(this.id, m.s.bytes, m.result.start, m.result.end);
+    if (list !== null) {
+      s = Scanner.of(filteredList(m.s, m.result, list, this.listFilter));
+      result = new Span();
+      s.isDocument(result);
+    }
+    if (this.era == Era.Modern) {
+      const modern = Uint8Array.wrap(modernResult(this.method, s, result));
+      return resultReply(this.id, modern, 0, modern.length);
+    }
+    return resultReply(this.id, s.bytes, result.start, result.end);
   }
 
   private fail(f: Failure): void {
@@ -316,6 +409,18 @@ export class HigressExchange extends Exchange {
     const legacy = this.legacy;
     return legacy === null ? FilterDataStatusValues.Continue : legacy.responseBody(size, endOfStream);
   }
+}
+
+function resultIsInputRequired(m: Message): bool {
+  const type = new Span();
+  return m.result.kind == Kind.Object && m.s.member(m.result, "resultType", type) && m.s.spanIs(type, "input_required");
+}
+
+function concat(a: Headers, b: Headers): Headers {
+  const out: Headers = [];
+  for (let i = 0; i < a.length; i++) out.push(a[i]);
+  for (let i = 0; i < b.length; i++) out.push(b[i]);
+  return out;
 }
 
 /** One SSE `message` event whose data is the JSON at `ptr` (a JSON-RPC message holds no raw line breaks). */

@@ -18,14 +18,13 @@ import { isEnvoyRequestHeader } from "./headers";
 import { pair, removeRequestHeader, removeResponseHeader, replaceRequestHeader, requestHeaderNames, responseBody,
   responseHeader, setResponseBody } from "./host";
 import { Scanner } from "./json";
-import { INTERNAL_ERROR, INVALID_PARAMS, Message, ReplyId, Shape, errorReply, parseMessage } from "./jsonrpc";
-import { ListShape, NameFilter, Subject, filteredListResult, listShape, targetOf } from "./policy";
+import { INTERNAL_ERROR, INVALID_PARAMS, Message, ReplyId, Shape, errorReply, parseMessage, resultReply } from "./jsonrpc";
+import { ListShape, NameFilter, SUBJECT_NAMES, Subject, filteredList, listShape } from "./policy";
 import { SseParser } from "./sse";
 
 /** Client headers a backend gets (besides forwardHeaders, Envoy's own and the upstream credential). */
 const KEPT_HEADERS = ["accept", "content-type", "content-length", "user-agent", "origin", "mcp-session-id",
   "mcp-protocol-version", "last-event-id", "mcp-method", "mcp-name"];
-const SUBJECT_NAMES = ["", "Tool", "Resource", "Prompt"];
 
 const enum Rewrite { None, Json, Sse }
 
@@ -45,7 +44,6 @@ export class PassthroughExchange extends Exchange {
         [pair("allow", "GET, POST, DELETE")]);
       return FilterHeadersStatusValues.StopIteration;
     }
-    this.capture();
     if (this.server.cluster.length > 0 && this.routeCluster() != this.server.cluster) {
       this.finish(200, errorReply(this.id, INTERNAL_ERROR, describe(this.server, 'is routed to cluster "' + this.routeCluster() +
         '", not "' + this.server.cluster + '": in mode "passthrough" the route takes requests to the backend')), Outcome.UpstreamFailure);
@@ -84,7 +82,7 @@ export class PassthroughExchange extends Exchange {
   }
 
   protected request(): void {
-    const target = targetOf(this.method, this.msg);
+    const target = this.target;
     const policy = this.policy();
     if (target !== null) {
       if (target.subject == Subject.Tool) this.setTool(target.name);
@@ -156,7 +154,8 @@ export class PassthroughExchange extends Exchange {
   /** The filtered response when `m` is the response to this request with a result; else null. */
   filtered(m: Message): ArrayBuffer | null {
     if (m.shape != Shape.Response || !m.result.present || !sameId(m, this.msg)) return null;
-    return filteredListResult(ReplyId.of(m), m.s, m.result, this.list!, this.listFilter);
+    const result = Uint8Array.wrap(filteredList(m.s, m.result, this.list!, this.listFilter));
+    return resultReply(ReplyId.of(m), result, 0, result.length);
   }
 
   /** For an SSE reply that outgrew the bound before its response came: the client's error instead. */

@@ -15,8 +15,11 @@ export class Plugin {
   sessions!: SessionPool;
   /** Requests waiting on a backend, checked against their deadline on every tick. */
   active: Set<Waiter> = new Set();
-  /** initialize results by (server index, negotiated version): they depend on nothing else, so each is written once. */
-  initializeResults: Map<i32, Uint8Array> = new Map();
+  /**
+   * Whether a server's backend speaks 2026-07-28, by server index (absent: not known yet). 2026-07-28 clients are
+   * served statelessly by such a backend; a 2025 one keeps them on a bridged session (higress.ts).
+   */
+  modernBackends: Map<i32, bool> = new Map();
   private lastId: i64 = 0;
 
   constructor(public config: Config, statPrefix: string) {

@@ -3,7 +3,7 @@
 // same rules apply to lists (filtered) and to calls, reads and gets (refused), in every mode and era.
 import { ByteWriter } from "./bytes";
 import { Elements, Kind, Scanner, Span } from "./json";
-import { Message, ReplyId, resultReply, writeHead } from "./jsonrpc";
+import { Message } from "./jsonrpc";
 
 export const ALLOW_TOOLS_HEADER = "x-envoy-allow-mcp-tools";
 
@@ -75,6 +75,16 @@ export function splitNames(list: string): Set<string> {
 
 /** What a method's policy looks at. */
 export const enum Subject { None, Tool, Resource, Prompt }
+/** How a refusal names the subject (indexes Subject). */
+export const SUBJECT_NAMES = ["", "Tool", "Resource", "Prompt"];
+
+/** The subject of tools/call, resources/read and prompts/get (the methods Mcp-Name names). */
+export function subjectOf(method: string): Subject {
+  if (method == "tools/call") return Subject.Tool;
+  if (method == "resources/read") return Subject.Resource;
+  if (method == "prompts/get") return Subject.Prompt;
+  return Subject.None;
+}
 
 /** The allow-lists that apply to one request (the tool filter already narrowed by the header). */
 export class Policy {
@@ -146,13 +156,13 @@ function completionRef(m: Message): Target | null {
 }
 
 /**
- * The response with only the allowed entries of its list (`shape.array`); every other byte is copied as the backend
- * sent it (nextCursor, _meta, each entry's schema). `id` is the id the reply carries.
+ * A list result with only the allowed entries of its list (`shape.array`); every other byte is copied as the
+ * backend sent it (nextCursor, _meta, each entry's schema).
  */
-export function filteredListResult(id: ReplyId, s: Scanner, result: Span, shape: ListShape, filter: NameFilter): ArrayBuffer {
+export function filteredList(s: Scanner, result: Span, shape: ListShape, filter: NameFilter): ArrayBuffer {
   const list = new Span();
-  if (!s.member(result, shape.array, list) || list.kind != Kind.Array) return resultReply(id, s.bytes, result.start, result.end);
-  const w = writeHead(new ByteWriter(result.end - result.start + 64), id, "result");
+  const w = new ByteWriter(result.end - result.start + 16);
+  if (!s.member(result, shape.array, list) || list.kind != Kind.Array) return w.span(s.bytes, result.start, result.end).take();
   w.span(s.bytes, result.start, list.start + 1);
   const it = new Elements(s, list.start);
   const name = new Span();
@@ -162,5 +172,5 @@ export function filteredListResult(id: ReplyId, s: Scanner, result: Span, shape:
     if (kept++ > 0) w.byte(0x2c);
     w.span(s.bytes, it.value.start, it.value.end);
   }
-  return w.span(s.bytes, list.end - 1, result.end).byte(0x7d).take();
+  return w.span(s.bytes, list.end - 1, result.end).take();
 }

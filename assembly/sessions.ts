@@ -3,13 +3,15 @@
 // so a warm tools/call costs one upstream request. Requests that arrive while a handshake runs wait on it.
 import { Headers } from "@solo-io/proxy-runtime/assembly";
 import { ServerConfig } from "./config";
-import { Message } from "./jsonrpc";
+import { Message, NO_MESSAGE } from "./jsonrpc";
 import { logWarn, nowMs, pair } from "./host";
 import { Failure, Waiter, describe } from "./backend";
 import { BackendInfo } from "./capabilities";
 import { Plugin } from "./plugin";
-import { BackendReply, Call, Handler, Target, deletePairs, notificationBody, postPairs, requestBody, responseFor,
-  resultString, transportProblem } from "./upstream";
+import { BackendReply, Call, Handler, Target, deletePairs, isModernError, notificationBody, postPairs, requestBody,
+  responseFor, resultString, transportProblem } from "./upstream";
+import { modernHeaders, paramsWithGatewayMeta } from "./bridge";
+import { MODERN_VERSION } from "./era";
 
 /** The version we ask backends for; they answer with the one they speak, which we then send on every request. */
 export const BACKEND_PROTOCOL_VERSION = "2025-11-25";
@@ -22,6 +24,12 @@ const INIT_PARAMS = String.UTF8.encode(
 /** Our initialize request, with id `id`. */
 export function initializeBody(id: i64): ArrayBuffer {
   return requestBody(id, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
+}
+
+/** Our server/discover request (2026-07-28), with id `id`. */
+function discoverBody(id: i64): ArrayBuffer {
+  const params = Uint8Array.wrap(paramsWithGatewayMeta(NO_MESSAGE));
+  return requestBody(id, "server/discover", params, 0, params.length);
 }
 
 /** Session key parts last seen for one server, with their key: the common case (one cluster, authority, identity) reuses it. */
@@ -44,13 +52,15 @@ export class SessionSpec {
     public forwarded: Headers) {}
 }
 
-const enum Stage { Initialize, Notify, Ready }
+const enum Stage { Initialize, Discover, Notify, Ready }
 
 export class BackendSession extends Handler {
   sessionId: string = "";
   protocolVersion: string = "";
-  /** The backend's initialize result: what clients are told (capabilities.ts). */
+  /** The backend's initialize (or server/discover) result: what clients are told (capabilities.ts). */
   info: BackendInfo | null = null;
+  /** The backend speaks only 2026-07-28: no session; every request carries `_meta` and the headers (bridge.ts). */
+  modern: bool = false;
   waiters: Waiter[] = [];
   lastUsedMs: i64 = 0;
   private stage: Stage = Stage.Initialize;
@@ -93,21 +103,32 @@ export class BackendSession extends Handler {
     this.send(initializeBody(this.initId), "initialize");
   }
 
-  private send(body: ArrayBuffer, what: string): void {
+  private send(body: ArrayBuffer, what: string, extra: Headers = []): void {
     const spec = this.spec;
     const stat = this.plugin.stats.call(spec.server.statName, what);
-    if (!this.plugin.post(spec.target, postPairs(spec.target, this.handshakeHeaders()), body, this, stat)) {
+    const headers = this.handshakeHeaders();
+    for (let i = 0; i < extra.length; i++) headers.push(extra[i]);
+    if (!this.plugin.post(spec.target, postPairs(spec.target, headers), body, this, stat)) {
       this.fail(new Failure(200, describe(spec.server, "could not be called (cluster \"" + spec.target.cluster + "\")")));
     }
   }
 
   onReply(_call: Call, reply: BackendReply): void {
     if (this.stage == Stage.Initialize) this.initialized(reply);
+    else if (this.stage == Stage.Discover) this.discovered(reply);
     else if (this.stage == Stage.Notify) this.notified(reply);
   }
 
   private initialized(reply: BackendReply): void {
     const server = this.spec.server;
+    if (isModernError(reply)) {
+      // A 2026-07-28-only backend refuses the handshake with a modern error: it has no sessions to keep, only
+      // server/discover to say what it offers.
+      this.stage = Stage.Discover;
+      this.initId = this.plugin.nextId();
+      this.send(discoverBody(this.initId), "discover", modernHeaders("server/discover", ""));
+      return;
+    }
     const problem = transportProblem(reply, this.spec.target.timeoutMs);
     if (problem.length > 0) { this.fail(Failure.fromReply(server, reply, "failed initialize: " + problem)); return; }
     const m = responseFor(reply, this.initId);
@@ -121,11 +142,28 @@ export class BackendSession extends Handler {
     this.send(notificationBody("notifications/initialized"), "initialized");
   }
 
+  private discovered(reply: BackendReply): void {
+    const server = this.spec.server;
+    const problem = transportProblem(reply, this.spec.target.timeoutMs);
+    if (problem.length > 0) { this.fail(Failure.fromReply(server, reply, "failed server/discover: " + problem)); return; }
+    const m = responseFor(reply, this.initId);
+    if (m === null) { this.fail(new Failure(200, describe(server, "sent an unparseable reply to server/discover"))); return; }
+    if (m.error.present) { this.fail(new Failure(200, describe(server, "refused server/discover"), "", m)); return; }
+    this.info = BackendInfo.of(m, MODERN_VERSION);
+    this.modern = true;
+    this.plugin.modernBackends.set(server.index, true);
+    this.becomeReady();
+  }
+
   private notified(reply: BackendReply): void {
     // A failed notification is only logged: most servers serve requests regardless.
     if (reply.status < 200 || reply.status >= 300) {
       logWarn(describe(this.spec.server, "answered notifications/initialized with HTTP " + reply.status.toString()));
     }
+    this.becomeReady();
+  }
+
+  private becomeReady(): void {
     this.stage = Stage.Ready;
     this.lastUsedMs = nowMs();
     const waiters = this.waiters;

@@ -1,8 +1,8 @@
 // Dispatched calls to MCP backends (proxy_http_call): issuing them, reading the reply once in the callback, and
 // finding the JSON-RPC response to our request in a JSON or SSE body.
 import { HeaderMapTypeValues, Headers } from "@solo-io/proxy-runtime/assembly";
-import { ByteWriter, containsAsciiCI } from "./bytes";
-import { Scanner, Span } from "./json";
+import { ByteWriter, bytesEqual, containsAsciiCI } from "./bytes";
+import { Kind, Scanner, Span } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
 import { SseParser } from "./sse";
 import { HeaderSnapshot } from "./headers";
@@ -144,6 +144,24 @@ function fromSse(body: ArrayBuffer, id: i64, notifications: Uint8Array[] | null 
     if (m.shape == Shape.Notification && notifications !== null) notifications.push(events[i].data);
   }
   return null;
+}
+
+const MODERN_ERRORS = ["-32020", "-32021", "-32022"];
+
+/**
+ * A 2026-07-28 server's refusal of a request it cannot take as sent (HTTP 400 with HeaderMismatch,
+ * MissingRequiredClientCapability or UnsupportedProtocolVersion): what tells a modern server from a legacy one.
+ */
+export function isModernError(reply: BackendReply): bool {
+  if (reply.status != 400) return false;
+  const s = Scanner.of(reply.body);
+  const doc = new Span();
+  const error = new Span();
+  const code = new Span();
+  if (!s.isDocument(doc) || doc.kind != Kind.Object || !s.member(doc, "error", error) || error.kind != Kind.Object) return false;
+  if (!s.member(error, "code", code) || code.kind != Kind.Number) return false;
+  for (let i = 0; i < MODERN_ERRORS.length; i++) if (bytesEqual(s.ptr, code.start, code.end, MODERN_ERRORS[i])) return true;
+  return false;
 }
 
 /** A backend's way of saying our session is gone: 404, or 400 "session not found" (server-everything). */

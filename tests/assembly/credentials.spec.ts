@@ -1,4 +1,5 @@
-import { SchemeType, SecurityScheme, base64, extractCredential, queryParam, upstreamAuth, withQueryParam,
+import { base64, unbase64 } from "../../assembly/base64";
+import { SchemeType, SecurityScheme, extractCredential, queryParam, upstreamAuth, withQueryParam,
   withoutQueryParam } from "../../assembly/credentials";
 
 const bearer = new SecurityScheme("b", SchemeType.Bearer, "authorization", "");
@@ -57,6 +58,15 @@ describe("upstream credentials", () => {
     expect(base64(String.UTF8.encode("a"))).toBe("YQ==");
     expect(base64(String.UTF8.encode("ab"))).toBe("YWI=");
     expect(base64(String.UTF8.encode("abc"))).toBe("YWJj");
+  });
+
+  it("unbase64 reverses it and refuses what is not base64", () => {
+    expect(String.UTF8.decode(unbase64("SGVsbG8sIOS4lueVjA==")!)).toBe("Hello, 世界");
+    expect(String.UTF8.decode(unbase64("YWI=")!)).toBe("ab");
+    expect(unbase64("")!.byteLength).toBe(0);
+    expect(unbase64("YWJ")).toBeNull();
+    expect(unbase64("Y*Jj")).toBeNull();
+    expect(unbase64("=YWJ")).toBeNull();
   });
 });
 

@@ -1,5 +1,5 @@
-import { NameFilter, Subject, effectiveToolFilter, filteredListResult, listShape, splitNames, targetOf } from "../../assembly/policy";
-import { Message, ReplyId, parseMessage } from "../../assembly/jsonrpc";
+import { NameFilter, Subject, effectiveToolFilter, filteredList, listShape, splitNames, targetOf } from "../../assembly/policy";
+import { Message, parseMessage } from "../../assembly/jsonrpc";
 import { Scanner } from "../../assembly/json";
 
 function set(names: string[]): NameFilter {
@@ -104,8 +104,8 @@ describe("what a request names", () => {
 describe("list filtering", () => {
   it("keeps only the allowed entries of a resources/list, every other byte as sent", () => {
     const m = message('{"jsonrpc":"2.0","id":"a","result":{"resources":[{"uri":"test://public","name":"p"},{"uri":"test://private","name":"q"}],"nextCursor":"c2"}}');
-    const out = String.UTF8.decode(filteredListResult(ReplyId.of(m), m.s, m.result, listShape("resources/list")!, NameFilter.of(["test://public"], true)));
-    expect(out).toBe('{"jsonrpc":"2.0","id":"a","result":{"resources":[{"uri":"test://public","name":"p"}],"nextCursor":"c2"}}');
+    const out = String.UTF8.decode(filteredList(m.s, m.result, listShape("resources/list")!, NameFilter.of(["test://public"], true)));
+    expect(out).toBe('{"resources":[{"uri":"test://public","name":"p"}],"nextCursor":"c2"}');
   });
 
   it("filters templates by uriTemplate and prompts by name", () => {
