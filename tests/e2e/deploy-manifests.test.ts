@@ -157,23 +157,25 @@ test("Higress: plugin-wide settings in defaultConfig, one matchRule per server, 
 });
 
 test("Higress: on routes named as the Ingresses, each path gets its rule's server; other routes pass through", async (t) => {
-  // Higress's route for Ingress NAME in namespace NS is named NS/NAME; the clusters are closed ports: initialize and
-  // the method check are the filter's own answers, anything that reaches a cluster gets 503.
+  // Higress's route for Ingress NAME in namespace NS is named NS/NAME; the clusters are closed ports: ping and the
+  // method check are the filter's own answers (counted under the server that answered), anything that reaches a
+  // cluster gets 503.
   const routes = higressIngresses.map((ing) => {
     const { path, backend } = ing.spec.rules[0].http.paths[0];
     return { name: `${ing.metadata.namespace}/${ing.metadata.name}`, prefix: path, cluster: `outbound|${backend.service.port.number}||${SERVICE}` };
   });
   const clusters = Object.fromEntries(routes.map((r) => [r.cluster, 1]));
   routes.sort((a, b) => b.prefix.length - a.prefix.length);
-  const { url } = await startGateway(t, { pluginConfig: higressConfig, clusters,
+  const { url, envoy } = await startGateway(t, { pluginConfig: higressConfig, clusters,
     routes: [...routes, { name: "unrelated", prefix: "/", cluster: routes[0].cluster }] });
-  const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+  const ping = { jsonrpc: "2.0", id: 1, method: "ping" };
   for (const server of source.servers) {
-    const reply = await post(url, initialize, [], `${server.pathPrefix}/x`);
-    assert.equal(json(reply).result.serverInfo.name, server.name, server.pathPrefix);
+    const reply = await post(url, ping, [], `${server.pathPrefix}/x`);
+    assert.deepEqual(json(reply).result, {}, server.pathPrefix);
+    assert.equal(await envoy.stat(`mcp-proxy.requests.${server.name}.ping.ok`), 1, `${server.pathPrefix} answered by ${server.name}`);
   }
   assert.equal((await send(url, { path: "/mcp/legacy/sse" })).status, 405, "the raw SSE stream stays closed to clients");
-  assert.equal((await post(url, initialize, [], "/elsewhere")).status, 503, "no rule: the route's cluster, not the filter");
+  assert.equal((await post(url, ping, [], "/elsewhere")).status, 503, "no rule: the route's cluster, not the filter");
 });
 
 test("the filter accepts every shipped configuration (and would refuse sse in continue mode)", async () => {
