@@ -1,5 +1,5 @@
-// Entry file: only exports and root-context registration live here (json-as drops every export when a @json class
-// sits in the entry file).
+// Entry file: the module's exports (exports.ts) and the root context's registration under the root id Envoy's
+// configuration names.
 export * from "./exports";
 import { RootContext, registerRootContext } from "@solo-io/proxy-runtime/assembly";
 import { McpRoot } from "./root";
