@@ -3,8 +3,8 @@
 // a write barrier on every reference store and a collector step inside allocations, which cost a third of a warm
 // tools/call. The collector does not scan the wasm stack, so it may only run when no export is on it: the export
 // wrappers in exports.ts track that depth and collect on the way out of the outermost call. After each collection
-// the VM's linear memory size is published as a gauge (it never shrinks, so it shows the high-water mark the
-// collector keeps the module to).
+// a VM that serves streams (a worker's) publishes its linear memory size as a gauge (memory never shrinks, so it
+// shows the high-water mark the collector keeps the module to).
 import { GAUGE, metricId, recordMetric } from "./host";
 
 /** Per VM, not per configuration: every configuration in the VM shares its memory. */
@@ -16,6 +16,8 @@ const COLLECT_AFTER_HOST_BYTES: usize = 1 << 20;
 const COLLECT_AFTER_STREAMS: i32 = 128;
 
 let depth: i32 = 0;
+/** Streams this VM has served: the main thread's VM serves none, and must not overwrite the workers' gauge. */
+let servedStreams: i64 = 0;
 let hostBytes: usize = 0;
 let endedStreams: i32 = 0;
 /** Set on every entry: a tick collects whatever any call left since the last collection. */
@@ -38,6 +40,7 @@ export function noteHostAllocation(size: usize): void {
 
 export function noteStreamEnded(): void {
   endedStreams++;
+  servedStreams++;
 }
 
 function collect(): void {
@@ -45,5 +48,5 @@ function collect(): void {
   hostBytes = 0;
   endedStreams = 0;
   dirty = false;
-  recordMetric(metricId(MEMORY_GAUGE, GAUGE), <i64>memory.size() << 16);
+  if (servedStreams > 0) recordMetric(metricId(MEMORY_GAUGE, GAUGE), <i64>memory.size() << 16);
 }

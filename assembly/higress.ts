@@ -21,7 +21,7 @@ import { Transport } from "./config";
 import { UpstreamAuth, withQueryParam } from "./credentials";
 import { Era, LEGACY_VERSIONS, META_LOG_LEVEL, VERSION_HEADER, metaString, unsupportedVersionReply } from "./era";
 import { Exchange, Outcome, STAT_METHODS } from "./exchange";
-import { appendPairs, nowMs, pair } from "./host";
+import { appendPairs, nowMs, pair, propertyString } from "./host";
 import { Kind, Scanner, Span } from "./json";
 import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Message, PARSE_ERROR, ReplyId, errorObjectReply,
   errorReply, literalResultReply, resultReply } from "./jsonrpc";
@@ -401,13 +401,21 @@ export class HigressExchange extends Exchange {
   responseHeaders(endOfStream: bool): FilterHeadersStatusValues {
     const legacy = this.legacy;
     if (legacy !== null && !this.done) return legacy.responseHeaders(endOfStream);
+    if (!this.waiting()) return FilterHeadersStatusValues.Continue;
+    // Envoy gave the stream up (its stream idle timeout, which deadlineMs must stay below): its answer goes out.
+    if (propertyString("response\0code_details") == "stream_idle_timeout") {
+      this.abandon();
+      return FilterHeadersStatusValues.Continue;
+    }
     // In "continue" mode the route's upstream saw the request headers; hold anything it answers until our reply.
-    return this.waiting() ? FilterHeadersStatusValues.StopIteration : FilterHeadersStatusValues.Continue;
+    return FilterHeadersStatusValues.StopIteration;
   }
 
   responseBody(size: i32, endOfStream: bool): FilterDataStatusValues {
     const legacy = this.legacy;
-    return legacy === null ? FilterDataStatusValues.Continue : legacy.responseBody(size, endOfStream);
+    if (legacy !== null) return legacy.responseBody(size, endOfStream);
+    // Continuing here would release the response headers held above: drop the route's answer until ours is sent.
+    return this.waiting() ? FilterDataStatusValues.StopIterationNoBuffer : FilterDataStatusValues.Continue;
   }
 }
 

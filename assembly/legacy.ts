@@ -55,6 +55,9 @@ export class LegacyRequest {
     public cluster: string) {}
 }
 
+/** How much later than deadlineMs the SSE GET times out: over two of the root's ticks, which check deadlines. */
+const GET_TIMEOUT_MARGIN_MS: i32 = 1500;
+
 export class LegacySse extends Handler {
   private stage: Stage = Stage.Opened;
   private parser: SseParser = new SseParser();
@@ -88,6 +91,9 @@ export class LegacySse extends Handler {
     replaceRequestHeader(":path", auth.inQuery ? withQueryParam(this.server.path, auth.name, auth.value) : this.server.path);
     replaceRequestHeader(":authority", this.req.authority);
     replaceRequestHeader("accept", "text/event-stream");
+    // The router would cut the stream at the route's timeout (15 s by default) and answer past the filter: the GET
+    // gets the filter's own deadline instead, a margin later, so the deadline's JSON-RPC error comes first.
+    replaceRequestHeader("x-envoy-upstream-rq-timeout-ms", (this.plugin.config.deadlineMs + GET_TIMEOUT_MARGIN_MS).toString());
     if (!auth.inQuery && auth.name.length > 0) replaceRequestHeader(auth.name, auth.value);
     // Without content-length the drained body goes upstream as an empty end of stream (HTTP/1: chunked, "0\r\n\r\n").
     replaceRequestBody(bodySize, new ArrayBuffer(0));

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Builds the filter (release + debug) and the small test filters under tests/filters/.
+// Builds the filter (build/mcp-proxy.wasm, and build/mcp-proxy.debug.wasm with names and a text listing) and the
+// small test filters under tests/filters/, each through scripts/compile.mjs.
 // Usage: node scripts/build.mjs [--if-needed] [--filter-only]
-//        node scripts/build.mjs --asc ASC_ARGS...   (any other filter build, with the filter's runtime)
-import asc from "./filter-runtime.mjs";
+import { compileFilter } from "./compile.mjs";
 import { readdirSync, statSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -22,37 +22,34 @@ function upToDate(output, sourceMtime) {
   return existsSync(output) && statSync(output).mtimeMs >= sourceMtime;
 }
 
-async function compile(argv, label) {
-  const { error, stderr } = await asc.main(argv, { stdout: process.stdout, stderr: process.stderr });
-  if (error) {
-    console.error(`build of ${label} failed: ${error.message}\n${stderr.toString()}`);
+async function compile(options, label) {
+  const { ok, stderr } = await compileFilter(options);
+  if (!ok) {
+    console.error(`build of ${label} failed:\n${stderr}`);
     process.exit(1);
   }
 }
 
-if (process.argv[2] === "--asc") {
-  await compile(process.argv.slice(3), "asc");
-  process.exit(0);
-}
-
-const sdkInputs = Math.max(newestMtime(join(root, "patches")), ...["asconfig.json", "assembly/runtime.ts"].map((f) => statSync(join(root, f)).mtimeMs));
-const filterInputs = Math.max(newestMtime(join(root, "assembly")), sdkInputs);
+const toolchain = Math.max(newestMtime(join(root, "patches")), ...["asconfig.json", "scripts/compile.mjs"].map((f) => statSync(join(root, f)).mtimeMs));
+const filterInputs = Math.max(newestMtime(join(root, "assembly")), toolchain);
 mkdirSync(join(root, "build/tests"), { recursive: true });
 
-for (const target of ["release", "debug"]) {
-  const output = join(root, target === "release" ? "build/mcp-proxy.wasm" : "build/mcp-proxy.debug.wasm");
-  if (args.has("--if-needed") && upToDate(output, filterInputs)) continue;
-  await compile(["assembly/index.ts", "--config", "asconfig.json", "--target", target], `filter (${target})`);
+const targets = [
+  { target: "release", outFile: "build/mcp-proxy.wasm" },
+  { target: "debug", outFile: "build/mcp-proxy.debug.wasm", textFile: "build/mcp-proxy.debug.wat" },
+];
+for (const { target, outFile, textFile } of targets) {
+  if (args.has("--if-needed") && upToDate(join(root, outFile), filterInputs)) continue;
+  await compile({ entry: "assembly/index.ts", outFile, textFile, target }, `filter (${target})`);
 }
 
 if (!args.has("--filter-only")) {
   const testFilterDir = join(root, "tests/filters");
+  // The test filters import assembly/exports.ts (the collector's brackets) and the runtime: they depend on assembly/.
   for (const file of readdirSync(testFilterDir).filter((f) => f.endsWith(".ts"))) {
-    const output = join(root, "build/tests", file.replace(/\.ts$/, ".wasm"));
-    const inputs = Math.max(statSync(join(testFilterDir, file)).mtimeMs, sdkInputs);
-    if (args.has("--if-needed") && upToDate(output, inputs)) continue;
-    // Test filters share the filter's toolchain options; -O1 keeps the test build fast.
-    await compile([join("tests/filters", file), "--config", "asconfig.json", "--target", "release", "-O1",
-      "--outFile", output], `test filter ${file}`);
+    const outFile = join("build/tests", file.replace(/\.ts$/, ".wasm"));
+    const inputs = Math.max(statSync(join(testFilterDir, file)).mtimeMs, filterInputs);
+    if (args.has("--if-needed") && upToDate(join(root, outFile), inputs)) continue;
+    await compile({ entry: join("tests/filters", file), outFile, target: "test" }, `test filter ${file}`);
   }
 }

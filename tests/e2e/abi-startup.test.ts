@@ -3,14 +3,29 @@
 // which exists only under ABI 0.1.0) fails to load, and Envoy exits naming the missing import.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import asc from "assemblyscript/asc";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
 import { ownEnvoy } from "../helpers/envoy.ts";
-import { compileFilter, buildTestFilter, repoRoot } from "../helpers/sdk-build.ts";
+import { buildTestFilter, compileFilter, repoRoot } from "../helpers/sdk-build.ts";
 import { envoyRefusal } from "../helpers/harness.ts";
 
 const imports = (wasm: string) => WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(wasm))).map((i) => `${i.module}.${i.name}`);
+
+/**
+ * The negative control: a filter compiled as the project never compiles one (scripts/compile.mjs always aliases
+ * abort), with AssemblyScript's default abort, which imports env.abort.
+ */
+async function compileWithDefaultAbort(entry: string, wasm: string) {
+  mkdirSync(dirname(wasm), { recursive: true });
+  // A config of its own: without --config, asc would pick up the project's asconfig.json and its abort alias.
+  const config = join(dirname(wasm), "default-abort.asconfig.json");
+  writeFileSync(config, JSON.stringify({ options: { runtime: "minimal" } }));
+  const stderr = asc.createMemoryStream();
+  const { error } = await asc.main([entry, "--config", config, "-O1", "--outFile", wasm], { stdout: asc.createMemoryStream(), stderr });
+  return { ok: !error, stderr: stderr.toString(), wasm };
+}
 
 /** A bootstrap serving `wasm` (nothing listens on the cluster's port: only loading matters here). */
 const serving = (wasm: string, rootId: string) =>
@@ -20,7 +35,7 @@ const serving = (wasm: string, rootId: string) =>
 const refusal = (t: TestContext, wasm: string, rootId: string) => envoyRefusal(t, serving(wasm, rootId));
 
 test("Envoy refuses at load a module importing env.abort (AssemblyScript built without --use abort=abort_proc_exit)", async (t) => {
-  const built = await compileFilter(join(repoRoot, "tests/filters/passthrough.ts"), { abortToProcExit: false, outFile: join(repoRoot, "build/tests/patched/passthrough-abort.wasm") });
+  const built = await compileWithDefaultAbort(join(repoRoot, "tests/filters/passthrough.ts"), join(repoRoot, "build/tests/patched/passthrough-abort.wasm"));
   assert.ok(built.ok, built.stderr);
   assert.ok(imports(built.wasm).includes("env.abort"), "precondition: the module imports env.abort");
   assert.match(await refusal(t, built.wasm, "passthrough"), /Failed to load Wasm module due to a missing import: env\.abort/);

@@ -1,6 +1,8 @@
 // Shared plumbing for the filter's end-to-end tests: the real build/mcp-proxy.wasm in real Envoy, raw JSON-RPC
 // POSTs, and the SDK's MCP Client pointed at the gateway.
 import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
@@ -8,7 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { bootstrapYaml, type BootstrapSpec, type RouteSpec } from "../helpers/bootstrap.ts";
 import { ownEnvoy, type Envoy, type EnvoyOptions } from "../helpers/envoy.ts";
-import { send, waitFor, type Reply } from "../helpers/harness.ts";
+import { header, send, waitFor, type Reply } from "../helpers/harness.ts";
 import { closedPort } from "../helpers/upstream.ts";
 
 export const repoRoot = new URL("../..", import.meta.url).pathname;
@@ -63,6 +65,20 @@ export function json(reply: Reply): any {
   return JSON.parse(reply.body);
 }
 
+/** The JSON-RPC messages of a reply: its JSON body, or the data of each event of an SSE body, in order. */
+export function messages(reply: Reply): any[] {
+  if (!header(reply, "content-type")?.startsWith("text/event-stream")) return [json(reply)];
+  return reply.body.split(/\r?\n\r?\n/)
+    .map((event) => event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim()).join("\n"))
+    .filter((data) => data)
+    .map((data) => JSON.parse(data));
+}
+
+/** The JSON-RPC response of a reply, sent as JSON or as the last event of an SSE stream (after notifications). */
+export function response(reply: Reply): any {
+  return messages(reply).at(-1);
+}
+
 export async function connectClient(t: TestContext, url: string, headers: Record<string, string> = {}, path = "/mcp"): Promise<Client> {
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${url}${path}`), { requestInit: { headers } }));
@@ -73,6 +89,43 @@ export async function connectClient(t: TestContext, url: string, headers: Record
 /** One of the filter's metrics (or any Envoy stat) from the admin API; 0 when absent. */
 export function metric(envoy: Envoy, name: string): Promise<number> {
   return envoy.stat(name);
+}
+
+/** Polls a stat until `check` accepts its value; fails with `what` after `timeoutMs`. */
+export async function waitForStat(envoy: Envoy, name: string, check: (value: number) => boolean, what: string,
+  timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await envoy.stat(name);
+    if (check(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${name} = ${value})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface AccessLog {
+  /** For the bootstrap's accessLogPath. */
+  path: string;
+  /** For Envoy's command line: flush the file every 50 ms instead of every 10 s. */
+  args: string[];
+  /** The entries Envoy has flushed so far, one object per request (bootstrap.ts names the fields). */
+  entries(): Record<string, unknown>[];
+}
+
+/** A fresh file for Envoy's access log, removed when the test ends. Envoy writes it in the background: poll. */
+export function accessLog(t: TestContext): AccessLog {
+  const dir = mkdtempSync(join(tmpdir(), "mcp-access-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, "access.log");
+  return {
+    path,
+    args: ["--file-flush-interval-msec", "50"],
+    entries: () => {
+      const text = existsSync(path) ? readFileSync(path, "utf8") : "";
+      // Complete lines only: a flush may be under way.
+      return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((line) => line).map((line) => JSON.parse(line));
+    },
+  };
 }
 
 /** server-everything in `mode` on a free port, its process group killed when the test ends; resolves with the port. */

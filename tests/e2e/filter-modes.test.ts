@@ -3,39 +3,29 @@
 // and answers locally, and Envoy resets the upstream request it had started).
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingHttpHeaders } from "node:http";
-import type { AddressInfo } from "node:net";
-import { own } from "../helpers/harness.ts";
+import { own, waitFor } from "../helpers/harness.ts";
+import { silentUpstream } from "../helpers/upstream.ts";
 import { startScriptedBackend } from "../fixtures/backends/scripted-backend.ts";
 import { json, post, startGateway } from "./filter-harness.ts";
 
-/** An upstream that records request headers on arrival and never answers (the body never comes). */
-async function silentUpstream(t: TestContext) {
-  const seen: IncomingHttpHeaders[] = [];
-  const server = createServer((req) => { seen.push(req.headers); });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return { port: (server.address() as AddressInfo).port, seen };
-}
-
-function config(mode: string) {
-  return { requestHeadersMode: mode, servers: [{ pathPrefix: "/mcp", cluster: "mcp", name: "m", transport: "http", mcpServerURL: "/mcp" }] };
+function config(mode: string, top: Record<string, unknown> = {}) {
+  return { requestHeadersMode: mode, ...top, servers: [{ pathPrefix: "/mcp", cluster: "mcp", name: "m", transport: "http", mcpServerURL: "/mcp" }] };
 }
 
 const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "alpha", arguments: {} } };
 const sensitive: [string, string][] = [["x-envoy-allow-mcp-tools", "alpha"], ["authorization", "Bearer secret"]];
 
 test('"hold" with allow_on_headers_stop_iteration: answered locally, nothing reaches the route\'s upstream', async (t) => {
-  const route = await silentUpstream(t);
+  const route = await own(t, silentUpstream());
   const backend = await own(t, startScriptedBackend());
   const { url } = await startGateway(t, { pluginConfig: config("hold"), clusters: { route: route.port, mcp: backend.port },
     routes: [{ prefix: "/", cluster: "route" }] });
   assert.ok(json(await post(url, call, sensitive)).result);
-  assert.equal(route.seen.length, 0);
+  assert.equal(route.requests.length, 0);
 });
 
 async function continueMode(t: TestContext) {
-  const route = await silentUpstream(t);
+  const route = await own(t, silentUpstream());
   const backend = await own(t, startScriptedBackend());
   const { url } = await startGateway(t, { pluginConfig: config("continue"), clusters: { route: route.port, mcp: backend.port },
     routes: [{ prefix: "/", cluster: "route" }], allowOnHeadersStopIteration: false });
@@ -52,18 +42,21 @@ test('"continue" without the flag: the body is buffered and the request answered
 // Envoy's codec sends the request headers once the connection is up, before the filter has read the body.
 test('"continue": the route\'s upstream saw the headers, stripped of the allow-list and credentials', async (t) => {
   const { route } = await continueMode(t);
-  assert.equal(route.seen.length, 1, "Envoy had started the upstream request");
-  assert.equal(route.seen[0]["x-envoy-allow-mcp-tools"], undefined);
-  assert.equal(route.seen[0].authorization, undefined);
+  // The head arrived before the filter's reply, but this process may read the two sockets in either order.
+  await waitFor("the route's upstream to see the request head", () => route.requests.length > 0);
+  assert.equal(route.requests.length, 1, "Envoy had started the upstream request");
+  assert.equal(route.requests[0].headers["x-envoy-allow-mcp-tools"], undefined);
+  assert.equal(route.requests[0].headers.authorization, undefined);
 });
 
-test('"hold" without the flag: Envoy turns StopIteration into StopAllIterationAndWatermark and no body ever arrives (documented, not detected)', async (t) => {
-  const route = await silentUpstream(t);
+test('"hold" without the flag: Envoy turns StopIteration into StopAllIterationAndWatermark, no body ever arrives, and the deadline names the flag', async (t) => {
+  const route = await own(t, silentUpstream());
   const backend = await own(t, startScriptedBackend());
-  const { url } = await startGateway(t, { pluginConfig: config("hold"), clusters: { route: route.port, mcp: backend.port },
+  const { url } = await startGateway(t, { pluginConfig: config("hold", { deadlineMs: 500 }), clusters: { route: route.port, mcp: backend.port },
     routes: [{ prefix: "/", cluster: "route" }], allowOnHeadersStopIteration: false });
-  const outcome = await Promise.race([post(url, call).then(() => "answered", () => "failed"),
-    new Promise((resolve) => setTimeout(() => resolve("stalled"), 700))]);
-  assert.equal(outcome, "stalled");
+  const reply = json(await post(url, call));
+  assert.equal(reply.error.code, -32001);
+  assert.match(reply.error.message, /^Request timed out after 500 ms \(deadlineMs\): its body never reached the filter\. .*allow_on_headers_stop_iteration: true/);
   assert.equal(backend.seen.length, 0);
+  assert.equal(route.requests.length, 0);
 });

@@ -6,9 +6,9 @@ import { own } from "../helpers/harness.ts";
 import { startScriptedBackend, type ScriptedBackend } from "../fixtures/backends/scripted-backend.ts";
 import { httpServer, json, post, startGateway } from "./filter-harness.ts";
 
-async function gateway(t: TestContext, server: Record<string, unknown>, top: Record<string, unknown> = {}) {
+async function gateway(t: TestContext, server: Record<string, unknown>, top: Record<string, unknown> = {}, concurrency?: number) {
   const backend = await own(t, startScriptedBackend());
-  const gw = await startGateway(t, { pluginConfig: httpServer(server, top), clusters: { backend: backend.port } });
+  const gw = await startGateway(t, { pluginConfig: httpServer(server, top), clusters: { backend: backend.port }, concurrency });
   return { backend, ...gw };
 }
 
@@ -66,7 +66,7 @@ const schemes = [
   { id: "out-query", type: "apiKey", in: "query", name: "api_key", defaultCredential: "gw-q" },
 ];
 
-test("credential matrix: upstream schemes applied, downstream credentials passed through or stripped, Authorization and cookies never leak", async (t) => {
+test("credential matrix: upstream schemes applied, downstream credentials passed through or stripped, Authorization and cookies never leak", { timeout: 120_000 }, async (t) => {
   type Case = { name: string; server: Record<string, unknown>; send: [string, string][]; path?: string;
     expect: (h: Record<string, any>, path: string) => void };
   const cases: Case[] = [
@@ -113,10 +113,11 @@ test("credential matrix: upstream schemes applied, downstream credentials passed
   }
 });
 
+// One worker: the session counts are those of one VM.
 test("tool-level security overrides the server's, and sessions are never shared across upstream credentials", async (t) => {
   const { url, backend } = await gateway(t, {
     securitySchemes: schemes, defaultDownstreamSecurity: { id: "in-bearer", passthrough: true }, defaultUpstreamSecurity: { id: "out-bearer" },
-  }, { tools: [{ name: "beta", requestTemplate: { security: { id: "out-key" } } }] });
+  }, { tools: [{ name: "beta", requestTemplate: { security: { id: "out-key" } } }] }, 1);
   const a = await callSeen(url, backend, [["authorization", "Bearer u1"]]);
   assert.equal(a.echo.headers.authorization, "Bearer u1");
   const b = await callSeen(url, backend, [["authorization", "Bearer u1"]], "beta");

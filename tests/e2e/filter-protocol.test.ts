@@ -3,6 +3,7 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { echoUpstream } from "../helpers/upstream.ts";
 import { header, own, send } from "../helpers/harness.ts";
+import { startScriptedBackend } from "../fixtures/backends/scripted-backend.ts";
 import { httpServer, json, post, startGateway } from "./filter-harness.ts";
 
 async function gateway(t: TestContext, top: Record<string, unknown> = {}) {
@@ -14,19 +15,22 @@ async function gateway(t: TestContext, top: Record<string, unknown> = {}) {
 const init = (version: unknown, id: unknown = 1) => ({ jsonrpc: "2.0", id, method: "initialize",
   params: { protocolVersion: version, capabilities: {}, clientInfo: { name: "c", version: "1" } } });
 
-test("initialize is answered locally: known versions echoed, others get the latest; capabilities tools; serverInfo names the server; no session id", async (t) => {
-  const { url, upstream } = await gateway(t);
+// One worker: one handshake serves every initialize.
+test("initialize is answered by the filter from the backend's capabilities: known versions echoed, others get the latest; serverInfo names the server; no session id", async (t) => {
+  const backend = await own(t, startScriptedBackend());
+  const { url } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port }, concurrency: 1 });
   for (const version of ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]) {
     const reply = await post(url, init(version));
     assert.equal(reply.status, 200);
     assert.equal(header(reply, "content-type"), "application/json");
     assert.equal(header(reply, "mcp-session-id"), undefined);
+    // The backend declares tools with listChanged: false; list-changed notifications cannot reach clients here.
     assert.deepEqual(json(reply), { jsonrpc: "2.0", id: 1, result: { protocolVersion: version,
       capabilities: { tools: {} }, serverInfo: { name: "fixture", version: "0.1.0" } } });
   }
   assert.equal(json(await post(url, init("1999-01-01"))).result.protocolVersion, "2025-11-25");
   assert.equal(json(await post(url, { jsonrpc: "2.0", id: 1, method: "initialize", params: {} })).error.code, -32602);
-  assert.equal(upstream.requests.length, 0, "nothing reaches the route's upstream");
+  assert.deepEqual(backend.seen.map((s) => s.body?.method), ["initialize", "notifications/initialized"], "only the backend's handshake, once");
 });
 
 test("the client's id comes back exactly: strings stay strings, numbers keep their spelling", async (t) => {
@@ -47,14 +51,18 @@ test("notifications and responses get 202 with an empty body", async (t) => {
   }
 });
 
-test("other methods get -32601; tools/call without a name gets -32602", async (t) => {
-  const { url } = await gateway(t);
-  const reply = await post(url, { jsonrpc: "2.0", id: 2, method: "resources/list" });
-  assert.equal(reply.status, 200);
-  assert.equal(json(reply).error.code, -32601);
-  for (const params of [{}, { name: "" }, { name: 5 }]) {
-    assert.equal(json(await post(url, { jsonrpc: "2.0", id: 3, method: "tools/call", params })).error.code, -32602);
+test("methods that would act on the shared backend session get -32601 with the reason; tools/call without a name gets -32602; neither reaches the backend", async (t) => {
+  const { url, upstream } = await gateway(t);
+  for (const method of ["logging/setLevel", "resources/subscribe", "resources/unsubscribe"]) {
+    const reply = await post(url, { jsonrpc: "2.0", id: 2, method, params: {} });
+    assert.equal(reply.status, 200);
+    assert.equal(json(reply).error.code, -32601, method);
+    assert.match(json(reply).error.message, /shares .*mode "passthrough"/, method);
   }
+  for (const params of [{}, { name: "" }, { name: 5 }]) {
+    assert.equal(json(await post(url, { jsonrpc: "2.0", id: 3, method: "tools/call", params })).error.code, -32602, JSON.stringify(params));
+  }
+  assert.equal(upstream.requests.length, 0);
 });
 
 test("bad input: malformed JSON 400/-32700 with id null, not JSON-RPC 400/-32600, GET/DELETE 405 with Allow, bad protocol version 400, empty body 400", async (t) => {

@@ -1,14 +1,13 @@
-// Higress `_rules_` end to end: the real filter in the emulator chooses each request's configuration by route name,
+// Higress `_rules_` end to end: the real filter in Envoy chooses each request's configuration by route name,
 // :authority and the route's cluster (Istio-style names), as Higress's matchRules do; the SDK Client sees each
 // rule's allow-list. Two SDK backends stand for two Kubernetes services.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { startEmulator } from "../../emulator/index.ts";
-import { bootstrapYaml } from "../helpers/bootstrap.ts";
+import type { Envoy } from "../helpers/envoy.ts";
 import { own } from "../helpers/harness.ts";
 import { startSdkBackend, type SdkBackend } from "../fixtures/backends/sdk-backend.ts";
-import { connectClient, filterWasm, json, metric, post } from "./filter-harness.ts";
+import { connectClient, json, metric, post, startGateway } from "./filter-harness.ts";
 
 const ALPHA = "outbound|8080||alpha.mcp.svc.cluster.local";
 const BETA = "outbound|9090||beta.mcp.svc.cluster.local";
@@ -24,19 +23,21 @@ const RULES = [
   { _match_domain_: ["localhost"], server, allowTools: ["add"] },
 ];
 
-interface RulesGateway { url: string; localUrl: string; alpha: SdkBackend; beta: SdkBackend; envoy: Awaited<ReturnType<typeof startEmulator>> }
+interface RulesGateway { url: string; localUrl: string; alpha: SdkBackend; beta: SdkBackend; envoy: Envoy }
 
 /**
  * Virtual host "localhost" (route tenant/mcp, and a route named mcp/route-b that leads to alpha, not beta) before the
  * catch-all one (mcp/route-a -> alpha, mcp/route-b -> beta, svc -> beta, other -> alpha).
  */
-async function gateway(t: TestContext, pluginConfig: unknown, backends?: { alpha: SdkBackend; beta: SdkBackend }): Promise<RulesGateway> {
+async function gateway(t: TestContext, pluginConfig: unknown, backends?: { alpha: SdkBackend; beta: SdkBackend },
+  concurrency?: number): Promise<RulesGateway> {
   const alpha = backends?.alpha ?? await own(t, startSdkBackend("json"));
   const beta = backends?.beta ?? await own(t, startSdkBackend("json"));
-  const yaml = bootstrapYaml({
-    wasm: filterWasm(), pluginConfig, allowOnHeadersStopIteration: true,
+  const { envoy, url } = await startGateway(t, {
+    pluginConfig, concurrency,
     clusters: { [ALPHA]: alpha.port, [BETA]: beta.port },
-    virtualHosts: [{ name: "tenant", domains: ["localhost"], routes: [
+    // Envoy matches the Host header with its port.
+    virtualHosts: [{ name: "tenant", domains: ["localhost", "localhost:*"], routes: [
       { name: "mcp/route-b", prefix: "/b/mcp", cluster: ALPHA },
       { name: "tenant/mcp", prefix: "/mcp", cluster: ALPHA },
     ] }],
@@ -47,8 +48,6 @@ async function gateway(t: TestContext, pluginConfig: unknown, backends?: { alpha
       { name: "other", prefix: "/other/mcp", cluster: ALPHA },
     ],
   });
-  const envoy = await own(t, startEmulator({ yaml, quiet: true }));
-  const url = envoy.listeners[0].url;
   return { url, localUrl: url.replace("127.0.0.1", "localhost"), alpha, beta, envoy };
 }
 
@@ -80,16 +79,17 @@ test("each request gets its own rule's allow-list: by route, route + service, se
   assert.deepEqual(await toolNames(narrowed), ["add", "echo"]);
 });
 
+// One worker: the session counts are those of one VM.
 test("rules never share a backend session, even for servers of the same name, cluster and authority; stats add up under the name", async (t) => {
-  const gw = await gateway(t, { _rules_: RULES });
-  const before = metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok");
+  const gw = await gateway(t, { _rules_: RULES }, undefined, 1);
+  const before = await metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok");
   // Route rule and domain rule: both "fixture" at http://backend/mcp on cluster alpha.
   await toolNames(await connectClient(t, gw.url, {}, "/a/mcp"));
   await toolNames(await connectClient(t, gw.localUrl, {}, "/mcp"));
   await toolNames(await connectClient(t, gw.url, {}, "/a/mcp"));
   const initializes = gw.alpha.requests.filter((r) => r.rpcMethod === "initialize").length;
   assert.equal(initializes, 2, "one backend session per rule, the second route-a request reuses the first");
-  assert.equal(metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok") - before, 3);
+  assert.equal(await metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok") - before, 3);
 });
 
 test("a request that matches no rule, without a global configuration, reaches the route's upstream untouched", async (t) => {
@@ -107,6 +107,6 @@ test("the global configuration applies when no rule matches; a matching rule sti
   const gw = await gateway(t, { server: { ...server, name: "global" }, allowTools: ["fail"], _rules_: RULES }, first);
   const other = await connectClient(t, gw.url, {}, "/other/mcp");
   assert.deepEqual(await toolNames(other), ["fail"]);
-  assert.equal(metric(gw.envoy, "mcp-proxy.requests.global.tools_list.ok"), 1);
+  assert.equal(await metric(gw.envoy, "mcp-proxy.requests.global.tools_list.ok"), 1);
   assert.deepEqual(await toolNames(await connectClient(t, gw.url, {}, "/a/mcp")), ["echo"]);
 });

@@ -5,10 +5,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { header, own, waitFor } from "../helpers/harness.ts";
 import { startScriptedLegacyBackend, startSdkLegacyBackend } from "../fixtures/backends/legacy-sse-backend.ts";
-import { connectClient, json, metric, post, startEverything, startGateway, assertFixtureToolsPassThrough } from "./filter-harness.ts";
+import { connectClient, json, metric, post, response, startEverything, startGateway, assertFixtureToolsPassThrough } from "./filter-harness.ts";
 import { SSE_ROUTES, call, legacyGateway, sseServer } from "./filter-sse-harness.ts";
 
-test("server-everything (sse) through the gateway with the SDK Client: tools/list and tools/call", async (t) => {
+test("server-everything (sse) through the gateway with the SDK Client: tools/list and tools/call", { timeout: 60_000 }, async (t) => {
   const port = await startEverything(t, "sse");
   const { url, envoy } = await startGateway(t, { pluginConfig: sseServer(), clusters: { backend: port }, routes: SSE_ROUTES });
   const client = await connectClient(t, url);
@@ -18,7 +18,8 @@ test("server-everything (sse) through the gateway with the SDK Client: tools/lis
   assert.match(JSON.stringify(echoed.content), /through the SSE GET/);
   const sum = await client.callTool({ name: "get-sum", arguments: { a: 2, b: 40 } });
   assert.match(JSON.stringify(sum.content), /42/);
-  assert.equal(await metric(envoy, "mcp-proxy.upstream.legacy.sse_get"), 3);
+  // initialize (answered from the backend's handshake), tools/list and two calls: a stream each.
+  assert.equal(await metric(envoy, "mcp-proxy.upstream.legacy.sse_get"), 4);
   assert.equal(await metric(envoy, "mcp-proxy.requests.legacy.tools_call.ok"), 2);
 });
 
@@ -28,20 +29,22 @@ test("the SDK's SSEServerTransport under a path prefix: results pass through unt
     [{ prefix: "/legacy/", cluster: "backend" }, { prefix: "/", cluster: "backend" }]);
   const client = await connectClient(t, url);
   await assertFixtureToolsPassThrough(client);
-  const raw = json(await post(url, call("id-ü", "echo", { message: "x" })));
+  const raw = response(await post(url, call("id-ü", "echo", { message: "x" })));
   assert.equal(raw.id, "id-ü");
   const posts = backend.seen.filter((s) => s.method === "POST");
   assert.ok(posts.every((s) => s.path.startsWith("/legacy/messages?sessionId=")), posts.map((s) => s.path).join(" "));
   await waitFor("every SSE stream to be closed (Envoy resets the GET after the reply)", () => backend.openStreams() === 0);
 });
 
-test("each request costs one SSE GET and three POSTs (a legacy session lives as long as its GET); local answers cost none", async (t) => {
+test("each request costs one SSE GET and three POSTs (a legacy session lives as long as its GET); initialize a GET and the backend's initialize; local answers none", async (t) => {
   const backend = await own(t, startScriptedLegacyBackend());
   const { url } = await legacyGateway(t, backend);
-  assert.equal(json(await post(url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } } })).result.serverInfo.name, "legacy");
   assert.deepEqual(json(await post(url, { jsonrpc: "2.0", id: 2, method: "ping" })).result, {});
   assert.equal((await post(url, { jsonrpc: "2.0", method: "notifications/initialized" })).status, 202);
-  assert.equal(backend.seen.length, 0, "initialize, ping and notifications never open a stream");
+  assert.equal(backend.seen.length, 0, "ping and notifications never open a stream");
+  const initialized = json(await post(url, { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "c", version: "1" } } }));
+  assert.equal(initialized.result.serverInfo.name, "legacy");
+  assert.deepEqual(initialized.result.capabilities, { tools: {} }, "the backend's own capabilities");
   for (const id of [3, 4]) {
     const reply = await post(url, call(id, "alpha", { n: id }));
     assert.equal(reply.status, 200);
@@ -51,10 +54,11 @@ test("each request costs one SSE GET and three POSTs (a legacy session lives as 
     assert.deepEqual(JSON.parse(body.result.content[0].text).params, { name: "alpha", arguments: { n: id } });
   }
   assert.deepEqual(backend.seen.map((s) => `${s.method} ${s.rpc}`), [
+    "GET ", "POST initialize",
     "GET ", "POST initialize", "POST notifications/initialized", "POST tools/call",
     "GET ", "POST initialize", "POST notifications/initialized", "POST tools/call"]);
   const ids = backend.seen.filter((s) => s.method === "POST").map((s) => s.path);
-  assert.ok(ids.slice(0, 3).every((p) => p === "/message?sessionId=s1") && ids.slice(3).every((p) => p === "/message?sessionId=s2"), ids.join(" "));
+  assert.deepEqual(ids, ["/message?sessionId=s1", ...Array(3).fill("/message?sessionId=s2"), ...Array(3).fill("/message?sessionId=s3")]);
   await waitFor("the streams to be closed", () => backend.openStreams() === 0);
 });
 

@@ -115,7 +115,7 @@ for (const replies of ["json", "sse"] as const) {
     assert.deepEqual((await c.listResourceTemplates()).resourceTemplates.map((x) => x.uriTemplate), ["test://items/{id}"]);
     assert.deepEqual((await c.listPrompts()).prompts.map((x) => x.name), ["greet"]);
     assert.deepEqual((await c.callTool({ name: "echo", arguments: { message: "hi" } })).content, [{ type: "text", text: "echo: hi" }]);
-    assert.equal((await c.readResource({ uri: "test://items/7" })).contents[0].text, "item test://items/7");
+    assert.deepEqual((await c.readResource({ uri: "test://items/7" })).contents, [{ uri: "test://items/7", text: "item test://items/7" }]);
     assert.equal((await c.getPrompt({ name: "greet" })).messages.length, 1);
   });
 

@@ -1,7 +1,7 @@
 // Compiles test filters with the AssemblyScript compiler API, against the patched SDK in node_modules or against
 // a copy of it in which the hunks of one patch fix are reverted (to prove each fix is needed). Copies live in
 // build/tests/unpatched/<fix>/node_modules/@solo-io/proxy-runtime and are reused while the patch is unchanged.
-import asc from "../../scripts/filter-runtime.mjs";
+import { compileFilter as compileWithProjectToolchain } from "../../scripts/compile.mjs";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -22,11 +22,12 @@ export interface CompileOptions {
   sdkRoot?: string;
   /** Output path; default next to the copied source. */
   outFile?: string;
-  /** Pass --use abort=abort_proc_exit as the project does (default true); without it AS imports env.abort. */
-  abortToProcExit?: boolean;
 }
 
-/** Compiles `source` (a .ts path or {name, text}) the way scripts/build.mjs builds test filters. */
+/**
+ * Compiles `source` (a .ts path or {name, text}) as every filter is compiled (scripts/compile.mjs), against the
+ * patched SDK in node_modules or against a copy of it (`sdkRoot`) in which one patch fix is reverted.
+ */
 export async function compileFilter(source: string | { name: string; text: string }, options: CompileOptions = {}): Promise<Compiled> {
   const sdkRoot = options.sdkRoot ?? repoRoot;
   const name = typeof source === "string" ? basename(source, ".ts") : source.name;
@@ -37,16 +38,12 @@ export async function compileFilter(source: string | { name: string; text: strin
   if (typeof source === "string") copyFileSync(source, entry);
   else writeFileSync(entry, source.text);
   const wasm = options.outFile ?? join(dir, `${name}.wasm`);
-  const stdout = asc.createMemoryStream();
-  const stderr = asc.createMemoryStream();
-  const argv = [`${name}.ts`, "--baseDir", dir, "--outFile", wasm, "--runtime", "incremental", "-O1",
-    ...(options.abortToProcExit === false ? [] : ["--use", "abort=abort_proc_exit"])];
-  const { error } = await asc.main(argv, { stdout, stderr });
-  return { ok: !error, stderr: stderr.toString(), wasm };
+  const { ok, stderr } = await compileWithProjectToolchain({ entry: `${name}.ts`, baseDir: dir, outFile: wasm, target: "test" });
+  return { ok, stderr, wasm };
 }
 
-const ascConfig = join(repoRoot, "asconfig.json");
-const filterRuntime = join(repoRoot, "assembly/runtime.ts");
+const toolchainInputs = ["asconfig.json", "scripts/compile.mjs", "assembly/runtime.ts", "assembly/exports.ts", "assembly/collector.ts"]
+  .map((f) => join(repoRoot, f));
 
 /**
  * Path of build/tests/NAME.wasm, compiled from tests/filters/NAME.ts as scripts/build.mjs does if out of date.
@@ -55,12 +52,10 @@ const filterRuntime = join(repoRoot, "assembly/runtime.ts");
 export async function buildTestFilter(name: string): Promise<string> {
   const source = join(repoRoot, "tests/filters", `${name}.ts`);
   const wasm = join(repoRoot, "build/tests", `${name}.wasm`);
-  const inputs = Math.max(...[source, PATCH, ascConfig, filterRuntime].map((f) => statSync(f).mtimeMs));
+  const inputs = Math.max(...[source, PATCH, ...toolchainInputs].map((f) => statSync(f).mtimeMs));
   if (existsSync(wasm) && statSync(wasm).mtimeMs >= inputs) return wasm;
-  const stderr = asc.createMemoryStream();
-  const { error } = await asc.main([`tests/filters/${name}.ts`, "--baseDir", repoRoot, "--config", "asconfig.json",
-    "--target", "release", "-O1", "--outFile", wasm], { stdout: asc.createMemoryStream(), stderr });
-  if (error) throw new Error(`building test filter ${name} failed: ${stderr.toString()}`);
+  const { ok, stderr } = await compileWithProjectToolchain({ entry: `tests/filters/${name}.ts`, outFile: wasm, target: "test" });
+  if (!ok) throw new Error(`building test filter ${name} failed: ${stderr}`);
   return wasm;
 }
 

@@ -1,4 +1,4 @@
-// Small real HTTP upstreams on 127.0.0.1 (ephemeral ports) for the emulator end-to-end tests.
+// Small real HTTP upstreams on 127.0.0.1 (ephemeral ports) for the end-to-end tests.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 
@@ -101,6 +101,20 @@ export async function sseUpstream(): Promise<SseUpstream> {
     opened: () => (current ? Promise.resolve() : new Promise((resolve) => onOpen.push(resolve))),
     closed: () => closedPromise,
   };
+}
+
+export interface SilentUpstream {
+  port: number;
+  /** Request heads in order of arrival (a body may never come). */
+  requests: { path: string; headers: IncomingMessage["headers"] }[];
+  close(): Promise<void>;
+}
+
+/** Records each request's head on arrival and never answers (for a route whose request must never complete). */
+export async function silentUpstream(): Promise<SilentUpstream> {
+  const requests: SilentUpstream["requests"] = [];
+  const server = createServer((req) => { requests.push({ path: req.url ?? "", headers: req.headers }); });
+  return { port: await listen(server), requests, close: () => stop(server) };
 }
 
 /** A port on 127.0.0.1 with nothing listening (connect gets ECONNREFUSED). */
