@@ -9,7 +9,7 @@ import { ByteWriter } from "./bytes";
 import { MODERN_VERSION } from "./era";
 import { pair } from "./host";
 import { Headers } from "@solo-io/proxy-runtime/assembly";
-import { Kind, Members, Scanner, Span } from "./json";
+import { Kind, Scanner, Span } from "./json";
 import { Message } from "./jsonrpc";
 
 const CLIENT_INFO = '{"name":"mcp-proxy-wasm","version":"0.1.0"}';
@@ -92,16 +92,4 @@ export function deliverable(notification: Uint8Array, logLevel: string): bool {
   const level = new Span();
   if (!s.member(doc, "params", params) || !s.member(params, "level", level) || level.kind != Kind.String) return false;
   return LOG_LEVELS.indexOf(s.decodeSpan(level)) >= wanted;
-}
-
-/** The members of a result, for a caller that needs to look at `resultType` without a Message. */
-export function resultTypeIs(s: Scanner, result: Span, type: string): bool {
-  const v = new Span();
-  return s.member(result, "resultType", v) && s.spanIs(v, type);
-}
-
-/** Whether a JSON object has no members. */
-export function isEmptyObject(s: Scanner, obj: Span): bool {
-  const it = new Members(s, obj.start);
-  return !it.next();
 }

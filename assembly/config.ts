@@ -2,7 +2,7 @@
 // multi-server form (`servers`, chosen by path prefix), Higress's `_rules_` (a WasmPlugin's matchRules, each with
 // its own servers) and our additions. Parsed with the same non-trapping scanner as requests; the first problem
 // found is reported as "<field>: <problem>".
-import { Elements, Kind, Members, Scanner, Span } from "./json";
+import { Elements, Kind, Scanner, Span } from "./json";
 import { SchemeType, SecurityRequirement, SecurityScheme } from "./credentials";
 import { NameFilter } from "./policy";
 import { Category, DomainPattern, RequestFacts, Rule, firstMatch, parseServiceEntry } from "./rules";

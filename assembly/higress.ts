@@ -23,7 +23,7 @@ import { Era, LEGACY_VERSIONS, META_LOG_LEVEL, VERSION_HEADER, metaString, unsup
 import { Exchange, Outcome, STAT_METHODS } from "./exchange";
 import { appendPairs, nowMs, pair, propertyString } from "./host";
 import { Kind, Scanner, Span } from "./json";
-import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Message, PARSE_ERROR, ReplyId, errorObjectReply,
+import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Message, PARSE_ERROR, errorObjectReply,
   errorReply, literalResultReply, resultReply } from "./jsonrpc";
 import { LegacyRequest, LegacySse } from "./legacy";
 import { ListShape, NameFilter, SUBJECT_NAMES, Subject, filteredList, listShape } from "./policy";

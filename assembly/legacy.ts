@@ -16,14 +16,14 @@ import { ServerConfig } from "./config";
 import { UpstreamAuth, withQueryParam } from "./credentials";
 import { Scanner } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
-import { logWarn, pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
+import { pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
   requestHeaderNames, responseBody, responseHeader } from "./host";
 import { Plugin } from "./plugin";
 import { Failure, Waiter, describe } from "./backend";
 import { isEnvoyRequestHeader } from "./headers";
-import { initializeBody } from "./sessions";
+import { initializeRefusal, initializeRequest, initializedNotification, notificationFailed } from "./handshake";
 import { SseEvent, SseParser } from "./sse";
-import { BackendReply, Call, Handler, Target, notificationBody, parseStatus, postPairs, transportProblem } from "./upstream";
+import { BackendReply, Call, Handler, Target, parseStatus, postPairs, transportProblem } from "./upstream";
 import { resolveEndpoint } from "./url";
 
 const enum Stage {
@@ -181,12 +181,13 @@ export class LegacySse extends Handler {
     this.postPath = auth.inQuery ? withQueryParam(endpoint.path, auth.name, auth.value) : endpoint.path;
     this.initId = this.plugin.nextId();
     this.stage = Stage.Initialize;
-    this.post(initializeBody(this.initId), "initialize");
+    this.post(initializeRequest(this.initId), "initialize");
   }
 
   private initialized(m: Message): void {
-    if (m.error.present) {
-      this.fail(new Failure(200, describe(this.server, "refused initialize"), "", m));
+    const refusal = initializeRefusal(this.server, m);
+    if (refusal !== null) {
+      this.fail(refusal);
       return;
     }
     if (this.req.body === null) {
@@ -195,7 +196,7 @@ export class LegacySse extends Handler {
       return;
     }
     this.stage = Stage.Notify;
-    this.post(notificationBody("notifications/initialized"), "initialized");
+    this.post(initializedNotification(), "initialized");
   }
 
   private post(body: ArrayBuffer, what: string): void {
@@ -215,8 +216,7 @@ export class LegacySse extends Handler {
     if (this.stage == Stage.Done || !this.waiter.waiting()) return;
     const problem = transportProblem(reply, this.server.timeoutMs);
     if (what == "initialized") {
-      // As for Streamable HTTP backends, a failed notification is only logged.
-      if (problem.length > 0) logWarn(describe(this.server, "rejected notifications/initialized: " + problem));
+      if (problem.length > 0) notificationFailed(this.server, problem);
       this.stage = Stage.Request;
       this.post(this.req.body!, this.req.what);
     } else if (problem.length > 0) {

@@ -179,7 +179,7 @@ export function __renew(oldPtr: usize, size: usize): usize {
 
 // @ts-ignore: decorator
 @global @unsafe
-export function __link(parentPtr: usize, childPtr: usize, expectMultiple: bool): void {
+export function __link(_parentPtr: usize, _childPtr: usize, _expectMultiple: bool): void {
   // No write barrier: marking happens all at once, between exports.
 }
 

@@ -3,28 +3,16 @@
 // so a warm tools/call costs one upstream request. Requests that arrive while a handshake runs wait on it.
 import { Headers } from "@solo-io/proxy-runtime/assembly";
 import { ServerConfig } from "./config";
-import { Message, NO_MESSAGE } from "./jsonrpc";
-import { logWarn, nowMs, pair } from "./host";
+import { NO_MESSAGE } from "./jsonrpc";
+import { nowMs, pair } from "./host";
 import { Failure, Waiter, describe } from "./backend";
 import { BackendInfo } from "./capabilities";
 import { Plugin } from "./plugin";
-import { BackendReply, Call, Handler, Target, deletePairs, isModernError, notificationBody, postPairs, requestBody,
-  responseFor, resultString, transportProblem } from "./upstream";
+import { initializeRefusal, initializeRequest, initializedNotification, negotiatedVersion, notificationFailed } from "./handshake";
+import { BackendReply, Call, Handler, Target, deletePairs, isModernError, postPairs, requestBody, responseFor,
+  transportProblem } from "./upstream";
 import { modernHeaders, paramsWithGatewayMeta } from "./bridge";
 import { MODERN_VERSION } from "./era";
-
-/** The version we ask backends for; they answer with the one they speak, which we then send on every request. */
-export const BACKEND_PROTOCOL_VERSION = "2025-11-25";
-/** What a backend that sends no protocolVersion is assumed to speak (the spec's default). */
-const ASSUMED_VERSION = "2025-03-26";
-/** Our initialize params (no client capabilities: a backend has no reason to send us requests). */
-const INIT_PARAMS = String.UTF8.encode(
-  '{"protocolVersion":"' + BACKEND_PROTOCOL_VERSION + '","capabilities":{},"clientInfo":{"name":"mcp-proxy-wasm","version":"0.1.0"}}');
-
-/** Our initialize request, with id `id`. */
-export function initializeBody(id: i64): ArrayBuffer {
-  return requestBody(id, "initialize", Uint8Array.wrap(INIT_PARAMS), 0, INIT_PARAMS.byteLength);
-}
 
 /** Our server/discover request (2026-07-28), with id `id`. */
 function discoverBody(id: i64): ArrayBuffer {
@@ -100,7 +88,7 @@ export class BackendSession extends Handler {
 
   start(): void {
     this.initId = this.plugin.nextId();
-    this.send(initializeBody(this.initId), "initialize");
+    this.send(initializeRequest(this.initId), "initialize");
   }
 
   private send(body: ArrayBuffer, what: string, extra: Headers = []): void {
@@ -133,13 +121,13 @@ export class BackendSession extends Handler {
     if (problem.length > 0) { this.fail(Failure.fromReply(server, reply, "failed initialize: " + problem)); return; }
     const m = responseFor(reply, this.initId);
     if (m === null) { this.fail(new Failure(200, describe(server, "sent an unparseable reply to initialize"))); return; }
-    if (m.error.present) { this.fail(new Failure(200, describe(server, "refused initialize"), "", m)); return; }
+    const refusal = initializeRefusal(server, m);
+    if (refusal !== null) { this.fail(refusal); return; }
     this.sessionId = reply.header("mcp-session-id");
-    const version = resultString(m, "protocolVersion");
-    this.protocolVersion = version.length > 0 ? version : ASSUMED_VERSION;
+    this.protocolVersion = negotiatedVersion(m);
     this.info = BackendInfo.of(m, this.protocolVersion);
     this.stage = Stage.Notify;
-    this.send(notificationBody("notifications/initialized"), "initialized");
+    this.send(initializedNotification(), "initialized");
   }
 
   private discovered(reply: BackendReply): void {
@@ -156,10 +144,7 @@ export class BackendSession extends Handler {
   }
 
   private notified(reply: BackendReply): void {
-    // A failed notification is only logged: most servers serve requests regardless.
-    if (reply.status < 200 || reply.status >= 300) {
-      logWarn(describe(this.spec.server, "answered notifications/initialized with HTTP " + reply.status.toString()));
-    }
+    if (reply.status < 200 || reply.status >= 300) notificationFailed(this.spec.server, "HTTP " + reply.status.toString());
     this.becomeReady();
   }
 

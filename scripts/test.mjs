@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm test`: builds what is missing, gets the pinned Envoy builds, type-checks, runs the AssemblyScript specs
-// (as-pect), then every Node test file (tests/**/*.test.ts) with Node's test runner. Extra arguments narrow the Node
-// test files by substring.
+// `npm test`: builds what is missing, gets the pinned Envoy builds, type-checks, looks for unused code in the filter,
+// runs the AssemblyScript specs
+// (as-pect), then every Node test file (tests/**/*.test.ts) with Node's test runner. Extra arguments narrow the
+// Node test files by substring.
 //
 // A run never hangs and never leaves anything behind: every test has a time limit (the runner's default below, or
 // the test's own), and every process started during the run carries a marker in its environment; whatever still
@@ -59,6 +60,7 @@ runOrExit(process.execPath, ["scripts/build.mjs", "--if-needed"]);
 runOrExit(process.execPath, ["scripts/envoy.mjs"]);
 if (filters.length === 0) {
   runOrExit(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit", "-p", "tsconfig.json"]);
+  runOrExit(process.execPath, ["scripts/lint-assembly.mjs"]);
   runOrExit(process.execPath, ["node_modules/@as-pect/cli/bin/asp.js", "--config", "as-pect.config.js"]);
 }
 // The status-page test drives Debian's chromium; a fresh machine gets it from the project's own set-up.
