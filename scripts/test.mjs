@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: builds what is missing, gets the pinned Envoy builds, type-checks, looks for unused code in the filter,
-// runs the AssemblyScript specs
-// (as-pect), then every Node test file (tests/**/*.test.ts) with Node's test runner. Extra arguments narrow the
-// Node test files by substring.
+// runs the AssemblyScript specs (as-pect), then every Node test file (tests/**/*.test.ts) with Node's test runner.
+// Extra arguments narrow the Node test files by substring.
 //
 // A run never hangs and never leaves anything behind: every test has a time limit (the runner's default below, or
 // the test's own), and every process started during the run carries a marker in its environment; whatever still
