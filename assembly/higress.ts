@@ -29,7 +29,7 @@ import { LegacyRequest, LegacySse } from "./legacy";
 import { ListShape, NameFilter, SUBJECT_NAMES, Subject, filteredList, listShape } from "./policy";
 import { BackendSession, SessionEvent, SessionSpec } from "./sessions";
 import { sha256Hex } from "./sha256";
-import { BackendReply, Call, Target, isModernError, postPairs, requestBody as rpcRequestBody, responseWithNotifications,
+import { BackendReply, Call, Target, errorResponse, isModernError, postPairs, requestBody as rpcRequestBody, responseWithNotifications,
   sessionLost, transportProblem } from "./upstream";
 
 /** Methods this mode refuses, each with the reason the client is given. */
@@ -306,6 +306,13 @@ export class HigressExchange extends Exchange {
   }
 
   private answerWith(reply: BackendReply, timeoutMs: i32): void {
+    const refusal = errorResponse(reply);
+    if (refusal !== null && reply.status != 401 && reply.status != 403) {
+      // A 2026-07-28 client reads the status too (400 for -32021, 404 for an unknown method); a 2025 one, the error.
+      const status = this.era == Era.Modern ? reply.status : 200;
+      this.finish(status, errorObjectReply(this.id, refusal.s.bytes, refusal.error.start, refusal.error.end), Outcome.BackendError);
+      return;
+    }
     const problem = transportProblem(reply, timeoutMs);
     if (problem.length > 0) { this.fail(Failure.fromReply(this.server, reply, problem)); return; }
     const notifications: Uint8Array[] = [];

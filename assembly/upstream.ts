@@ -149,6 +149,16 @@ function fromSse(body: ArrayBuffer, id: i64, notifications: Uint8Array[] | null 
 const MODERN_ERRORS = ["-32020", "-32021", "-32022"];
 
 /**
+ * The JSON-RPC error a backend sent with an HTTP error status (a 2026-07-28 server answers -32021 or -32602 with
+ * 400, an unknown method with 404): null when the body carries none.
+ */
+export function errorResponse(reply: BackendReply): Message | null {
+  if (reply.status < 400 || reply.status >= 500 || reply.tooLarge) return null;
+  const m = parseMessage(Scanner.of(reply.body));
+  return m.error.kind == Kind.Object ? m : null;
+}
+
+/**
  * A 2026-07-28 server's refusal of a request it cannot take as sent (HTTP 400 with HeaderMismatch,
  * MissingRequiredClientCapability or UnsupportedProtocolVersion): what tells a modern server from a legacy one.
  */
