@@ -20,6 +20,8 @@ export const VERSION_HEADER = "mcp-protocol-version";
 const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 export const META_LOG_LEVEL = "io.modelcontextprotocol/logLevel";
+/** Methods 2026-07-28 removed: a modern request for one is an unknown method (404, -32601). */
+export const REMOVED_METHODS = ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
 /** The methods whose Mcp-Name header mirrors `params.name` or `params.uri`. */
 const NAMED = ["tools/call", "resources/read", "prompts/get"];
 
@@ -81,6 +83,7 @@ export function missingMeta(m: Message): string {
   const meta = new Span();
   if (!metaObject(m, meta)) return "Invalid params: a 2026-07-28 request carries params._meta";
   const v = new Span();
+  if (!m.s.member(meta, META_VERSION, v) || v.kind != Kind.String) return "Invalid params: _meta." + META_VERSION + " is required";
   if (!m.s.member(meta, META_CAPABILITIES, v) || v.kind != Kind.Object) return "Invalid params: _meta." + META_CAPABILITIES + " is required";
   return "";
 }

@@ -15,11 +15,11 @@
 import { FilterDataStatusValues, FilterHeadersStatusValues, Headers } from "@solo-io/proxy-runtime/assembly";
 import { Failure, describe } from "./backend";
 import { deliverable, modernHeaders, modernResult, paramsWithGatewayMeta } from "./bridge";
-import { ByteWriter } from "./bytes";
+import { ByteWriter, bytesEqual } from "./bytes";
 import { BackendInfo, discoverResult, initializeResult } from "./capabilities";
 import { Transport } from "./config";
 import { UpstreamAuth, withQueryParam } from "./credentials";
-import { Era, LEGACY_VERSIONS, META_LOG_LEVEL, VERSION_HEADER, metaString, unsupportedVersionReply } from "./era";
+import { Era, LEGACY_VERSIONS, META_LOG_LEVEL, MODERN_VERSION, REMOVED_METHODS, VERSION_HEADER, metaString, unsupportedVersionReply } from "./era";
 import { Exchange, Outcome, STAT_METHODS } from "./exchange";
 import { appendPairs, nowMs, pair, propertyString } from "./host";
 import { Kind, Scanner, Span } from "./json";
@@ -66,10 +66,6 @@ export class HigressExchange extends Exchange {
         'Higress-compatible mode, which has no GET stream)'), Outcome.Rejected, [pair("allow", "POST")]);
       return stop;
     }
-    if (this.era == Era.Unsupported) {
-      this.finish(400, unsupportedVersionReply(this.id, this.req.get(VERSION_HEADER)), Outcome.Rejected);
-      return stop;
-    }
     if (endOfStream) {
       this.finish(400, errorReply(this.id, PARSE_ERROR, "Parse error: empty body"), Outcome.Invalid);
       return stop;
@@ -90,7 +86,13 @@ export class HigressExchange extends Exchange {
 
   protected request(): void {
     const method = this.method;
-    if (method == "initialize") this.initialize();
+    if (this.era == Era.Unsupported) {
+      // Refused once the body is read, so that the error carries the request's id.
+      this.finish(400, unsupportedVersionReply(this.id, this.req.get(VERSION_HEADER)), Outcome.Rejected);
+    } else if (this.era == Era.Modern && REMOVED_METHODS.includes(method)) {
+      this.finish(404, errorReply(this.id, METHOD_NOT_FOUND, "Method not found: " + method + " is not part of protocol version " +
+        MODERN_VERSION), Outcome.NotFound);
+    } else if (method == "initialize") this.initialize();
     else if (method == "server/discover") this.answerLocally(Answer.Discover);
     else if (method == "ping") this.finish(200, literalResultReply(this.id, "{}"), Outcome.Ok);
     else if (REFUSED.includes(method)) this.finish(200, errorReply(this.id, METHOD_NOT_FOUND, method + SHARED_SESSION), Outcome.NotFound);
@@ -291,17 +293,22 @@ export class HigressExchange extends Exchange {
     this.plugin.sessions.release(session);
   }
 
-  /** A stateless 2026-07-28 request refused as a legacy server refuses one: that backend gets a bridged session. */
+  /**
+   * A stateless 2026-07-28 request refused as only a legacy server refuses one (no session: 4xx without a modern
+   * error) turns that backend into one served on a bridged session; any answer a modern server gives (a result, or a
+   * modern error) shows the backend speaks 2026-07-28.
+   */
   private statelessReply(reply: BackendReply, target: Target): void {
     const modern = this.plugin.modernBackends;
-    if (reply.status >= 400 && reply.status < 500 && reply.status != 401 && reply.status != 403 && !isModernError(reply) &&
-      !(modern.has(this.server.index) && modern.get(this.server.index))) {
-      modern.set(this.server.index, false);
+    const index = this.server.index;
+    const known = modern.has(index) && modern.get(index);
+    if (!known && isLegacyRefusal(reply)) {
+      modern.set(index, false);
       this.stateless = null;
       this.acquireSession();
       return;
     }
-    if (reply.status < 300) modern.set(this.server.index, true);
+    if (reply.status < 300 || isModernError(reply)) modern.set(index, true);
     this.answerWith(reply, target.timeoutMs);
   }
 
@@ -314,7 +321,7 @@ export class HigressExchange extends Exchange {
       return;
     }
     const problem = transportProblem(reply, timeoutMs);
-    if (problem.length > 0) { this.fail(Failure.fromReply(this.server, reply, problem)); return; }
+    if (problem.length > 0) { this.fail(Failure.fromReply(this.server, reply, problem + stalledHint(reply))); return; }
     const notifications: Uint8Array[] = [];
     const m = responseWithNotifications(reply, this.backendId, notifications);
     if (m === null) { this.fail(new Failure(200, describe(this.server, "sent an unparseable reply to " + this.method))); return; }
@@ -424,6 +431,32 @@ export class HigressExchange extends Exchange {
     // Continuing here would release the response headers held above: drop the route's answer until ours is sent.
     return this.waiting() ? FilterDataStatusValues.StopIterationNoBuffer : FilterDataStatusValues.Continue;
   }
+}
+
+/**
+ * Why a call may never have ended: a backend that asks its client something (sampling, elicitation, roots) waits for
+ * an answer, and a dispatched call's reply arrives only whole, so the question never reaches anyone.
+ */
+function stalledHint(reply: BackendReply): string {
+  if (reply.status != 0 && reply.status != 504) return "";
+  return " (a tool that asks the client for sampling, elicitation or roots waits for an answer the Higress-compatible " +
+    'mode cannot carry; configure the server with mode "passthrough" for it)';
+}
+
+/**
+ * How a 2025-only server answers a request without a session: a 4xx (not an authentication challenge) whose body is
+ * no error a modern server sends (-32020..-32022, -32601 for an unknown method, -32602 for bad params).
+ */
+function isLegacyRefusal(reply: BackendReply): bool {
+  if (reply.status < 400 || reply.status >= 500 || reply.status == 401 || reply.status == 403) return false;
+  if (isModernError(reply)) return false;
+  const error = errorResponse(reply);
+  return error === null || !(errorCodeIs(error, "-32601") || errorCodeIs(error, "-32602"));
+}
+
+function errorCodeIs(m: Message, code: string): bool {
+  const v = new Span();
+  return m.s.member(m.error, "code", v) && v.kind == Kind.Number && bytesEqual(m.s.ptr, v.start, v.end, code);
 }
 
 function resultIsInputRequired(m: Message): bool {

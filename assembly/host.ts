@@ -86,6 +86,11 @@ export function callResponseBody(size: i32): ArrayBuffer {
   return get_buffer_bytes(BufferTypeValues.HttpCallResponseBody, 0, size);
 }
 
+/** Whether a property exists (absent and empty differ here, unlike propertyString). */
+export function hasProperty(path: string): bool {
+  return get_property_or_null(path) !== null;
+}
+
 /** A property's raw bytes; "" when absent. Segments of the path are joined with NUL, as the ABI wants. */
 export function propertyString(path: string): string {
   const value = get_property_or_null(path);

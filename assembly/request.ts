@@ -7,7 +7,7 @@ import { Mode } from "./config";
 import { Exchange, ROUTE_CLUSTER } from "./exchange";
 import { HeaderSnapshot } from "./headers";
 import { HigressExchange } from "./higress";
-import { propertyString } from "./host";
+import { hasProperty, propertyString } from "./host";
 import { PassthroughExchange } from "./passthrough";
 import { Plugin } from "./plugin";
 import { Fact, RequestFacts } from "./rules";
@@ -26,8 +26,9 @@ export class McpStream extends Context {
     const facts: HostFacts | null = config.rules.length == 0 ? null : new HostFacts(headers);
     const path = headers.get(":path");
     const server = facts === null ? config.match(path) : config.select(path, facts);
-    // Paths of no configured server pass through untouched: the filter can share a listener with other routes.
-    if (server === null) return FilterHeadersStatusValues.Continue;
+    // Paths of no configured server pass through untouched: the filter can share a listener with other routes. So
+    // does a request Envoy has no route for (a Host outside the virtual hosts' domains): Envoy answers it, 404.
+    if (server === null || !hasProperty(ROUTE_NAME)) return FilterHeadersStatusValues.Continue;
     const exchange = server.mode == Mode.Passthrough
       ? new PassthroughExchange(this.context_id, this.plugin, server, headers, path, facts) as Exchange
       : new HigressExchange(this.context_id, this.plugin, server, headers, path, facts) as Exchange;
@@ -56,6 +57,8 @@ export class McpStream extends Context {
   }
 }
 
+const ROUTE_NAME = "xds\0route_name";
+
 /** Rule facts from the request headers and Envoy's xds properties (absent ones read as ""). */
 class HostFacts extends RequestFacts {
   constructor(private headers: HeaderSnapshot) {
@@ -64,6 +67,6 @@ class HostFacts extends RequestFacts {
 
   protected read(fact: Fact): string {
     if (fact == Fact.Authority) return this.headers.get(":authority");
-    return propertyString(fact == Fact.RouteName ? "xds\0route_name" : ROUTE_CLUSTER);
+    return propertyString(fact == Fact.RouteName ? ROUTE_NAME : ROUTE_CLUSTER);
   }
 }

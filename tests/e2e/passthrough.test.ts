@@ -3,12 +3,7 @@
 // applied in line: allow-lists on lists (JSON and SSE replies) and on calls, reads and gets; credentials; Origin.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { randomUUID } from "node:crypto";
-import { z } from "zod";
-import { McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { Latch, interactiveBackend } from "../fixtures/backends/interactive-backend.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -16,76 +11,6 @@ import { parse, stringify } from "yaml";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
 import { ownEnvoy, type EnvoyRelease } from "../helpers/envoy.ts";
 import { filterWasm, json, post, startGateway } from "./filter-harness.ts";
-
-interface Seen {
-  method: string;
-  rpc: string;
-  headers: IncomingMessage["headers"];
-}
-
-/** Lets a test hold a tool's result until the client has seen its progress (no sleeps). */
-class Latch {
-  private release!: () => void;
-  readonly opened = new Promise<void>((resolve) => (this.release = resolve));
-  open(): void { this.release(); }
-}
-
-/** A stateful SDK backend with tools that stream progress and ask the client (sampling, elicitation). */
-async function interactiveBackend(t: TestContext, replies: "json" | "sse", progressSeen?: Latch) {
-  const seen: Seen[] = [];
-  const transports = new Map<string, StreamableHTTPServerTransport>();
-  const build = () => {
-    const server = new McpServer({ name: "interactive", version: "1.0.0" }, { capabilities: { logging: {} } });
-    server.registerTool("echo", { inputSchema: { message: z.string() } }, async ({ message }) =>
-      ({ content: [{ type: "text", text: `echo: ${message}` }] }));
-    server.registerTool("secret", { description: "never allowed" }, async () => ({ content: [{ type: "text", text: "secret" }] }));
-    server.registerTool("count", { inputSchema: { steps: z.number() } }, async ({ steps }, extra) => {
-      const token = extra._meta?.progressToken;
-      for (let i = 1; i <= steps; i++) {
-        if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: i, total: steps } });
-      }
-      // The result waits until the client has seen the progress: it must have been streamed, not buffered.
-      await progressSeen?.opened;
-      return { content: [{ type: "text", text: `counted ${steps}` }] };
-    });
-    server.registerTool("ask", {}, async () => {
-      const sampled = await server.server.createMessage({ messages: [{ role: "user", content: { type: "text", text: "2+2?" } }], maxTokens: 10 });
-      const elicited = await server.server.elicitInput({ message: "name?", requestedSchema: { type: "object", properties: { name: { type: "string" } } } });
-      return { content: [{ type: "text", text: `sampled ${(sampled.content as { text: string }).text}, elicited ${JSON.stringify(elicited.content)}` }] };
-    });
-    server.registerResource("public", "test://public", {}, async (uri) => ({ contents: [{ uri: uri.href, text: "public text" }] }));
-    server.registerResource("private", "test://private", {}, async (uri) => ({ contents: [{ uri: uri.href, text: "private text" }] }));
-    server.registerResource("items", new ResourceTemplate("test://items/{id}", { list: undefined }), {},
-      async (uri) => ({ contents: [{ uri: uri.href, text: `item ${uri.href}` }] }));
-    server.registerPrompt("greet", {}, async () => ({ messages: [{ role: "user", content: { type: "text", text: "hello" } }] }));
-    server.registerPrompt("hidden", {}, async () => ({ messages: [{ role: "user", content: { type: "text", text: "hidden" } }] }));
-    return server;
-  };
-  async function handle(req: IncomingMessage, res: ServerResponse) {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString();
-    const body = text ? JSON.parse(text) : undefined;
-    seen.push({ method: req.method ?? "", rpc: body?.method ?? "", headers: req.headers });
-    const id = req.headers["mcp-session-id"] as string | undefined;
-    let transport = id ? transports.get(id) : undefined;
-    if (id && !transport) {
-      res.writeHead(404).end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32001, message: "Session not found" }, id: null }));
-      return;
-    }
-    if (!transport) {
-      const created: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID,
-        enableJsonResponse: replies === "json", onsessioninitialized: (sid) => { transports.set(sid, created); } });
-      transport = created;
-      await build().connect(transport);
-    }
-    await transport.handleRequest(req, res, body);
-  }
-  const http = createServer((req, res) => void handle(req, res).catch((e) => { if (!res.headersSent) res.writeHead(500); res.end(String(e)); }));
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => { http.closeAllConnections(); http.close(() => resolve()); }));
-  return { port: (http.address() as AddressInfo).port, seen };
-}
 
 const POLICY = { allowTools: ["echo", "count", "ask"], allowResources: ["test://public", "test://items/*"], allowPrompts: ["greet"] };
 
