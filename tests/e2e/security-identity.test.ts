@@ -5,7 +5,7 @@
 // and every call is checked for its own value.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { own } from "../helpers/harness.ts";
+import { own, waitFor } from "../helpers/harness.ts";
 import { startTestSidecar, EVERYTHING } from "../sidecar/helpers.ts";
 import { startSdkBackend } from "../fixtures/backends/sdk-backend.ts";
 import { startScriptedBackend } from "../fixtures/backends/scripted-backend.ts";
@@ -103,4 +103,16 @@ test("legacy SSE backends open a stream per request: every POST carries its own 
   }
   const lists = backend.seen.filter((s) => s.rpc === "tools/list").map((s) => s.headers[USER_HEADER]);
   assert.deepEqual(lists, [0, 1, 2, 3, 4, 5].map((i) => users[i % 2]));
+});
+
+test("an identity that goes away is cleaned up like any idle session: its backend session is DELETEd", { timeout: 60_000 }, async (t) => {
+  const backend = await own(t, startSdkBackend("json"));
+  const { url } = await startGateway(t, { concurrency: 1, clusters: { backend: backend.port },
+    pluginConfig: httpServer({}, { forwardHeaders, sessionIdleTimeoutMs: 300 }) });
+  for (const user of ["alice-token", "bob-token"]) {
+    assert.ok(json(await post(url, { jsonrpc: "2.0", id: 1, method: "tools/list" }, [[USER_HEADER, user]])).result);
+  }
+  const sessions = new Set(backend.requests.map((r) => r.headers["mcp-session-id"]).filter((id) => id !== undefined));
+  assert.equal(sessions.size, 2, "one session per identity");
+  await waitFor("both identities' sessions to be DELETEd once idle", () => [...sessions].every((id) => backend.deleted.includes(id as string)), 20_000);
 });
