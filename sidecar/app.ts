@@ -15,6 +15,7 @@ import { Metrics } from './metrics.ts';
 import { RateLimiter } from './ratelimit.ts';
 import { handleTools, ToolPool } from './rest.ts';
 import { shortSessionId } from './session.ts';
+import { StatelessPool } from './stateless-pool.ts';
 import { sendStatusPage } from './status-page.ts';
 import { handleStreamable, type Exchange } from './streamable.ts';
 import type { Runtime } from './upstream.ts';
@@ -48,6 +49,8 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 interface Services {
   gateway: Gateway;
   pool: ToolPool;
+  /** Sessions that serve 2026-07-28 requests. */
+  stateless: StatelessPool;
   sockets: WebSocketServer;
 }
 
@@ -57,7 +60,9 @@ export async function startSidecar(catalog: Catalog, options: StartOptions = {})
   const runtime: Runtime = { global: catalog.global, log, metrics: new Metrics(), children: new Set<StdioChild>(), problems };
   for (const warning of catalog.warnings) log.warn('catalog', { warning });
   const gateway = new Gateway(catalog, runtime, new RateLimiter(options.rateLimitClock));
-  const services: Services = { gateway, pool: new ToolPool(gateway), sockets: createSocketServer(catalog.global) };
+  const services: Services = {
+    gateway, pool: new ToolPool(gateway), stateless: new StatelessPool(gateway), sockets: createSocketServer(catalog.global),
+  };
   const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => {
     route(services, req, res, upgrade).catch((error: Error) => {
       log.error('request failed', { error: error.message, stack: error.stack });
@@ -156,7 +161,7 @@ async function routeServer(services: Services, call: Call, name: string, endpoin
   }
   const exchange: Exchange = { req, res, server, gateway };
   switch (endpoint) {
-    case 'mcp': return handleStreamable(exchange);
+    case 'mcp': return handleStreamable(exchange, services.stateless);
     case 'sse': return openLegacyStream(exchange);
     case 'messages': return postLegacyMessage(exchange, url);
     case 'ws': return openWebSocket(exchange, upgrade, services.sockets, client);

@@ -3,8 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';
+import { MODERN_VERSION, type ChildProtocol } from './eras.ts';
 
 export type ServerMode = 'session' | 'shared';
+/** What a 2025 child's own requests (sampling, elicitation, roots) become for a 2026-07-28 client. */
+export type InputRequiredPolicy = 'replay' | 'refuse';
 
 export interface RestartPolicy {
   initialDelayMs: number;
@@ -30,6 +33,9 @@ export interface ServerConfig {
   envFromHeaders: Record<string, string>;
   restart: RestartPolicy;
   rateLimit: RateLimit;
+  /** The era spoken to the child: "auto" opens with initialize and switches when the child speaks only 2026-07-28. */
+  protocol: ChildProtocol;
+  inputRequired: InputRequiredPolicy;
 }
 
 export interface GlobalConfig {
@@ -44,6 +50,11 @@ export interface GlobalConfig {
   retryAfterSeconds: number;
   allowedOrigins: string[];
   rateLimit: RateLimit;
+  /**
+   * HMAC key of the requestState the sidecar hands to 2026-07-28 clients (input_required bridged from a 2025 child);
+   * set the same one on every replica so that a retry may land on any. Unset: a random key per process.
+   */
+  requestStateKey?: string;
 }
 
 export interface Catalog {
@@ -80,7 +91,10 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const KNOWN_SERVER_FIELDS = new Set([
   'command', 'args', 'env', 'cwd', 'mode', 'maxSessions', 'idleTimeoutMs', 'envFromHeaders', 'restart', 'rateLimit', 'enabled', 'type',
+  'protocol', 'inputRequired',
 ]);
+const PROTOCOLS: ChildProtocol[] = ['auto', '2025', MODERN_VERSION];
+const INPUT_REQUIRED_POLICIES: InputRequiredPolicy[] = ['replay', 'refuse'];
 
 /** Collects every problem with a path, so one start-up shows them all. */
 class Checker {
@@ -147,9 +161,14 @@ function readGlobal(check: Checker, raw: unknown): GlobalConfig {
     if (key.length < 16) check.fail(`sidecar.apiKeys[${i}]`, 'must be at least 16 characters');
   });
   for (const key of Object.keys(raw)) {
-    if (!(key in d)) check.warnings.push(`sidecar.${key}: unknown field, ignored`);
+    if (!(key in d) && key !== 'requestStateKey') check.warnings.push(`sidecar.${key}: unknown field, ignored`);
+  }
+  const requestStateKey = check.optional<string | undefined>(raw, 'requestStateKey', 'sidecar', (p, v) => check.string(p, v), undefined);
+  if (requestStateKey !== undefined && Buffer.byteLength(requestStateKey) < 32) {
+    check.fail('sidecar.requestStateKey', 'must be at least 32 bytes');
   }
   return {
+    requestStateKey,
     maxSessions: int('maxSessions', 1),
     apiKeys: keys,
     maxBodyBytes: int('maxBodyBytes', 1024),
@@ -181,9 +200,9 @@ function readRestart(check: Checker, path: string, raw: unknown): RestartPolicy 
   return policy;
 }
 
-function readMode(check: Checker, path: string, value: unknown): ServerMode | undefined {
-  if (value === 'session' || value === 'shared') return value;
-  return check.fail(path, 'must be "session" or "shared"');
+function oneOf<T extends string>(check: Checker, allowed: T[]): (path: string, value: unknown) => T | undefined {
+  return (path, value) => (allowed.includes(value as T) ? value as T
+    : check.fail(path, `must be ${allowed.map((item) => `"${item}"`).join(' or ')}`));
 }
 
 function readServer(check: Checker, name: string, raw: unknown, global: GlobalConfig): ServerConfig | undefined {
@@ -204,13 +223,15 @@ function readServer(check: Checker, name: string, raw: unknown, global: GlobalCo
     args: check.optional(raw, 'args', path, (p, v) => check.stringArray(p, v), []),
     env: check.optional(raw, 'env', path, (p, v) => check.stringRecord(p, v, ENV_NAME, 'an environment variable name'), {}),
     cwd: check.optional<string | undefined>(raw, 'cwd', path, (p, v) => check.string(p, v), undefined),
-    mode: check.optional(raw, 'mode', path, (p, v) => readMode(check, p, v), 'session'),
+    mode: check.optional(raw, 'mode', path, oneOf<ServerMode>(check, ['session', 'shared']), 'session'),
     maxSessions: check.optional(raw, 'maxSessions', path, (p, v) => check.integer(p, v, 1), global.maxSessions),
     idleTimeoutMs: check.optional(raw, 'idleTimeoutMs', path, (p, v) => check.integer(p, v, 10), global.idleTimeoutMs),
     envFromHeaders: check.optional(raw, 'envFromHeaders', path,
       (p, v) => check.stringRecord(p, v, ENV_NAME, 'an environment variable name'), {}),
     restart: check.optional(raw, 'restart', path, (p, v) => readRestart(check, p, v), { ...RESTART_DEFAULTS }),
     rateLimit: check.optional(raw, 'rateLimit', path, (p, v) => readRateLimit(check, p, v, global.rateLimit), global.rateLimit),
+    protocol: check.optional(raw, 'protocol', path, oneOf(check, PROTOCOLS), 'auto'),
+    inputRequired: check.optional(raw, 'inputRequired', path, oneOf(check, INPUT_REQUIRED_POLICIES), 'replay'),
   };
   for (const [variable, header] of Object.entries(server.envFromHeaders)) {
     if (typeof header === 'string' && !HEADER_NAME.test(header)) {

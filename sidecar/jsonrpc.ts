@@ -20,6 +20,14 @@ export const ErrorCode = {
   /** Implementation-defined range: the child is gone, or could not be reached. */
   serverUnavailable: -32000,
   requestTimeout: -32001,
+  /** 2025 resource-not-found; 2026-07-28 uses invalidParams instead. */
+  resourceNotFound: -32002,
+  /** 2026-07-28: HTTP headers that disagree with the body, or required ones missing (HTTP 400). */
+  headerMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability its envelope does not declare (HTTP 400). */
+  missingClientCapability: -32021,
+  /** 2026-07-28: a protocol version the server does not speak; data has `supported` and `requested` (HTTP 400). */
+  unsupportedProtocolVersion: -32022,
   /** Ours, like HTTP 429: the client's rate limit is spent (data.retryAfterSeconds says for how long). */
   rateLimited: -32029,
 } as const;
@@ -60,11 +68,21 @@ export function progressToken(message: JsonRpcMessage): JsonRpcId | undefined {
   return typeof token === 'string' || typeof token === 'number' ? token : undefined;
 }
 
+export function resultReply(id: JsonRpcId, result: unknown): JsonRpcMessage {
+  return { jsonrpc: '2.0', id, result };
+}
+
 /**
- * Our answer to a request from a child that no single client can take (sampling, roots, elicitation):
- * `ping` is answered, anything else is refused, so that the child never waits forever.
+ * Our answer to a request from a child that no client can take (sampling, roots, elicitation): `ping` is
+ * answered, anything else is refused with the reason, so that the child never waits forever.
  */
-export function answerForClient(request: JsonRpcMessage & { id: JsonRpcId; method: string }, where: string): JsonRpcMessage {
-  return request.method === 'ping' ? { jsonrpc: '2.0', id: request.id, result: {} }
-    : errorReply(request.id, ErrorCode.methodNotFound, `not available through ${where}`);
+export function answerForClient(request: JsonRpcMessage & { id: JsonRpcId; method: string }, why: string): JsonRpcMessage {
+  return request.method === 'ping' ? resultReply(request.id, {})
+    : errorReply(request.id, ErrorCode.methodNotFound, `${request.method} cannot reach a client: ${why}`);
+}
+
+/** `params` as an object (absent or an array count as empty), for reading and rebuilding requests. */
+export function paramsOf(message: JsonRpcMessage): Record<string, unknown> {
+  const { params } = message;
+  return typeof params === 'object' && params !== null && !Array.isArray(params) ? params : {};
 }

@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 const KNOWN_METHODS = new Set([
   'initialize', 'ping', 'tools/list', 'tools/call', 'resources/list', 'resources/read', 'resources/templates/list',
   'resources/subscribe', 'resources/unsubscribe', 'prompts/list', 'prompts/get', 'completion/complete',
-  'logging/setLevel',
+  'logging/setLevel', 'server/discover', 'subscriptions/listen',
 ]);
 
 export function methodLabel(method: string): string {

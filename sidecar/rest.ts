@@ -9,7 +9,7 @@ import type { Gateway } from './gateway.ts';
 import { isJsonContent, readBody, sendJson, sendJsonError, sendStatus } from './http.ts';
 import { identityOf } from './identity.ts';
 import { answerForClient, ErrorCode, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
-import { noReplies, ReplyCollector } from './replies.ts';
+import { noReplies } from './replies.ts';
 import type { Session } from './session.ts';
 import type { Exchange } from './streamable.ts';
 
@@ -48,7 +48,6 @@ export function statusForError(error: RpcError): number {
 
 export class ToolPool {
   private readonly entries = new Map<string, PoolEntry>();
-  private nextId = 1;
 
   constructor(private readonly gateway: Gateway) {}
 
@@ -72,15 +71,6 @@ export class ToolPool {
     return entry.opening;
   }
 
-  /** One request on a pooled session; resolves with its reply (an error reply when the session is gone). */
-  async request(session: Session, method: string, params: Record<string, unknown>): Promise<JsonRpcMessage> {
-    const id = `rest-${this.nextId++}`;
-    const collector = new ReplyCollector([id]);
-    session.dispatch([{ jsonrpc: '2.0', id, method, params }], collector);
-    const [reply] = await collector.done;
-    return reply;
-  }
-
   private async open(server: ServerConfig, headers: IncomingHttpHeaders): Promise<Pooled> {
     const opened = await this.gateway.open(server, 'rest', headers);
     if (!opened.ok) return opened;
@@ -89,15 +79,15 @@ export class ToolPool {
     session.standalone = {
       streaming: true,
       deliver: (message) => {
-        if (isRequest(message)) session.dispatch([answerForClient(message, 'the REST API')], noReplies);
+        if (isRequest(message)) session.dispatch([answerForClient(message, 'the REST API has no client to ask')], noReplies);
       },
     };
-    const reply = await this.request(session, 'initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO });
+    const reply = await session.request('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO });
     if (reply.error) {
       session.end('initialize-failed');
       return { ok: false, status: statusForError(reply.error), code: reply.error.code, message: `initialize failed: ${reply.error.message}` };
     }
-    session.dispatch([{ jsonrpc: '2.0', method: 'notifications/initialized' }], noReplies);
+    session.notify('notifications/initialized');
     return opened;
   }
 
@@ -121,7 +111,7 @@ export async function handleTools(exchange: Exchange, pool: ToolPool, tool: stri
 async function listTools(exchange: Exchange, pool: ToolPool): Promise<void> {
   const session = await pooledSession(exchange, pool);
   if (!session) return;
-  const listed = await allTools(pool, session);
+  const listed = await allTools(session);
   if ('error' in listed) return sendRpcFailure(exchange, listed.error);
   sendJson(exchange.res, 200, { tools: listed.tools });
 }
@@ -131,11 +121,11 @@ async function callTool(exchange: Exchange, pool: ToolPool, tool: string): Promi
   if (!args) return;
   const session = await pooledSession(exchange, pool);
   if (!session) return;
-  const reply = await pool.request(session, 'tools/call', { name: tool, arguments: args });
+  const reply = await session.request('tools/call', { name: tool, arguments: args });
   const result = reply.result as ToolResult | undefined;
   if (!reply.error && result?.isError !== true) return sendJson(exchange.res, 200, result);
   // Servers report an unknown tool in different ways (a tool error, invalid params...): the list settles it.
-  const listed = await allTools(pool, session);
+  const listed = await allTools(session);
   if ('tools' in listed && !listed.tools.some((t) => (t as { name?: unknown }).name === tool)) {
     return sendJsonError(exchange.res, 404, `unknown tool "${tool}"`, { code: reply.error?.code });
   }
@@ -181,11 +171,11 @@ async function pooledSession(exchange: Exchange, pool: ToolPool): Promise<Sessio
   return undefined;
 }
 
-async function allTools(pool: ToolPool, session: Session): Promise<{ tools: unknown[] } | { error: RpcError }> {
+async function allTools(session: Session): Promise<{ tools: unknown[] } | { error: RpcError }> {
   const tools: unknown[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const reply = await pool.request(session, 'tools/list', cursor === undefined ? {} : { cursor });
+    const reply = await session.request('tools/list', cursor === undefined ? {} : { cursor });
     if (reply.error) return { error: reply.error };
     const result = reply.result as { tools?: unknown[]; nextCursor?: string };
     tools.push(...(result.tools ?? []));

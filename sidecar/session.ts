@@ -3,13 +3,16 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerConfig } from './catalog.ts';
 import type { ExitReason } from './child.ts';
+import { CALL_METHODS, META, metaOf } from './eras.ts';
 import {
-  errorReply, ErrorCode, idKey, isRequest, isResponse, progressToken, type JsonRpcId, type JsonRpcMessage,
+  errorReply, ErrorCode, idKey, isRequest, isResponse, paramsOf, progressToken, type JsonRpcId, type JsonRpcMessage,
 } from './jsonrpc.ts';
 import type { Logger } from './log.ts';
 import { methodLabel, type Metrics } from './metrics.ts';
+import { noReplies, ReplyCollector } from './replies.ts';
 
-export type Transport = 'streamable' | 'sse' | 'ws' | 'rest';
+/** How the client reaches the session; `stateless` sessions are the sidecar's own, serving 2026-07-28 requests. */
+export type Transport = 'streamable' | 'sse' | 'ws' | 'rest' | 'stateless';
 
 /**
  * What the sidecar shows of a session id to its clients (/status): enough to tell sessions apart,
@@ -25,6 +28,13 @@ export interface MessageSink {
   readonly streaming: boolean;
   deliver(message: JsonRpcMessage): void;
 }
+
+/**
+ * Notifications a server sends while it serves a call (besides progress, which names its request): over stdio
+ * nothing says which call, so they go, like the server's requests to the client, to the call in flight (the only
+ * one, or else the oldest), whose stream is where the client looks for them.
+ */
+const RAISED_BY_A_CALL = new Set(['notifications/message']);
 
 /** The child side of a session: a child of its own, or a share of one. */
 export interface Upstream {
@@ -63,6 +73,8 @@ export class Session {
   /** The stream for messages unrelated to a request (GET stream, or the legacy SSE stream). */
   standalone: MessageSink | undefined;
   private upstream: Upstream | undefined;
+  /** For the sidecar's own requests on the session (REST, stateless pool): ids no client uses. */
+  private nextOwnId = 1;
   private readonly pending = new Map<string, PendingRequest>();
   private readonly progress = new Map<string, MessageSink>();
   private readonly closers = new Set<() => void>();
@@ -104,15 +116,76 @@ export class Session {
     }
   }
 
-  /** Child -> client, with ids already as the client sent them. */
-  receive(message: JsonRpcMessage): void {
+  /** A request of the sidecar's own on this session; resolves with its reply (an error reply when it ends first). */
+  async request(method: string, params: Record<string, unknown>): Promise<JsonRpcMessage> {
+    const id = `sidecar-${this.nextOwnId++}`;
+    const collector = new ReplyCollector([id]);
+    this.dispatch([{ jsonrpc: '2.0', id, method, params }], collector);
+    const [reply] = await collector.done;
+    return reply;
+  }
+
+  /** A notification of the sidecar's own. */
+  notify(method: string, params?: Record<string, unknown>): void {
+    this.dispatch([{ jsonrpc: '2.0', method, ...(params ? { params } : {}) }], noReplies);
+  }
+
+  /**
+   * Child -> client, with ids already as the client sent them. `related` names the client's request a
+   * message belongs to, when the upstream knows it.
+   */
+  receive(message: JsonRpcMessage, related?: JsonRpcId): void {
     this.touch();
     if (isResponse(message)) return this.settle(message);
-    const token = message.method === 'notifications/progress' ? (message.params as { progressToken?: JsonRpcId })?.progressToken : undefined;
-    const related = token === undefined ? undefined : this.progress.get(idKey(token));
-    const sink = related ?? this.standalone ?? [...this.pending.values()].find((p) => p.sink.streaming)?.sink;
-    if (sink?.streaming) sink.deliver(message);
-    else this.log.debug('no open stream for a server message, dropped', { method: message.method });
+    const sink = this.sinkFor(message, related);
+    if (sink) return sink.deliver(message);
+    if (isRequest(message)) {
+      // Nobody could answer it: the child gets an answer now rather than waiting for ever.
+      this.upstream?.send(this, errorReply(message.id, ErrorCode.methodNotFound,
+        `${message.method} cannot reach the client: it has no stream open that could carry it ` +
+        '(a POST answered as SSE, or the GET stream)'));
+      return;
+    }
+    this.log.debug('no open stream for a server message, dropped', { method: message.method });
+  }
+
+  /** The request in flight whose stream should carry what the child sends while serving it (see RAISED_BY_A_CALL). */
+  runningCall(): JsonRpcId | undefined {
+    for (const request of this.pending.values()) if (CALL_METHODS.has(request.method)) return request.id;
+    return undefined;
+  }
+
+  /**
+   * The client no longer waits for this request (a 2026-07-28 client closed its stream, or the sidecar
+   * gave it another answer): the child is told to stop, and a late reply is dropped.
+   */
+  cancel(id: JsonRpcId, reason: string): void {
+    const request = this.pending.get(idKey(id));
+    if (!request) return;
+    this.forget(idKey(id), request);
+    this.record(request, 'cancelled');
+    this.upstream?.send(this, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
+  }
+
+  private sinkFor(message: JsonRpcMessage, related: JsonRpcId | undefined): MessageSink | undefined {
+    const streaming = (sink: MessageSink | undefined) => (sink?.streaming ? sink : undefined);
+    const pendingSink = (id: unknown) =>
+      (typeof id === 'string' || typeof id === 'number' ? streaming(this.pending.get(idKey(id))?.sink) : undefined);
+    const params = paramsOf(message);
+    if (message.method === 'notifications/progress') {
+      const token = params.progressToken;
+      return (typeof token === 'string' || typeof token === 'number' ? streaming(this.progress.get(idKey(token))) : undefined) ??
+        this.standalone;
+    }
+    // A 2026-07-28 child stamps what it sends on a subscriptions/listen stream with the listen's id.
+    const listen = pendingSink(metaOf(params)[META.subscriptionId]);
+    if (listen) return listen;
+    const relatedSink = pendingSink(related);
+    if (relatedSink) return relatedSink;
+    if (isRequest(message) || RAISED_BY_A_CALL.has(String(message.method))) {
+      return pendingSink(this.runningCall()) ?? this.standalone;
+    }
+    return this.standalone;
   }
 
   /** Every request in flight gets this error now (the child is gone or restarting). */
@@ -161,6 +234,11 @@ export class Session {
     return true;
   }
 
+  private forget(key: string, request: PendingRequest): void {
+    this.pending.delete(key);
+    if (request.token !== undefined) this.progress.delete(request.token);
+  }
+
   private settle(response: JsonRpcMessage & { id?: JsonRpcId | null }): void {
     const key = response.id === undefined || response.id === null ? undefined : idKey(response.id);
     const request = key === undefined ? undefined : this.pending.get(key);
@@ -168,12 +246,15 @@ export class Session {
       this.log.debug('reply to no request in flight, dropped', { id: response.id });
       return;
     }
-    this.pending.delete(key!);
-    if (request.token !== undefined) this.progress.delete(request.token);
+    this.forget(key!, request);
+    this.record(request, response.error ? 'error' : 'ok');
+    request.sink.deliver(response);
+  }
+
+  private record(request: PendingRequest, outcome: 'ok' | 'error' | 'cancelled'): void {
     const labels = { server: this.server.name, method: methodLabel(request.method) };
     this.options.metrics.rpcDuration.observe(labels, (performance.now() - request.startedAt) / 1000);
-    this.options.metrics.rpcRequests.inc({ ...labels, outcome: response.error ? 'error' : 'ok' });
-    request.sink.deliver(response);
+    this.options.metrics.rpcRequests.inc({ ...labels, outcome });
   }
 
   private touch(): void {

@@ -1,37 +1,54 @@
 // mode "shared": one child serves every session of a server. The sidecar initializes it once,
 // rewrites request ids (and progress tokens) so that replies can never cross between sessions,
-// and restarts it with exponential backoff when it dies.
+// keeps what 2025 makes per session (the logging level, resource subscriptions) per session,
+// and restarts the child with exponential backoff when it dies.
 import type { ServerConfig } from './catalog.ts';
 import type { ExitInfo, StdioChild } from './child.ts';
+import { isLogLevel, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, logLevelAllows, moreVerbose, SIDECAR_INFO } from './eras.ts';
 import {
-  answerForClient, errorReply, ErrorCode, idKey, isRequest, isResponse, progressToken, type JsonRpcId, type JsonRpcMessage,
+  answerForClient, errorReply, ErrorCode, idKey, isRequest, isResponse, paramsOf, progressToken, resultReply,
+  type JsonRpcId, type JsonRpcMessage,
 } from './jsonrpc.ts';
+import { ChildLink } from './link.ts';
 import type { Logger } from './log.ts';
 import type { Session, Upstream } from './session.ts';
 import { describeExit, launchChild, type Runtime } from './upstream.ts';
 
-/** Versions we accept from a session's client and echo back; the wire format is ours, not the child's. */
-export const SUPPORTED_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
-const CHILD_PROTOCOL_VERSION = '2025-06-18';
-const SIDECAR_INFO = { name: 'mcp-sidecar', version: '0.1.0' };
-
 export type SharedState = 'starting' | 'ready' | 'restarting' | 'stopped';
+
+/** Why a shared child's own requests (sampling, elicitation, roots) are refused: the answer its child gets. */
+const UNROUTABLE = 'this server runs in mode "shared" (one process for every session), so a request it sends on its ' +
+  'own cannot be tied to one client; run it in mode "session" to use sampling, elicitation or roots';
 
 interface Route {
   session: Session;
   id: JsonRpcId;
   token?: JsonRpcId;
+  /** A resources/subscribe the child answers for the session that asked first: an error undoes it. */
+  subscribing?: string;
+}
+
+/** What the sidecar keeps per session, because the child has only one of each. */
+interface SessionState {
+  /** Client id key -> child-side id (for notifications/cancelled). */
+  childIds: Map<string, number>;
+  /** The level the session chose with logging/setLevel; none: every message. */
+  logLevel?: string;
+  subscriptions: Set<string>;
 }
 
 export class SharedUpstream implements Upstream {
   state: SharedState = 'starting';
   private child: StdioChild | undefined;
+  private link: ChildLink | undefined;
   private initializeResult: Record<string, unknown> | undefined;
-  private readonly sessions = new Set<Session>();
+  private readonly sessions = new Map<Session, SessionState>();
   /** Child-side id -> the session and id the client used. */
   private readonly routes = new Map<number, Route>();
-  /** Per session, client id key -> child-side id (for notifications/cancelled). */
-  private readonly childIds = new Map<Session, Map<string, number>>();
+  /** Requests the child sent for one session's call (known only for 2026-only children): id key -> that session. */
+  private readonly asks = new Map<string, Session>();
+  /** The level set on the child: the most verbose any session asked for. */
+  private childLogLevel: string | undefined;
   private nextId = 1;
   private initializeId: number | undefined;
   private delayMs: number;
@@ -49,8 +66,11 @@ export class SharedUpstream implements Upstream {
   }
 
   start(): void {
-    const child = launchChild(this.runtime, this.server, this.log, {}, (message) => this.fromChild(message));
+    const child = launchChild(this.runtime, this.server, this.log, {}, (message) => link.fromChild(message));
+    const link = new ChildLink(child, this.server.protocol, true, (message, related) => this.fromChild(message, related), this.log);
     this.child = child;
+    this.link = link;
+    this.childLogLevel = undefined;
     void child.exited.then((info) => this.onChildExited(child, info));
     const id = this.nextId++;
     this.initializeId = id;
@@ -58,9 +78,10 @@ export class SharedUpstream implements Upstream {
       this.log.warn('shared child did not answer initialize in time; stopping it');
       void child.stop('initialize-timeout');
     }, this.runtime.global.initializeTimeoutMs);
-    child.send({
+    // No client capabilities: nothing the child could ask a client for can be routed to one (see UNROUTABLE).
+    link.send({
       jsonrpc: '2.0', id, method: 'initialize',
-      params: { protocolVersion: CHILD_PROTOCOL_VERSION, capabilities: {}, clientInfo: SIDECAR_INFO },
+      params: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: SIDECAR_INFO },
     });
   }
 
@@ -80,22 +101,28 @@ export class SharedUpstream implements Upstream {
   }
 
   attach(session: Session): void {
-    this.sessions.add(session);
-    this.childIds.set(session, new Map());
+    this.sessions.set(session, { childIds: new Map(), subscriptions: new Set() });
   }
 
   send(session: Session, message: JsonRpcMessage): void {
-    if (isRequest(message)) return this.forwardRequest(session, message);
-    if (message.method === 'notifications/initialized') return; // the sidecar sent its own, once
-    if (message.method === 'notifications/cancelled') return this.forwardCancel(session, message);
-    if (message.method !== undefined) this.child?.send(message);
-    // Replies to server-initiated requests: none are relayed in shared mode (see fromChild).
+    if (isResponse(message)) return this.answerAsk(session, message);
+    if (isRequest(message)) return this.fromSession(session, message);
+    switch (message.method) {
+      case 'notifications/initialized': return; // the sidecar sent its own, once
+      case 'notifications/cancelled': return this.forwardCancel(session, message);
+      // The child was told the client has no roots capability: a change of roots means nothing to it.
+      case 'notifications/roots/list_changed': return;
+      default: this.link?.send(message);
+    }
   }
 
   detach(session: Session): void {
+    const state = this.sessions.get(session);
     this.sessions.delete(session);
-    for (const childId of this.childIds.get(session)?.values() ?? []) this.routes.delete(childId);
-    this.childIds.delete(session);
+    if (!state) return;
+    for (const childId of state.childIds.values()) this.routes.delete(childId);
+    for (const [key, owner] of this.asks) if (owner === session) this.asks.delete(key);
+    for (const uri of state.subscriptions) this.unsubscribeChild(uri);
   }
 
   /** No more restarts; the gateway stops the child itself along with every other. */
@@ -105,46 +132,131 @@ export class SharedUpstream implements Upstream {
     this.wakeWaiters();
   }
 
-  private forwardRequest(session: Session, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
-    if (message.method === 'initialize') return session.receive(this.initializeReply(message));
-    if (this.state !== 'ready' || !this.child) {
+  private fromSession(session: Session, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+    const state = this.sessions.get(session)!;
+    const params = paramsOf(message);
+    switch (message.method) {
+      case 'initialize': return session.receive(this.initializeReply(message));
+      case 'logging/setLevel':
+        if (this.offers('logging') && isLogLevel(params.level)) return this.setLogLevel(session, state, message.id, params.level);
+        break;
+      case 'resources/subscribe': {
+        const uri = String(params.uri);
+        // The first subscriber's request goes to the child (its answer is theirs); after that the child already
+        // sends the resource's updates, and the sidecar routes them to each session that subscribed.
+        if (this.subscribers(uri) === 0) break;
+        state.subscriptions.add(uri);
+        return session.receive(resultReply(message.id, {}));
+      }
+      case 'resources/unsubscribe': {
+        const uri = String(params.uri);
+        if (state.subscriptions.delete(uri)) this.unsubscribeChild(uri);
+        return session.receive(resultReply(message.id, {}));
+      }
+    }
+    this.forwardRequest(session, state, message);
+  }
+
+  private forwardRequest(session: Session, state: SessionState, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+    if (this.state !== 'ready' || !this.link) {
       return session.receive(errorReply(message.id, ErrorCode.serverUnavailable, `MCP server is ${this.state}`));
     }
     const childId = this.nextId++;
     const token = progressToken(message);
-    this.routes.set(childId, { session, id: message.id, token });
-    this.childIds.get(session)?.set(idKey(message.id), childId);
+    const route: Route = { session, id: message.id, token };
+    if (message.method === 'resources/subscribe') {
+      route.subscribing = String(paramsOf(message).uri);
+      state.subscriptions.add(route.subscribing);
+    }
+    this.routes.set(childId, route);
+    state.childIds.set(idKey(message.id), childId);
     const params = token === undefined ? message.params
       : { ...message.params, _meta: { ...(message.params as { _meta?: object })._meta, progressToken: childId } };
-    this.child.send({ ...message, id: childId, params });
+    this.link.send({ ...message, id: childId, params });
+  }
+
+  /**
+   * Each session has its own level: the child is set to the most verbose one any session chose, and each
+   * session gets only the messages its own level lets through.
+   */
+  private setLogLevel(session: Session, state: SessionState, id: JsonRpcId, level: string): void {
+    state.logLevel = level;
+    const wanted = this.childLogLevel === undefined ? level : moreVerbose(this.childLogLevel, level);
+    if (wanted !== this.childLogLevel) {
+      this.childLogLevel = wanted;
+      this.link?.send({ jsonrpc: '2.0', id: this.nextId++, method: 'logging/setLevel', params: { level: wanted } });
+    }
+    session.receive(resultReply(id, {}));
+  }
+
+  private subscribers(uri: string): number {
+    let count = 0;
+    for (const state of this.sessions.values()) if (state.subscriptions.has(uri)) count++;
+    return count;
+  }
+
+  /** The last session watching `uri` is gone: the child stops sending its updates. */
+  private unsubscribeChild(uri: string): void {
+    if (this.subscribers(uri) > 0 || this.state !== 'ready') return;
+    this.link?.send({ jsonrpc: '2.0', id: this.nextId++, method: 'resources/unsubscribe', params: { uri } });
+  }
+
+  private offers(capability: string): boolean {
+    const capabilities = this.initializeResult?.capabilities as Record<string, unknown> | undefined;
+    return capabilities?.[capability] !== undefined;
   }
 
   private forwardCancel(session: Session, message: JsonRpcMessage): void {
     const params = message.params as { requestId?: JsonRpcId } | undefined;
     if (params?.requestId === undefined) return;
-    const childId = this.childIds.get(session)?.get(idKey(params.requestId));
-    if (childId !== undefined) this.child?.send({ ...message, params: { ...params, requestId: childId } });
+    const childId = this.sessions.get(session)?.childIds.get(idKey(params.requestId));
+    if (childId !== undefined) this.link?.send({ ...message, params: { ...params, requestId: childId } });
+  }
+
+  /** A session's answer to a request the child sent for one of its calls; any other session's is dropped. */
+  private answerAsk(session: Session, message: JsonRpcMessage & { id: JsonRpcId }): void {
+    if (this.asks.get(idKey(message.id)) !== session) return;
+    this.asks.delete(idKey(message.id));
+    this.link?.send(message);
   }
 
   /** Each session's initialize is answered from the child's one initialize result. */
   private initializeReply(message: JsonRpcMessage & { id: JsonRpcId }): JsonRpcMessage {
     if (!this.initializeResult) return errorReply(message.id, ErrorCode.serverUnavailable, `MCP server is ${this.state}`);
-    const requested = (message.params as { protocolVersion?: unknown } | undefined)?.protocolVersion;
-    const protocolVersion = typeof requested === 'string' && SUPPORTED_VERSIONS.includes(requested)
+    const requested = paramsOf(message).protocolVersion;
+    const protocolVersion = typeof requested === 'string' && LEGACY_VERSIONS.includes(requested)
       ? requested : this.initializeResult.protocolVersion;
-    return { jsonrpc: '2.0', id: message.id, result: { ...this.initializeResult, protocolVersion } };
+    return resultReply(message.id, { ...this.initializeResult, protocolVersion });
   }
 
-  private fromChild(message: JsonRpcMessage): void {
+  /** `related`: the child-side id of the call a message belongs to, when the link knows it. */
+  private fromChild(message: JsonRpcMessage, related?: JsonRpcId): void {
     if (isResponse(message)) return this.routeReply(message);
+    const route = typeof related === 'number' ? this.routes.get(related) : undefined;
     if (isRequest(message)) {
-      // A shared child cannot know which session a request of its own is for; answer it here.
-      this.child?.send(answerForClient(message, 'a shared stdio server'));
-      return;
+      if (!route) return this.link?.send(answerForClient(message, UNROUTABLE));
+      this.asks.set(idKey(message.id), route.session);
+      return route.session.receive(message, route.id);
     }
-    if (message.method === 'notifications/progress') return this.routeProgress(message);
-    if (message.method === 'notifications/cancelled') return;
-    for (const session of this.sessions) session.receive(message);
+    switch (message.method) {
+      case 'notifications/progress': return this.routeProgress(message);
+      case 'notifications/cancelled': return;
+      case 'notifications/message': return this.broadcastLog(message);
+      case 'notifications/resources/updated': return this.broadcastUpdate(message);
+    }
+    for (const session of this.sessions.keys()) session.receive(message);
+  }
+
+  private broadcastLog(message: JsonRpcMessage): void {
+    const { level } = paramsOf(message);
+    for (const [session, state] of this.sessions) {
+      if (state.logLevel === undefined || logLevelAllows(state.logLevel, level)) session.receive(message);
+    }
+  }
+
+  private broadcastUpdate(message: JsonRpcMessage): void {
+    const uri = String(paramsOf(message).uri);
+    for (const [session, state] of this.sessions) if (state.subscriptions.has(uri)) session.receive(message);
   }
 
   private routeReply(message: JsonRpcMessage & { id: JsonRpcId }): void {
@@ -152,7 +264,9 @@ export class SharedUpstream implements Upstream {
     const route = typeof message.id === 'number' ? this.routes.get(message.id) : undefined;
     if (!route) return this.log.debug('reply for no request in flight, dropped', { id: message.id });
     this.routes.delete(message.id as number);
-    this.childIds.get(route.session)?.delete(idKey(route.id));
+    const state = this.sessions.get(route.session);
+    state?.childIds.delete(idKey(route.id));
+    if (route.subscribing !== undefined && message.error) state?.subscriptions.delete(route.subscribing);
     route.session.receive({ ...message, id: route.id });
   }
 
@@ -171,19 +285,32 @@ export class SharedUpstream implements Upstream {
       return;
     }
     this.initializeResult = message.result as Record<string, unknown>;
-    this.child!.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    this.link!.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    this.resubscribe();
     this.state = 'ready';
     this.log.info('shared child ready', { pid: this.child!.pid });
     this.wakeWaiters();
   }
 
+  /** A restarted child knows nothing of the sessions' subscriptions and levels: they are set again. */
+  private resubscribe(): void {
+    const uris = new Set([...this.sessions.values()].flatMap((state) => [...state.subscriptions]));
+    for (const uri of uris) this.link!.send({ jsonrpc: '2.0', id: this.nextId++, method: 'resources/subscribe', params: { uri } });
+    const levels = [...this.sessions.values()].map((state) => state.logLevel).filter((level) => level !== undefined);
+    if (levels.length === 0) return;
+    this.childLogLevel = levels.reduce(moreVerbose);
+    this.link!.send({ jsonrpc: '2.0', id: this.nextId++, method: 'logging/setLevel', params: { level: this.childLogLevel } });
+  }
+
   private onChildExited(child: StdioChild, info: ExitInfo): void {
     clearTimeout(this.timer);
+    this.link?.close();
     if (this.state === 'stopped') return;
     const reason = describeExit(info, this.runtime.global.initializeTimeoutMs);
-    for (const session of this.sessions) session.failPending(`${reason}; restarting`);
+    for (const session of this.sessions.keys()) session.failPending(`${reason}; restarting`);
     this.routes.clear();
-    for (const ids of this.childIds.values()) ids.clear();
+    this.asks.clear();
+    for (const state of this.sessions.values()) state.childIds.clear();
     this.initializeResult = undefined;
     this.state = 'restarting';
     // A child that ran a good while earns a fresh, short backoff.

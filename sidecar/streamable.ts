@@ -1,13 +1,18 @@
-// The Streamable HTTP transport (2025-03-26 onward) at /servers/NAME/mcp.
+// The Streamable HTTP transport at /servers/NAME/mcp, for both eras: a POST whose body carries the 2026-07-28
+// envelope is served statelessly (stateless.ts); everything else is the 2025 transport with sessions.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { classifyInboundRequest } from '@modelcontextprotocol/server';
 import type { ServerConfig } from './catalog.ts';
+import { isModernVersion, LEGACY_VERSIONS, MODERN_VERSION } from './eras.ts';
 import type { Gateway } from './gateway.ts';
 import { accepts, readMessages, sendJson, sendRefusal, sendRpcError, sendStatus } from './http.ts';
-import { ErrorCode, isRequest, progressToken, type JsonRpcMessage } from './jsonrpc.ts';
-import { noReplies, ReplyCollector, StreamedReplies } from './replies.ts';
+import { header } from './mcp-headers.ts';
+import { ErrorCode, isRequest, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { noReplies, PostReply, ReplyCollector } from './replies.ts';
 import type { Session } from './session.ts';
-import { SUPPORTED_VERSIONS } from './shared.ts';
 import { SseStream, type SseOptions } from './sse.ts';
+import { serveModern } from './stateless.ts';
+import type { StatelessPool } from './stateless-pool.ts';
 
 const SESSION_HEADER = 'mcp-session-id';
 
@@ -19,18 +24,24 @@ export interface Exchange {
   gateway: Gateway;
 }
 
-export async function handleStreamable(exchange: Exchange): Promise<void> {
+export async function handleStreamable(exchange: Exchange, pool: StatelessPool): Promise<void> {
   const { req, res } = exchange;
-  const version = req.headers['mcp-protocol-version'];
-  if (typeof version === 'string' && !SUPPORTED_VERSIONS.includes(version)) {
-    return sendRpcError(res, 400, `unsupported MCP-Protocol-Version "${version}"`, { code: ErrorCode.invalidRequest });
-  }
-  switch (req.method) {
-    case 'POST': return post(exchange);
-    case 'GET': return openStandaloneStream(exchange);
-    case 'DELETE': return deleteSession(exchange);
-    default: return sendStatus(res, 405, { allow: 'GET, POST, DELETE' });
-  }
+  if (req.method === 'POST') return post(exchange, pool);
+  if (req.method !== 'GET' && req.method !== 'DELETE') return sendStatus(res, 405, { allow: 'GET, POST, DELETE' });
+  const version = header(req.headers, 'mcp-protocol-version');
+  if (unsupportedVersion(res, version, null)) return;
+  // 2026-07-28 has no sessions, hence no GET stream and nothing to delete.
+  if (version === MODERN_VERSION) return sendRpcError(res, 405, `${req.method} is not part of MCP ${MODERN_VERSION}`, { headers: { allow: 'POST' } });
+  return req.method === 'GET' ? openStandaloneStream(exchange) : deleteSession(exchange);
+}
+
+/** Answers 400 when the MCP-Protocol-Version header names a version we do not speak (each era lists its own). */
+function unsupportedVersion(res: ServerResponse, version: string | undefined, id: JsonRpcId | null): boolean {
+  if (version === undefined || version === MODERN_VERSION || LEGACY_VERSIONS.includes(version)) return false;
+  const supported = isModernVersion(version) ? [MODERN_VERSION] : LEGACY_VERSIONS;
+  sendRpcError(res, 400, `unsupported MCP-Protocol-Version "${version}"`,
+    { id, code: ErrorCode.unsupportedProtocolVersion, data: { supported, requested: version } });
+  return true;
 }
 
 export function sseOptions(gateway: Gateway, headers?: OutgoingHttpHeaders): SseOptions {
@@ -38,13 +49,26 @@ export function sseOptions(gateway: Gateway, headers?: OutgoingHttpHeaders): Sse
   return { keepAliveIntervalMs, maxBufferedBytes: maxLineBytes * 2, headers };
 }
 
-async function post(exchange: Exchange): Promise<void> {
+async function post(exchange: Exchange, pool: StatelessPool): Promise<void> {
   const { req, res, gateway } = exchange;
   if (!accepts(req, 'application/json') && !accepts(req, 'text/event-stream')) {
     return sendRpcError(res, 406, 'Accept must include application/json or text/event-stream', { code: ErrorCode.invalidRequest });
   }
   const parsed = await readMessages(req, res, gateway.runtime.global.maxBodyBytes);
   if (!parsed) return;
+  // The SDK's classifier decides the era from the body, with the protocol headers as a cross-check.
+  const route = classifyInboundRequest({
+    httpMethod: 'POST',
+    protocolVersionHeader: header(req.headers, 'mcp-protocol-version'),
+    mcpMethodHeader: header(req.headers, 'mcp-method'),
+    mcpNameHeader: header(req.headers, 'mcp-name'),
+    body: parsed.batch ? parsed.messages : parsed.messages[0],
+  });
+  const [first] = parsed.messages;
+  const id = !parsed.batch && isRequest(first) ? first.id : null;
+  if (route.kind === 'reject') return sendRpcError(res, route.httpStatus, route.message, { code: route.code, data: route.data, id });
+  if (route.kind === 'modern') return serveModern(exchange, route.message as JsonRpcMessage, pool);
+  if (unsupportedVersion(res, header(req.headers, 'mcp-protocol-version'), id)) return;
   const initializing = parsed.messages.some((m) => m.method === 'initialize');
   if (req.headers[SESSION_HEADER] === undefined) {
     if (!initializing) return sendRpcError(res, 400, 'Mcp-Session-Id header is required', { code: ErrorCode.invalidRequest });
@@ -75,7 +99,7 @@ async function initialize(exchange: Exchange, messages: JsonRpcMessage[]): Promi
   const [reply] = await collector.done;
   answered = true;
   if (reply.error) session.end('initialize-failed');
-  writeReplies(exchange, [reply], false, reply.error ? {} : { [SESSION_HEADER]: session.id });
+  writeReplies(exchange, [reply], reply.error ? {} : { [SESSION_HEADER]: session.id });
 }
 
 async function relay(exchange: Exchange, session: Session, messages: JsonRpcMessage[], batch: boolean): Promise<void> {
@@ -85,23 +109,16 @@ async function relay(exchange: Exchange, session: Session, messages: JsonRpcMess
     session.dispatch(messages, noReplies);
     return sendStatus(res, 202);
   }
-  // Stream only when the client may get more than the replies (progress), or cannot take JSON.
-  const stream = accepts(req, 'text/event-stream') &&
-    (messages.some((m) => progressToken(m) !== undefined) || !accepts(req, 'application/json'));
-  if (stream) {
-    session.dispatch(messages, new StreamedReplies(new SseStream(res, sseOptions(gateway)), requestIds));
-    return;
-  }
-  const collector = new ReplyCollector(requestIds);
-  session.dispatch(messages, collector);
-  writeReplies(exchange, await collector.done, batch);
+  session.dispatch(messages, new PostReply(res, {
+    requestIds, batch, json: accepts(req, 'application/json'), sse: accepts(req, 'text/event-stream'), sseOptions: sseOptions(gateway),
+  }));
 }
 
-/** JSON when the client takes it, otherwise the same replies as a short SSE stream. */
-function writeReplies(exchange: Exchange, replies: JsonRpcMessage[], batch: boolean, headers: OutgoingHttpHeaders = {}): void {
+/** JSON when the client takes it, otherwise the same reply as a short SSE stream. */
+function writeReplies(exchange: Exchange, replies: JsonRpcMessage[], headers: OutgoingHttpHeaders): void {
   const { req, res, gateway } = exchange;
   if (res.destroyed) return;
-  if (accepts(req, 'application/json')) return sendJson(res, 200, batch ? replies : replies[0], headers);
+  if (accepts(req, 'application/json')) return sendJson(res, 200, replies[0], headers);
   const sse = new SseStream(res, sseOptions(gateway, headers));
   for (const reply of replies) sse.deliver(reply);
   sse.close();

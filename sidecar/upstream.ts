@@ -3,6 +3,7 @@
 import type { GlobalConfig, ServerConfig } from './catalog.ts';
 import { StdioChild, type ExitInfo, type ExitReason } from './child.ts';
 import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { ChildLink } from './link.ts';
 import type { Logger, LogRecord } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import type { Session, Upstream } from './session.ts';
@@ -46,24 +47,31 @@ export function describeExit(info: ExitInfo, initializeTimeoutMs: number): strin
   }
 }
 
-/** mode "session": the session owns its child; the child ending ends the session. */
+/**
+ * mode "session": the session owns its child; the child ending ends the session. A 2025 client's session
+ * talks to a 2026-only child through the link's bridge; a stateless (2026-07-28) session talks to it as it is.
+ */
 export class DedicatedUpstream implements Upstream {
   private readonly child: StdioChild;
+  private readonly link: ChildLink;
   private initializeTimer: NodeJS.Timeout | undefined;
   private initializeId: JsonRpcId | undefined;
 
   constructor(private readonly runtime: Runtime, private readonly session: Session, sessionEnv: Record<string, string>) {
-    this.child = launchChild(runtime, session.server, session.log, sessionEnv, (message) => this.fromChild(message));
+    this.child = launchChild(runtime, session.server, session.log, sessionEnv, (message) => this.link.fromChild(message));
+    this.link = new ChildLink(this.child, session.server.protocol, session.transport !== 'stateless',
+      (message, related) => this.fromChild(message, related), session.log);
     void this.child.exited.then((info) => this.onChildExited(info));
   }
 
   send(_session: Session, message: JsonRpcMessage): void {
     if (isRequest(message) && message.method === 'initialize') this.armInitializeTimeout(message.id);
-    this.child.send(message);
+    this.link.send(message);
   }
 
   detach(_session: Session, reason: ExitReason): void {
     clearTimeout(this.initializeTimer);
+    this.link.close();
     void this.child.stop(reason);
   }
 
@@ -76,9 +84,9 @@ export class DedicatedUpstream implements Upstream {
     }, this.runtime.global.initializeTimeoutMs);
   }
 
-  private fromChild(message: JsonRpcMessage): void {
+  private fromChild(message: JsonRpcMessage, related?: JsonRpcId): void {
     if (isResponse(message) && message.id === this.initializeId) clearTimeout(this.initializeTimer);
-    this.session.receive(message);
+    this.session.receive(message, related);
   }
 
   private onChildExited(info: ExitInfo): void {

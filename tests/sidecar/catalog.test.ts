@@ -29,7 +29,7 @@ test('a Claude Desktop entry gets every documented default', TEST, () => {
   assert.deepEqual(catalog.servers.get('gh'), {
     name: 'gh', command: 'npx', args: ['-y', 'server'], env: { A: 'b' }, cwd: undefined, mode: 'session',
     maxSessions: GLOBAL_DEFAULTS.maxSessions, idleTimeoutMs: GLOBAL_DEFAULTS.idleTimeoutMs, envFromHeaders: {}, restart: RESTART_DEFAULTS,
-    rateLimit: GLOBAL_DEFAULTS.rateLimit,
+    rateLimit: GLOBAL_DEFAULTS.rateLimit, protocol: 'auto', inputRequired: 'replay',
   });
   assert.deepEqual(GLOBAL_DEFAULTS.rateLimit, { requestsPerSecond: 100, burst: 200 }, 'the documented rate limit');
 });
@@ -83,6 +83,23 @@ test('every bad field is named', TEST, () => {
     'sidecar.gracePeriodMs: must be an integer >= 0',
   ]);
   assert.deepEqual(problems({ servers: {} }), ['mcpServers: must be an object']);
+});
+
+test('protocol, inputRequired and requestStateKey take only their documented values', TEST, () => {
+  const catalog = parseCatalog({
+    mcpServers: { m: { command: 'x', protocol: '2026-07-28', inputRequired: 'refuse' }, l: { command: 'y', protocol: '2025' } },
+    sidecar: { requestStateKey: 'k'.repeat(32) },
+  });
+  assert.equal(catalog.servers.get('m')!.protocol, '2026-07-28');
+  assert.equal(catalog.servers.get('m')!.inputRequired, 'refuse');
+  assert.equal(catalog.servers.get('l')!.protocol, '2025');
+  assert.equal(catalog.global.requestStateKey, 'k'.repeat(32));
+  assert.deepEqual(catalog.warnings, []);
+  assert.deepEqual(problems({ mcpServers: { p: { command: 'x', protocol: '2025-06-18', inputRequired: 'park' } }, sidecar: { requestStateKey: 'short' } }), [
+    'sidecar.requestStateKey: must be at least 32 bytes',
+    'mcpServers.p.protocol: must be "auto" or "2025" or "2026-07-28"',
+    'mcpServers.p.inputRequired: must be "replay" or "refuse"',
+  ]);
 });
 
 test('unknown fields are warnings, not errors (Claude Desktop files carry their own)', TEST, () => {

@@ -3,6 +3,7 @@
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -21,6 +22,9 @@ export const FIXTURES = join(ROOT, 'tests', 'fixtures', 'stdio');
 export const EVERYTHING = join(ROOT, 'node_modules', '.bin', 'mcp-server-everything');
 export const echoServer = (extra: Record<string, unknown> = {}) =>
   ({ command: process.execPath, args: [join(FIXTURES, 'echo-server.mjs')], ...extra });
+/** The 2.x SDK fixture (tests/sidecar/dual-era-server.mjs): "dual" serves the era it is opened with, "2026" only 2026-07-28. */
+export const dualEraServer = (era: 'dual' | '2026', extra: Record<string, unknown> = {}) =>
+  ({ command: process.execPath, args: [join(ROOT, 'tests', 'sidecar', 'dual-era-server.mjs'), '--era', era], ...extra });
 
 export interface TestSidecar extends RunningSidecar {
   logs: LogRecord[];
@@ -31,7 +35,13 @@ export interface TestSidecar extends RunningSidecar {
  * it stops: a client left open by a failed test would otherwise go on reconnecting (the SDK's SSE
  * client does so forever) and the test process would never exit.
  */
-const clientsByHost = new Map<string, Set<Client>>();
+const clientsByHost = new Map<string, Set<{ close(): Promise<void> }>>();
+
+function remember(url: string, client: { close(): Promise<void> }): void {
+  const host = new URL(url).host;
+  if (!clientsByHost.has(host)) clientsByHost.set(host, new Set());
+  clientsByHost.get(host)!.add(client);
+}
 
 /** A sidecar on 127.0.0.1:0 whose logs are kept for assertions instead of printed. */
 export async function startTestSidecar(document: { mcpServers: Record<string, unknown>; sidecar?: Record<string, unknown> },
@@ -49,12 +59,19 @@ export async function startTestSidecar(document: { mcpServers: Record<string, un
   return { ...sidecar, logs, close };
 }
 
-export async function connect(url: string, options: { transport?: 'streamable' | 'sse' | 'ws'; headers?: Record<string, string> } = {}):
-  Promise<Client> {
-  const client = new Client({ name: 'sidecar-test', version: '1.0.0' });
-  const host = new URL(url).host;
-  if (!clientsByHost.has(host)) clientsByHost.set(host, new Set());
-  clientsByHost.get(host)!.add(client);
+export interface ConnectOptions {
+  transport?: 'streamable' | 'sse' | 'ws';
+  headers?: Record<string, string>;
+  /** What the client declares (sampling, elicitation, roots...): set its handlers in `prepare`. */
+  capabilities?: Record<string, object>;
+  /** Runs before connecting (request and notification handlers). */
+  prepare?: (client: Client) => void;
+}
+
+export async function connect(url: string, options: ConnectOptions = {}): Promise<Client> {
+  const client = new Client({ name: 'sidecar-test', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+  remember(url, client);
+  options.prepare?.(client);
   const requestInit = { headers: options.headers ?? {} };
   const transports = {
     sse: () => new SSEClientTransport(new URL(url), { requestInit }),
@@ -67,6 +84,28 @@ export async function connect(url: string, options: { transport?: 'streamable' |
   };
   try {
     await client.connect(transports[options.transport ?? 'streamable']());
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return client;
+}
+
+export type Negotiation = 'legacy' | 'auto' | { pin: string };
+
+/**
+ * A 2.x SDK client (the dual-era SDK) over Streamable HTTP: `legacy` is the 2025 handshake, `auto` probes
+ * server/discover first, `{ pin: '2026-07-28' }` speaks only 2026-07-28.
+ */
+export async function connectModern(url: string, options: {
+  negotiation: Negotiation; headers?: Record<string, string>; capabilities?: Record<string, object>; prepare?: (client: ModernClient) => void;
+}): Promise<ModernClient> {
+  const client = new ModernClient({ name: 'sidecar-test-2x', version: '2.0.0' },
+    { capabilities: options.capabilities ?? {}, versionNegotiation: { mode: options.negotiation } });
+  remember(url, client);
+  options.prepare?.(client);
+  try {
+    await client.connect(new ModernTransport(new URL(url), { requestInit: { headers: options.headers ?? {} } }));
   } catch (error) {
     await client.close();
     throw error;

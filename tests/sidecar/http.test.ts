@@ -167,6 +167,8 @@ test('an idle session ends after idleTimeoutMs: 404, and its child is gone', TES
   const pid = sidecar.logs.find((r) => r.msg === 'child started' && r.session === session)?.pid as number;
   assert.ok(Number.isInteger(pid), 'the session\'s child was logged');
   await waitFor(() => !isAlive(pid), 30_000, 'the idle child to be stopped');
+  // Gone from /proc is not yet seen by the sidecar (a zombie, not yet reaped): its exit record says it was.
+  await waitFor(() => sidecar.logs.some((r) => r.msg === 'child exited' && r.session === session), 30_000, 'the sidecar to see the exit');
   assert.equal((await call('brief', session, toolsCall(2, 'echo'))).status, 404);
   assert.ok(sidecar.logs.some((r) => r.msg === 'session ended' && r.session === session && r.reason === 'idle'));
 });
