@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 // @ts-expect-error: a plain ES module without types
 import { ENVOY_VERSIONS, envoyBinary, envoyVersionOf } from "./envoy.mjs";
+// @ts-expect-error: a plain ES module without types
+import { ensurePythonVenv, pythonVenvReady } from "./python.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -116,16 +118,32 @@ export async function checkFree(ports: Record<string, number>): Promise<void> {
 }
 
 /**
+ * The bin directory of .venv-mcp/, where the catalog's Python servers (`time`: PyPI's mcp-server-time) are, set up by
+ * scripts/python.mjs on first use. Without a Python 3.10 or later the rest of the demo still runs: the sidecar then
+ * answers /mcp/time with its spawn error, and this says why.
+ */
+function pythonServersBin(): string | null {
+  try {
+    if (!pythonVenvReady()) console.log("Installing the Python MCP servers into .venv-mcp/ (scripts/python.mjs, first use only)...");
+    return ensurePythonVenv();
+  } catch (error) {
+    console.error(`npm start: ${(error as Error).message}\nStarting without the Python servers: /mcp/time will answer with an error.`);
+    return null;
+  }
+}
+
+/**
  * mcp-sidecar on envoy/sidecar.json and the two server-everything backends, each listening when this resolves.
- * The sidecar's stdio children get the sidecar's PATH, so node_modules/.bin goes first: the catalog names
- * `mcp-server-everything` as the container image has it on its PATH.
+ * The sidecar's stdio children get the sidecar's PATH, so node_modules/.bin and .venv-mcp/bin go first: the catalog
+ * names `mcp-server-everything` and `mcp-server-time` as the container image has them on its PATH.
  */
 export async function startBackends(ports: Ports, log?: WriteStream): Promise<Proc[]> {
   const bin = join(root, "node_modules/.bin");
   const everything = join(bin, "mcp-server-everything");
+  const sidecarPath = [bin, pythonServersBin(), process.env.PATH ?? ""].filter((dir) => dir !== null).join(":");
   const procs = [
     launch("sidecar", process.execPath, ["sidecar/bin.mjs", "--config", "envoy/sidecar.json", "--host", "127.0.0.1", "--port", String(ports.sidecar)],
-      { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` }, log }),
+      { env: { ...process.env, PATH: sidecarPath }, log }),
     launch("remote", everything, ["streamableHttp"], { env: { ...process.env, PORT: String(ports.remote) }, log }),
     launch("legacy", everything, ["sse"], { env: { ...process.env, PORT: String(ports.legacy) }, log }),
   ];
@@ -172,6 +190,7 @@ export const ROUTES = [
   ["everything", "server-everything over stdio, through mcp-sidecar"],
   ["remote", "server-everything over Streamable HTTP"],
   ["legacy", "server-everything over legacy HTTP+SSE"],
+  ["time", "PyPI's mcp-server-time (Python) over stdio, through mcp-sidecar"],
 ];
 
 async function main() {

@@ -83,9 +83,13 @@ test("the rewrite touches socket ports and listener/admin addresses only", () =>
   assert.equal(changed.filter((p) => p.endsWith("port_value")).length, sockets(shipped).length);
 });
 
-test("envoy.yaml as shipped: an SDK client lists and calls tools on all three routes, under the allowTools policy", async (t) => {
+/** The routes to server-everything (over stdio, Streamable HTTP and legacy SSE); `time` is PyPI's mcp-server-time. */
+const everythingRoutes = ROUTES.filter(([, what]) => what.startsWith("server-everything"));
+
+test("envoy.yaml as shipped: an SDK client lists and calls tools on every route, under the allowTools policy", async (t) => {
   const { url } = await startShipped(t);
-  for (const [name] of ROUTES) {
+  assert.deepEqual(everythingRoutes.map(([name]) => name), ["everything", "remote", "legacy"]);
+  for (const [name] of everythingRoutes) {
     const c = await connectClient(t, url, {}, `/mcp/${name}`);
     const names = (await c.listTools()).tools.map((tool) => tool.name);
     assert.ok(names.includes("echo") && names.includes("trigger-long-running-operation"), `${name}: ${names}`);
@@ -97,13 +101,17 @@ test("envoy.yaml as shipped: an SDK client lists and calls tools on all three ro
     assert.match(JSON.stringify(sum.content), /5/);
     await assert.rejects(c.callTool({ name: "get-env", arguments: {} }), /not allowed/i, `${name}: get-env must be refused`);
   }
+  const time = await connectClient(t, url, {}, "/mcp/time");
+  assert.deepEqual((await time.listTools()).tools.map((tool) => tool.name).sort(), ["convert_time", "get_current_time"]);
+  const now = await time.callTool({ name: "get_current_time", arguments: { timezone: "UTC" } });
+  assert.equal((now.structuredContent as { timezone: string }).timezone, "UTC", JSON.stringify(now));
 });
 
 test("a 16 s tool call completes on every route: longer than Envoy's 15 s route timeout and the filter's 5 s call timeout", async (t) => {
   const { url } = await startShipped(t);
   // Legacy SSE: the GET goes through the router, so the route timeout runs; stdio and Streamable HTTP: the call is
   // the filter's own, bounded by the server's `timeout`. All three at once, to keep the test at 16 s.
-  await Promise.all(ROUTES.map(async ([name]) => {
+  await Promise.all(everythingRoutes.map(async ([name]) => {
     const c = await connectClient(t, url, {}, `/mcp/${name}`);
     const result = await c.callTool({ name: "trigger-long-running-operation", arguments: { duration: 16, steps: 2 } });
     assert.match(JSON.stringify(result.content), /completed/i, `${name}: ${JSON.stringify(result)}`);

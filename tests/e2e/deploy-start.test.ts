@@ -19,6 +19,13 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/** The JSON-RPC reply in a JSON body, or in the last `data:` line of an SSE body (a backend may answer either). */
+function rpcReply(contentType: string, body: string) {
+  if (!contentType.startsWith("text/event-stream")) return JSON.parse(body);
+  const data = body.split("\n").filter((line) => line.startsWith("data:"));
+  return JSON.parse(data[data.length - 1].slice("data:".length));
+}
+
 /** Every live process descending from `pid` (by parent links in /proc), `pid` included. */
 function tree(pid: number) {
   const all = processes().filter((p) => p.state !== "Z");
@@ -52,11 +59,13 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
   const envoy = envoyRelease("newest");
   assert.ok(output.includes(`is up: Envoy ${envoy.version} (2 workers)`), output);
   const urls = [...output.matchAll(/^\s+(http:\/\/127\.0\.0\.1:\d+\/mcp\/\w+)/gm)].map((m) => m[1]);
-  assert.deepEqual(urls.map((u) => new URL(u).pathname), ["/mcp/everything", "/mcp/remote", "/mcp/legacy"], output);
+  assert.deepEqual(urls.map((u) => new URL(u).pathname), ["/mcp/everything", "/mcp/remote", "/mcp/legacy", "/mcp/time"], output);
   const curl = output.split("\n").filter((line) => line.trim().startsWith("curl "));
   assert.equal(curl.length, 1, `one copy-paste command:\n${output}`);
   assert.ok(curl[0].includes(urls[0]) && curl[0].includes('"method":"tools/list"'), curl[0]);
 
+  // server-everything's tools have echo; PyPI's mcp-server-time has get_current_time.
+  const expectedTool = (url: string) => (url.endsWith("/mcp/time") ? "get_current_time" : "echo");
   for (const url of urls) {
     const reply = await fetch(url, {
       method: "POST",
@@ -65,13 +74,14 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
     });
     const body = await reply.text();
     assert.equal(reply.status, 200, `${url}: ${body}`);
-    assert.ok(JSON.parse(body).result.tools.some((tool: { name: string }) => tool.name === "echo"), `${url}: ${body}`);
+    const tools = rpcReply(reply.headers.get("content-type") ?? "", body).result.tools as { name: string }[];
+    assert.ok(tools.some((tool) => tool.name === expectedTool(url)), `${url}: ${body}`);
   }
 
   // After the calls, so the sidecar's stdio child (spawned on demand) is counted too.
   const started = tree(npm.pid!);
   started.forEach((p) => groups.add(p.pgid));
-  assert.ok(groups.size >= 5, `npm's group plus sidecar, two backends, Envoy, stdio child: ${JSON.stringify(started)}`);
+  assert.ok(groups.size >= 5, `npm's group plus sidecar, two backends, Envoy, stdio children: ${JSON.stringify(started)}`);
   // Envoy itself, the pinned binary on the shipped file, not a wrapper or a leftover from elsewhere.
   const envoys = started.filter((p) => p.cmdline.startsWith(`${envoy.path} `));
   assert.equal(envoys.length, 1, JSON.stringify(started));
