@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { bootstrapYaml } from "../helpers/bootstrap.ts";
 import { startEnvoy } from "../helpers/envoy.ts";
+// @ts-expect-error: a plain ES module without types
+import { ENVOY_VERSIONS } from "../../scripts/envoy.mjs";
 import { send } from "../helpers/harness.ts";
 import { filterWasm, json, post, repoRoot, startGateway } from "./filter-harness.ts";
 
@@ -139,17 +141,23 @@ test("Higress: plugin-wide settings in defaultConfig, one matchRule per server, 
   const { servers, ...pluginWide } = source;
   assert.deepEqual(top, pluginWide);
   // Each server of the source, with its Kubernetes cluster and URL, in its own rule: `server` without pathPrefix (the
-  // route chooses it) and allowTools beside it. Its rule names every Ingress to its Service port, the one whose
-  // path is its pathPrefix first, so no route to the backend bypasses the filter.
+  // route chooses it) and allowTools beside it. Its rule names every Ingress to its Service port at or under its
+  // pathPrefix (the sidecar's port serves several stdio servers, each at its own path), the one whose path is its
+  // pathPrefix first; and every Ingress is in a rule, so no route to a backend bypasses the filter.
+  const ingressPath = (ing: Json) => ing.spec.rules[0].http.paths[0].path;
   const ingressPort = (ing: Json) => ing.spec.rules[0].http.paths[0].backend.service.port.number;
+  const ingressName = (ing: Json) => `${ing.metadata.namespace}/${ing.metadata.name}`;
+  const under = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
   const expected = inKubernetes(source).servers.map(({ pathPrefix, allowTools, ...server }: Json) => {
     const port = Number(server.cluster.split("|")[1]);
-    const routed = higressIngresses.filter((ing) => ingressPort(ing) === port);
-    assert.equal(routed[0].spec.rules[0].http.paths[0].path, pathPrefix, server.name);
-    return { _match_route_: routed.map((ing) => `${ing.metadata.namespace}/${ing.metadata.name}`), server, allowTools };
+    const routed = higressIngresses.filter((ing) => ingressPort(ing) === port && under(ingressPath(ing), pathPrefix));
+    assert.equal(routed[0] && ingressPath(routed[0]), pathPrefix, server.name);
+    return { _match_route_: routed.map(ingressName), server, allowTools };
   });
   assert.equal(servers.length, expected.length);
   assert.deepEqual(rules, expected);
+  const inRules = new Set(rules.flatMap((rule: Json) => rule._match_route_));
+  assert.deepEqual(higressIngresses.map(ingressName).filter((name) => !inRules.has(name)), [], "Ingresses in no rule");
   // The legacy SSE URL is routed to the SSE backend's /sse, and lies in the legacy server's rule.
   const sse = higressIngresses.find((d) => d.metadata.annotations["higress.io/rewrite-target"] === "/sse")!;
   assert.equal(sse.spec.rules[0].http.paths[0].path, new URL(K8S_URLS.legacy).pathname);
@@ -200,16 +208,15 @@ test("the filter accepts every shipped configuration (and would refuse sse in co
     /"sse" needs requestHeadersMode "hold"/);
 });
 
-test("docker-compose.yml: Envoy >= 1.35 with envoy.yaml and the wasm where envoy.yaml looks, the rest in its network namespace", () => {
+test("docker-compose.yml: the tested Envoy with envoy.yaml and the wasm where envoy.yaml looks, on loopback, the rest in its network namespace", () => {
   const compose = one("docker-compose.yml");
   const { envoy: proxy, sidecar, remote, legacy } = compose.services;
-  const [, major, minor] = /^envoyproxy\/envoy:v(\d+)\.(\d+)/.exec(proxy.image) ?? [];
-  assert.ok(Number(major) > 1 || Number(minor) >= 35, proxy.image);
+  assert.equal(proxy.image, `envoyproxy/envoy:v${ENVOY_VERSIONS.newest}`);
   const mounts = new Map(proxy.volumes.map((v: string) => v.split(":").slice(0, 2).reverse() as [string, string]));
   const configPath = proxy.command[proxy.command.indexOf("-c") + 1];
   assert.equal(mounts.get(configPath), "./envoy/envoy.yaml");
   assert.equal(mounts.get(join(proxy.working_dir, wasm.vm_config.code.local.filename)), "./build/mcp-proxy.wasm");
-  assert.deepEqual(proxy.ports, [`10000:${envoy.static_resources.listeners[0].address.socket_address.port_value}`]);
+  assert.deepEqual(proxy.ports, [`127.0.0.1:10000:${envoy.static_resources.listeners[0].address.socket_address.port_value}`]);
 
   const clusterPort = (name: string) => envoy.static_resources.clusters.find((c: Json) => c.name === name)
     .load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value;
