@@ -1,13 +1,13 @@
 // The stdio bridges under test, each started as its own process (so /proc sees it and its children): our
-// sidecar, supergateway (stateful Streamable HTTP) and npm mcp-proxy. Every child command line carries the run
-// tag, so processes they leave behind are found even after re-parenting.
+// sidecar, supergateway (stateful Streamable HTTP), npm mcp-proxy and the Python mcp-proxy (PyPI). Every child
+// command line carries the run tag, so processes they leave behind are found even after re-parenting.
 import type { ChildProcess } from "node:child_process";
-import { writeFileSync, mkdtempSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, waitForPort } from "./net.ts";
+import { repoRoot } from "./paths.ts";
 import { firstJsonLine, RUN_TAG, spawnTracked, stop } from "./procs.ts";
-import { repoRoot } from "./services.ts";
 
 /** A stdio MCP server command: program and arguments. */
 export interface StdioCommand { command: string; args: string[] }
@@ -45,33 +45,12 @@ export interface RunningBridge {
 
 export interface BridgeKind {
   name: string;
+  version: string;
   /** What it runs per session, for the report. */
   model: string;
+  /** Sessions it ends after this long idle; the Python mcp-proxy has no such setting. */
+  idleTimeout: boolean;
   start(server: StdioCommand, options: BridgeOptions): Promise<RunningBridge>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
-async function waitForPort(port: number, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before listening`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => { socket.destroy(); resolve(true); });
-      socket.on("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`not listening on ${port} after ${timeoutMs} ms`);
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -81,18 +60,22 @@ function running(name: string, url: string, child: ChildProcess, marker: string)
 }
 
 /** A peer bridge run as `node SCRIPT ARGS` (SCRIPT relative to the repository), serving MCP at /mcp on `port`. */
-async function startListening(name: string, marker: string, port: number, script: string, args: string[]): Promise<RunningBridge> {
-  const child = spawnTracked(process.execPath, [join(repoRoot, script), ...args]);
+async function startListening(name: string, marker: string, port: number, command: string, args: string[]): Promise<RunningBridge> {
+  const child = spawnTracked(command, args);
   child.stdout!.resume();
   child.stderr!.resume();
-  await waitForPort(port, child);
+  await waitForPort(port, child, 60_000);
   return running(name, `http://127.0.0.1:${port}/mcp`, child, marker);
 }
+
+const npmVersion = (name: string) => (JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
 
 function sidecar(mode: "session" | "shared"): BridgeKind {
   return {
     name: mode === "shared" ? "mcp-sidecar (shared)" : "mcp-sidecar",
+    version: "this repository",
     model: mode === "shared" ? "one child for all sessions" : "a child per session",
+    idleTimeout: true,
     async start(unmarked, options) {
       const { server, marker } = marked(unmarked);
       const dir = mkdtempSync(join(tmpdir(), "mcp-bench-"));
@@ -112,26 +95,50 @@ function sidecar(mode: "session" | "shared"): BridgeKind {
 
 const supergateway: BridgeKind = {
   name: "supergateway",
+  version: npmVersion("supergateway"),
   model: "a child per session (--stateful)",
+  idleTimeout: true,
   async start(unmarked, options) {
     const { server, marker } = marked(unmarked);
     const port = await freePort();
     const cmd = [server.command, ...server.args].map(shellQuote).join(" ");
-    return startListening(this.name, marker, port, "node_modules/supergateway/dist/index.js", ["--stdio", cmd,
+    return startListening(this.name, marker, port, process.execPath, [join(repoRoot, "node_modules/supergateway/dist/index.js"), "--stdio", cmd,
       "--outputTransport", "streamableHttp", "--stateful", "--sessionTimeout", String(options.idleTimeoutMs), "--port", String(port), "--logLevel", "none"]);
   },
 };
 
 const mcpProxy: BridgeKind = {
   name: "mcp-proxy (npm)",
+  version: npmVersion("mcp-proxy"),
   model: "one child for all sessions",
+  idleTimeout: true,
   async start(unmarked, options) {
     const { server, marker } = marked(unmarked);
     const port = await freePort();
-    return startListening(this.name, marker, port, "node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs", ["--port", String(port),
+    return startListening(this.name, marker, port, process.execPath, [join(repoRoot, "node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs"), "--port", String(port),
       "--host", "127.0.0.1", "--server", "stream", "--sessionIdleTimeout", String(options.idleTimeoutMs), "--", server.command, ...server.args]);
   },
 };
 
-export const BRIDGES: BridgeKind[] = [sidecar("session"), supergateway, mcpProxy, sidecar("shared")];
-export const SIDECAR = BRIDGES[0];
+/** The Python mcp-proxy (PyPI), stateful Streamable HTTP at /mcp; `bin` from the venv the benchmark installs. */
+function pythonMcpProxy(bin: string, version: string): BridgeKind {
+  return {
+    name: "mcp-proxy (Python)",
+    version,
+    model: "one child for all sessions",
+    idleTimeout: false,
+    async start(unmarked) {
+      const { server, marker } = marked(unmarked);
+      const port = await freePort();
+      return startListening(this.name, marker, port, bin, ["--port", String(port), "--host", "127.0.0.1", "--log-level", "WARNING",
+        "--", server.command, ...server.args]);
+    },
+  };
+}
+
+export const SIDECAR = sidecar("session");
+
+/** Our sidecar first (the goals compare it), then the peers; the Python one when it could be installed. */
+export function bridges(python?: { path: string; version: string }): BridgeKind[] {
+  return [SIDECAR, supergateway, mcpProxy, ...(python ? [pythonMcpProxy(python.path, python.version)] : []), sidecar("shared")];
+}

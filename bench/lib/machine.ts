@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "./services.ts";
+import { repoRoot } from "./paths.ts";
 
 export interface Machine {
   cpuModel: string;
@@ -14,6 +14,8 @@ export interface Machine {
   os: string;
   loadAvgAtStart: number[];
   loadAvgAtEnd?: number[];
+  /** The 1-minute load average sampled during the run (after each round of the rows in Envoy). */
+  loadSamples: number[];
   gitHead: string;
   /** Uncommitted changes under assembly/ (the filter being measured may differ from HEAD). */
   filterDirty: boolean;
@@ -30,10 +32,16 @@ export function describeMachine(): Machine {
     node: process.version,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     loadAvgAtStart: os.loadavg().map((v) => Number(v.toFixed(2))),
+    loadSamples: [],
     gitHead: git("rev-parse --short HEAD"),
     filterDirty: git("status --porcelain -- assembly").length > 0,
     wasmSha256: "?",
   };
+}
+
+/** One sample of the 1-minute load average. */
+export function sampleLoad(m: Machine): void {
+  m.loadSamples.push(Number(os.loadavg()[0].toFixed(2)));
 }
 
 /** At the end: the load meanwhile, and which build of the filter was measured. */

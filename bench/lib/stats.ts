@@ -29,3 +29,12 @@ export function summarize(latenciesMs: number[], errors: number, seconds: number
 export function ratio(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN;
 }
+
+/** A figure measured once per round: its median and the range the rounds spanned. */
+export interface Spread { median: number; min: number; max: number; n: number }
+
+export function spread(values: number[]): Spread {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), n: finite.length };
+}
