@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { bootstrapYaml, type RouteSpec } from "../tests/helpers/bootstrap.ts";
 import { startEnvoy, type Envoy } from "../tests/helpers/envoy.ts";
-import { filterWasm } from "../tests/e2e/filter-harness.ts";
+import { filterWasm } from "../tests/helpers/gateway.ts";
 import { startConformanceBackend, MCP_PATH, type Era } from "../tests/fixtures/conformance/http.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));

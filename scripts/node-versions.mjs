@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The Node.js releases besides the machine's own that the project is tested on (tests/e2e/node-versions.test.ts):
+// The Node.js releases besides the machine's own that the project is tested on (tests/e2e/ecosystem/node-versions.test.ts):
 // the npm registry's `node` package at a pinned version per major line, which brings that release's official binary
 // (its install step adds the matching node-<os>-<arch> package). Each is installed with npm into a cache outside the
 // clone, ~/.cache/mcp-proxy-wasm/node/VERSION/ ($XDG_CACHE_HOME is honoured), never into the project's

@@ -4,7 +4,7 @@
 // SSE) and Envoy on envoy/envoy.yaml, waits until each answers, prints the MCP URLs, a curl command and the Envoy
 // version, and on SIGINT/SIGTERM stops them all. Each child runs in a process group of its own, so stopping it
 // reaches whatever it spawned, and a Ctrl-C in the terminal reaches only this script, which stops them in order.
-// The ports are envoy/envoy.yaml's; startBackends() is also used by tests/e2e/deploy-envoy.test.ts on free ports.
+// The ports are envoy/envoy.yaml's; startBackends() is also used by tests/e2e/deploy/envoy.test.ts on free ports.
 // Run as `node --import tsx scripts/start.ts` (TypeScript, so the tests can import it typed).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";

@@ -4,7 +4,7 @@
 //    checks the Service's port names and the Deployment's labels too), then `istioctl analyze --use-kube=false -A`
 //    over all of them at once. Without a cluster, analyze reads no Kubernetes objects from files (Services,
 //    Deployments, Namespaces) and skips the analyzers that need them, e.g. whether a route's destination exists:
-//    tests/e2e/deploy-validators.test.ts checks that against envoy/k8s. `validate` only warns on an unknown field
+//    tests/e2e/deploy/validators.test.ts checks that against envoy/k8s. `validate` only warns on an unknown field
 //    inside an EnvoyFilter's embedded Envoy configuration, so every warning fails the check except the one every
 //    EnvoyFilter gets (IST0133, "EnvoyFilter exposes internal implementation details ..."). istioctl comes from
 //    scripts/istioctl.mjs (built and cached on first use).
