@@ -39,5 +39,5 @@ export function negotiatedVersion(m: Message): string {
 
 /** A failed notifications/initialized is only logged: most servers serve requests regardless. */
 export function notificationFailed(server: ServerConfig, problem: string): void {
-  logWarn(describe(server, "answered notifications/initialized: " + problem));
+  logWarn(describe(server, "rejected notifications/initialized: " + problem));
 }

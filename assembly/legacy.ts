@@ -144,10 +144,17 @@ export class LegacySse extends Handler {
     parser.push(changetype<usize>(chunk), chunk.byteLength);
     const events = parser.events;
     parser.events = [];
-    for (let i = 0; i < events.length && this.stage != Stage.Done; i++) this.onEvent(events[i]);
-    if (this.stage != Stage.Done && parser.pending > this.plugin.config.maxResponseBytes) {
-      this.fail(new Failure(200, describe(this.server, "sent an SSE event larger than maxResponseBodyBytes")));
+    // The bound holds whether an event arrives in pieces (the parser's pending bytes) or whole in one chunk.
+    const max = this.plugin.config.maxResponseBytes;
+    for (let i = 0; i < events.length && this.stage != Stage.Done; i++) {
+      if (events[i].data.length > max) this.eventTooLarge();
+      else this.onEvent(events[i]);
     }
+    if (this.stage != Stage.Done && parser.pending > max) this.eventTooLarge();
+  }
+
+  private eventTooLarge(): void {
+    this.fail(new Failure(200, describe(this.server, "sent an SSE event larger than maxResponseBodyBytes")));
   }
 
   private onEvent(e: SseEvent): void {

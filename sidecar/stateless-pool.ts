@@ -12,7 +12,7 @@ import type { ServerConfig } from './catalog.ts';
 import { LATEST_LEGACY_VERSION, MODERN_VERSION, refusedAsModernOnly, SIDECAR_INFO } from './eras.ts';
 import type { Gateway } from './gateway.ts';
 import { identityOf } from './identity.ts';
-import { answerForClient, ErrorCode, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
+import { answerForClient, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
 import { LegacyBridge, RequestStates } from './legacy-bridge.ts';
 import { ModernPassthrough } from './modern-passthrough.ts';
 import { noReplies, type PostReply } from './replies.ts';

@@ -2,7 +2,7 @@
 // a root context of its own. Each configuration must keep its own servers, allow-lists, backend sessions and
 // metrics: two listeners, two HCMs on one listener, an empty and a distinct vm_id; and a configuration pushed again
 // (a listener update) replaces its root context, whose backend sessions are then ended.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { renameSync, writeFileSync, mkdtempSync } from "node:fs";

@@ -86,9 +86,11 @@ test("an unreachable backend: Envoy's 503 becomes a JSON-RPC error", async (t) =
   assert.match(json(reply).error.message, /MCP server "legacy" is unreachable \(upstream connect error/);
 });
 
-test("an event larger than maxResponseBodyBytes ends the request", async (t) => {
-  const { body } = await callThrough(t, { hugeEvent: 64 * 1024 }, { maxResponseBodyBytes: 16 * 1024, deadlineMs: 5000 });
-  assert.match(body.error.message, /sent an SSE event larger than maxResponseBodyBytes/);
+test("an event larger than maxResponseBodyBytes ends the request, whether it comes in pieces or whole", async (t) => {
+  for (const hugeEventEnds of [false, true]) {
+    const { body } = await callThrough(t, { hugeEvent: 64 * 1024, hugeEventEnds }, { maxResponseBodyBytes: 16 * 1024, deadlineMs: 5000 });
+    assert.match(body.error.message, /sent an SSE event larger than maxResponseBodyBytes/, `event finished: ${hugeEventEnds}`);
+  }
 });
 
 test("the SSE URL must be routed to the backend: without a route the client's error says so, in place of Envoy's 404", async (t) => {
