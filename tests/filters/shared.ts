@@ -29,6 +29,9 @@ function getKey(label: string): u32 {
   return got.cas;
 }
 
+/** True while this VM is inside enqueue_shared_queue: an on_queue_ready seen then would be synchronous. */
+let enqueuing = false;
+
 class Stream extends Context {
   onRequestHeaders(_n: u32, _end: bool): FilterHeadersStatusValues {
     getKey("get-first");
@@ -40,7 +43,10 @@ class Stream extends Context {
     const queue = resolve_shared_queue("", "events");
     const root = this.root_context as Root;
     say("resolve result=" + (<i32>queue.result).toString() + " same-token=" + (queue.token == root.token ? "1" : "0"));
-    say("enqueue result=" + (<i32>enqueue_shared_queue(queue.token, bytes("hello"))).toString());
+    enqueuing = true;
+    const enqueued = enqueue_shared_queue(queue.token, bytes("hello"));
+    enqueuing = false;
+    say("enqueue result=" + (<i32>enqueued).toString());
     return FilterHeadersStatusValues.Continue;
   }
 }
@@ -54,7 +60,8 @@ class Root extends RootContext {
     return super.onConfigure(size);
   }
   onQueueReady(token: u32): void {
-    say("on_queue_ready ctx=" + this.context_id.toString() + " same-token=" + (token == this.token ? "1" : "0"));
+    say("on_queue_ready ctx=" + this.context_id.toString() + " same-token=" + (token == this.token ? "1" : "0") +
+      " during-enqueue=" + (enqueuing ? "1" : "0"));
     say("dequeue " + dequeue(token));
     say("dequeue-again " + dequeue(token));
   }
