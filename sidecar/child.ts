@@ -56,6 +56,8 @@ export class StdioChild {
   private finished = false;
   private killTimer: NodeJS.Timeout | undefined;
   private killed = false;
+  /** stdin is corked until the next setImmediate. */
+  private corked = false;
   private resolveExited!: (info: ExitInfo) => void;
   private resolveEnded!: (info: ExitInfo) => void;
 
@@ -84,10 +86,21 @@ export class StdioChild {
     return this.process.exitCode === null && this.process.signalCode === null && this.process.pid !== undefined;
   }
 
-  /** Writes one message; a child that stops reading its stdin is treated as misbehaving. */
+  /**
+   * Writes one message; a child that stops reading its stdin is treated as misbehaving. Writes are corked until
+   * the event loop has run the I/O callbacks due now, so that the messages of many requests go in one write.
+   */
   send(message: JsonRpcMessage): void {
     const stdin = this.process.stdin!;
     if (!stdin.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      stdin.cork();
+      setImmediate(() => {
+        this.corked = false;
+        stdin.uncork();
+      });
+    }
     stdin.write(JSON.stringify(message) + '\n');
     if (stdin.writableLength > this.options.maxLineBytes * 2) {
       this.log.warn('child is not reading its stdin; stopping it', { buffered: stdin.writableLength });
