@@ -1,6 +1,7 @@
 // Small HTTP helpers shared by the transports: bounded body reading, JSON and JSON-RPC replies.
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { errorReply, ErrorCode, isMessage, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { errorReply, isMessage, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { ErrorCode } from './protocol.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
   if (res.headersSent) return void res.end();
@@ -101,4 +102,10 @@ export async function readMessages(req: IncomingMessage, res: ServerResponse, ma
 export function sendRefusal(res: ServerResponse, refusal: { status: number; message: string; retryAfterSeconds: number },
   id: JsonRpcId | null = null): void {
   sendRpcError(res, refusal.status, refusal.message, { id, headers: { 'retry-after': String(refusal.retryAfterSeconds) } });
+}
+
+/** The value of a request header (a repeated header counts as its first value, an empty one as none). */
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return (Array.isArray(value) ? value[0] : value) || undefined;
 }

@@ -2,14 +2,16 @@
 // what the child sends back to the right stream, and ends exactly once, for one reason.
 import { randomBytes } from 'node:crypto';
 import type { ServerConfig } from './catalog.ts';
-import type { ExitReason } from './child.ts';
-import { CALL_METHODS, META, metaOf } from './eras.ts';
+import { CALL_METHODS, metaOf } from './eras.ts';
 import {
-  errorReply, ErrorCode, idKey, isRequest, isResponse, paramsOf, progressToken, type JsonRpcId, type JsonRpcMessage,
+  errorReply, idKey, isRequest, isResponse, paramsOf, progressToken, type JsonRpcId, type JsonRpcMessage,
+  type JsonRpcRequest,
 } from './jsonrpc.ts';
 import type { Logger } from './log.ts';
 import { methodLabel, type Metrics } from './metrics.ts';
-import { noReplies, ReplyCollector } from './replies.ts';
+import { ErrorCode, META } from './protocol.ts';
+import { noReplies, ReplyCollector } from './reply-sinks.ts';
+import type { ExitReason } from './stdio-child.ts';
 
 /** How the client reaches the session; `stateless` sessions are the sidecar's own, serving 2026-07-28 requests. */
 export type Transport = 'streamable' | 'sse' | 'ws' | 'rest' | 'stateless';
@@ -37,7 +39,7 @@ export interface MessageSink {
 const RAISED_BY_A_CALL = new Set(['notifications/message']);
 
 /** The child side of a session: a child of its own, or a share of one. */
-export interface Upstream {
+export interface ChildConnection {
   send(session: Session, message: JsonRpcMessage): void;
   /** The session is over; release what it holds (for its own child: stop it). */
   detach(session: Session, reason: ExitReason): void;
@@ -72,7 +74,7 @@ export class Session {
   readonly openedAt = Date.now();
   /** The stream for messages unrelated to a request (GET stream, or the legacy SSE stream). */
   standalone: MessageSink | undefined;
-  private upstream: Upstream | undefined;
+  private upstream: ChildConnection | undefined;
   /** For the sidecar's own requests on the session (REST, stateless pool): ids no client uses. */
   private nextOwnId = 1;
   private readonly pending = new Map<string, PendingRequest>();
@@ -99,7 +101,7 @@ export class Session {
     return this.pending.size;
   }
 
-  attach(upstream: Upstream): void {
+  attach(upstream: ChildConnection): void {
     this.upstream = upstream;
   }
 
@@ -218,7 +220,7 @@ export class Session {
     this.options.onEnded(this, reason);
   }
 
-  private track(message: JsonRpcMessage & { id: JsonRpcId; method: string }, sink: MessageSink): boolean {
+  private track(message: JsonRpcRequest, sink: MessageSink): boolean {
     const key = idKey(message.id);
     if (this.pending.has(key)) {
       sink.deliver(errorReply(message.id, ErrorCode.invalidRequest, 'a request with this id is still in flight'));

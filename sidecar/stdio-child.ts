@@ -7,6 +7,7 @@ import type { ServerConfig } from './catalog.ts';
 import { isMessage, type JsonRpcMessage } from './jsonrpc.ts';
 import { LineSplitter } from './lines.ts';
 import type { Logger } from './log.ts';
+import type { Services } from './services.ts';
 
 /** Variables a child may inherit from the sidecar; everything else (secrets included) stays behind. */
 const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'SHELL', 'TMPDIR', 'TZ'];
@@ -207,5 +208,34 @@ export class StdioChild {
     } catch {
       return false; // ESRCH: the group is already empty
     }
+  }
+}
+
+/** Starts a child for `server`, counted in the metrics and among the children that shutdown waits for. */
+export function launchChild(services: Services, server: ServerConfig, log: Logger, sessionEnv: Record<string, string>,
+  onMessage: (message: JsonRpcMessage) => void): StdioChild {
+  const child = new StdioChild({
+    server, sessionEnv, log, onMessage, maxLineBytes: services.global.maxLineBytes, gracePeriodMs: services.global.gracePeriodMs,
+  });
+  services.children.add(child);
+  void child.ended.then(() => services.children.delete(child));
+  const labels = { server: server.name };
+  services.metrics.spawns.inc(labels);
+  if (child.pid !== undefined) services.metrics.children.inc(labels);
+  log.info('child started', { pid: child.pid, command: server.command });
+  void child.exited.then((info) => {
+    if (child.pid !== undefined) services.metrics.children.dec(labels);
+    services.metrics.exits.inc({ ...labels, reason: info.reason });
+  });
+  return child;
+}
+
+/** The error text in-flight requests get when their child is gone. */
+export function describeExit(info: ExitInfo, initializeTimeoutMs: number): string {
+  switch (info.reason) {
+    case 'crashed': return `MCP server process exited (code ${info.code}, signal ${info.signal})`;
+    case 'spawn-error': return 'MCP server process could not be started';
+    case 'initialize-timeout': return `MCP server did not answer initialize within ${initializeTimeoutMs} ms`;
+    default: return `MCP server process stopped (${info.reason})`;
   }
 }
