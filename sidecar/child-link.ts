@@ -1,8 +1,8 @@
-// How the sidecar talks to one child. A 2025 peer (a session's client, the shared upstream) talks to a 2025
+// How the sidecar talks to one child. A 2025 peer (a session's client, a shared child) talks to a 2025
 // child as it is, and to a child that speaks only 2026-07-28 through LegacyOnModernChild. Which one it is comes from
 // the catalog's `protocol`, or ("auto") from the child's answer to the peer's initialize: a 2026-only server
 // refuses it naming the versions it speaks, and the same child is then spoken to in 2026-07-28.
-// A 2026-07-28 peer (the stateless pool) always talks to the child as it is; it bridges above, per request.
+// A 2026-07-28 peer (a session of the modern pool) always talks to the child as it is; it bridges above, per request.
 import { refusedAsModernOnly, type ChildProtocol } from './eras.ts';
 import { isRequest, isResponse, type JsonRpcMessage } from './jsonrpc.ts';
 import { LegacyOnModernChild, type PeerDelivery } from './legacy-on-modern-child.ts';

@@ -35,8 +35,6 @@ export function declares(declared: Record<string, unknown>, required: Record<str
   });
 }
 
-export type Era = 'legacy' | 'modern';
-
 /** Whether a version (known or not) belongs to the 2026-07-28 era or later: versions are dates. */
 export function isModernVersion(version: string): boolean {
   return version >= MODERN_VERSION;

@@ -24,10 +24,6 @@ export function isRequest(message: JsonRpcMessage): message is JsonRpcRequest {
   return typeof message.method === 'string' && isId(message.id);
 }
 
-export function isNotification(message: JsonRpcMessage): boolean {
-  return typeof message.method === 'string' && message.id === undefined;
-}
-
 export function isResponse(message: JsonRpcMessage): message is JsonRpcMessage & { id: JsonRpcId } {
   return message.method === undefined && isId(message.id) && ('result' in message || 'error' in message);
 }

@@ -1,4 +1,4 @@
-// A child that speaks only 2026-07-28, presented to one 2025 peer (a session's client, or the shared upstream
+// A child that speaks only 2026-07-28, presented to one 2025 peer (a session's client, or the shared child
 // that multiplexes many). The sidecar answers what 2026-07-28 removed (initialize from server/discover, ping,
 // logging/setLevel), puts the envelope on every request, turns resources/subscribe and the unsolicited list
 // changes of 2025 into subscriptions/listen, and fulfils `input_required` results the 2025 way: it sends the

@@ -22,7 +22,7 @@ export interface HeaderDeclaration {
 }
 
 /** A header value as sent, or decoded from the `=?base64?...?=` form; undefined when that form is broken. */
-export function decodeHeaderValue(value: string): string | undefined {
+function decodeHeaderValue(value: string): string | undefined {
   const encoded = BASE64_FORM.exec(value)?.[1];
   if (encoded === undefined) return value;
   if (!CANONICAL_BASE64.test(encoded)) return undefined;

@@ -1,7 +1,7 @@
 // 2026-07-28 clients have no session: their requests run on sessions the sidecar opens and keeps warm, one set per
 // server and user (the envFromHeaders values: a child holds one user's credentials). A 2025 child is initialized
 // as a client that can answer everything (sampling, elicitation, roots): what it then asks of a client that did not
-// declare the capability is answered -32021 to that client (legacy-bridge.ts). A call (tools/call, prompts/get,
+// declare the capability is answered -32021 to that client (modern-on-legacy-child.ts). A call (tools/call, prompts/get,
 // resources/read) takes a session with no other call in flight, opening one more when all are busy: over stdio
 // nothing says which request a log message or a request for the client belongs to, so one call per child at a
 // time is what ties them to it. At the session limit calls share the least busy session, and then a child's own
@@ -160,7 +160,7 @@ export class ModernPool {
     const feed = new ChangeFeed(session);
     session.standalone = feed;
     const pooled = (serving: ModernServing): Pooled => ({ ok: true, session, server: serving, calls: 0 });
-    // A shared child is always a 2025 one to its sessions (its upstream bridges a 2026-only child itself).
+    // A shared child is always a 2025 one to its sessions (SharedChild bridges a 2026-only child itself).
     const dedicated = server.mode === 'session';
     if (dedicated && server.protocol === MODERN_VERSION) return pooled(new ModernOnModernChild(session));
     const reply = await session.request('initialize', {

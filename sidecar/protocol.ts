@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 
 /** The sidecar's version: the package's, read once. */
-export const SIDECAR_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const SIDECAR_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 /** The clientInfo of the sessions the sidecar initializes itself (shared children, pooled sessions, bridges). */
 export const CLIENT_INFO = { name: 'mcp-sidecar', version: SIDECAR_VERSION };
 /** The clientInfo of the REST API's pooled sessions. */

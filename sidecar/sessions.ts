@@ -42,7 +42,7 @@ export class SessionRegistry {
 
   /** Starts the shared children; per-session children start with their sessions. */
   start(): void {
-    for (const upstream of this.sharedChildren.values()) upstream.start();
+    for (const shared of this.sharedChildren.values()) shared.start();
   }
 
   server(name: string): ServerConfig | undefined {
@@ -104,7 +104,7 @@ export class SessionRegistry {
   /** True when every shared child is up and initialized. */
   readiness(): { ready: boolean; servers: Record<string, string> } {
     const servers: Record<string, string> = {};
-    for (const [name, upstream] of this.sharedChildren) servers[name] = upstream.state;
+    for (const [name, shared] of this.sharedChildren) servers[name] = shared.state;
     return { ready: !this.closing && Object.values(servers).every((state) => state === 'ready'), servers };
   }
 
@@ -142,7 +142,7 @@ export class SessionRegistry {
   async close(killAfterMs: number): Promise<void> {
     this.closing = true;
     for (const session of [...this.byId.values()]) session.end('shutdown');
-    for (const upstream of this.sharedChildren.values()) upstream.stop();
+    for (const shared of this.sharedChildren.values()) shared.stop();
     await Promise.all([...this.services.children].map((child) => child.stop('shutdown', killAfterMs)));
   }
 

@@ -62,10 +62,6 @@ export class SharedChild implements ChildConnection {
     this.log = services.log.with({ server: server.name, mode: 'shared' });
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
   start(): void {
     const child = launchChild(this.services, this.server, this.log, {}, (message) => link.fromChild(message));
     const link = new ChildLink(child, this.server.protocol, true, (message, related) => this.fromChild(message, related), this.log);

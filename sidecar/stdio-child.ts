@@ -35,7 +35,7 @@ export interface ChildOptions {
   onMessage(message: JsonRpcMessage): void;
 }
 
-export function childEnvironment(server: ServerConfig, sessionEnv: Record<string, string>): Record<string, string> {
+function childEnvironment(server: ServerConfig, sessionEnv: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of INHERITED_ENV) {
     const value = process.env[name];

@@ -1,5 +1,5 @@
 // The Streamable HTTP transport at /servers/NAME/mcp, for both eras: a POST whose body carries the 2026-07-28
-// envelope is served statelessly (stateless.ts); everything else is the 2025 transport with sessions.
+// envelope is served statelessly (modern-request.ts); everything else is the 2025 transport with sessions.
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { classifyInboundRequest } from '@modelcontextprotocol/server';
 import { isModernVersion } from './eras.ts';
