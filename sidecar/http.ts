@@ -56,14 +56,20 @@ export type ParsedBody =
   | { ok: true; messages: JsonRpcMessage[]; batch: boolean }
   | { ok: false; code: number; message: string };
 
+/** The body's JSON value; undefined when it is not JSON. */
+export function parseJson(body: Buffer): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(body.toString('utf8')) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** A JSON-RPC message or a (2025-03-26) batch of them. */
 export function parseMessages(body: Buffer): ParsedBody {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { ok: false, code: ErrorCode.parseError, message: 'body is not valid JSON' };
-  }
+  const json = parseJson(body);
+  if (!json) return { ok: false, code: ErrorCode.parseError, message: 'body is not valid JSON' };
+  const { value } = json;
   const messages = Array.isArray(value) ? value : [value];
   if (messages.length === 0 || !messages.every(isMessage)) {
     return { ok: false, code: ErrorCode.invalidRequest, message: 'body must be a JSON-RPC 2.0 message or a non-empty batch' };

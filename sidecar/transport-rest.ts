@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ServerConfig } from './catalog.ts';
 import type { Exchange } from './exchange.ts';
-import { isJsonContent, readBody, sendJson, sendJsonError, sendStatus } from './http.ts';
+import { isJsonContent, parseJson, readBody, sendJson, sendJsonError, sendStatus } from './http.ts';
 import { identityOf } from './identity.ts';
 import { answerForClient, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
 import { ErrorCode, REST_CLIENT_INFO, REST_PROTOCOL_VERSION } from './protocol.ts';
@@ -151,12 +151,7 @@ async function readArguments(exchange: Exchange): Promise<Record<string, unknown
     sendJsonError(res, 415, 'Content-Type must be application/json');
     return undefined;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    value = undefined;
-  }
+  const value = parseJson(body)?.value;
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
   sendJsonError(res, 400, 'the body must be a JSON object of tool arguments');
   return undefined;
