@@ -49,9 +49,9 @@ const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** What a request may need besides itself. */
 interface Endpoints {
   sessions: SessionRegistry;
-  pool: RestPool;
+  restPool: RestPool;
   /** Sessions that serve 2026-07-28 requests. */
-  stateless: ModernPool;
+  modernPool: ModernPool;
   sockets: WebSocketServer;
 }
 
@@ -62,7 +62,7 @@ export async function startSidecar(catalog: Catalog, options: StartOptions = {})
   for (const warning of catalog.warnings) log.warn('catalog', { warning });
   const sessions = new SessionRegistry(catalog, services, new RateLimiter(options.rateLimitClock));
   const endpoints: Endpoints = {
-    sessions, pool: new RestPool(sessions), stateless: new ModernPool(sessions), sockets: createSocketServer(catalog.global),
+    sessions, restPool: new RestPool(sessions), modernPool: new ModernPool(sessions), sockets: createSocketServer(catalog.global),
   };
   const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => {
     route(endpoints, req, res, upgrade).catch((error: Error) => {
@@ -162,11 +162,11 @@ async function routeServer(endpoints: Endpoints, call: Call, name: string, endpo
   }
   const exchange: Exchange = { req, res, server, sessions };
   switch (endpoint) {
-    case 'mcp': return handleStreamable(exchange, endpoints.stateless);
+    case 'mcp': return handleStreamable(exchange, endpoints.modernPool);
     case 'sse': return openLegacyStream(exchange);
     case 'messages': return postLegacyMessage(exchange, url);
     case 'ws': return openWebSocket(exchange, upgrade, endpoints.sockets, client);
-    default: return handleTools(exchange, endpoints.pool, tool ?? undefined);
+    default: return handleTools(exchange, endpoints.restPool, tool ?? undefined);
   }
 }
 
