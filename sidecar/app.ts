@@ -11,14 +11,14 @@ import { createLogger, keepingProblems, type Logger, type LogRecord } from './lo
 import { Metrics } from './metrics.ts';
 import { ModernPool } from './modern-pool.ts';
 import { ErrorCode } from './protocol.ts';
-import { RateLimiter } from './ratelimit.ts';
+import { RateLimiter, throttle } from './ratelimit.ts';
 import type { Services } from './services.ts';
 import { shortSessionId } from './session.ts';
 import { SessionRegistry } from './sessions.ts';
 import { sendStatusPage } from './status-page.ts';
 import type { StdioChild } from './stdio-child.ts';
 import { handleTools, RestPool } from './transport-rest.ts';
-import { openLegacyStream, postLegacyMessage } from './transport-sse.ts';
+import { openSseStream, postSseMessage } from './transport-sse.ts';
 import { handleStreamable } from './transport-streamable.ts';
 import { createSocketServer, openWebSocket, type Upgrade } from './transport-websocket.ts';
 
@@ -58,9 +58,15 @@ interface Endpoints {
 export async function startSidecar(catalog: Catalog, options: StartOptions = {}): Promise<RunningSidecar> {
   const problems: LogRecord[] = [];
   const log = keepingProblems(options.log ?? createLogger(), problems, RECENT_PROBLEMS);
-  const services: Services = { global: catalog.global, log, metrics: new Metrics(), children: new Set<StdioChild>(), problems };
+  const services: Services = {
+    global: catalog.global, log, metrics: new Metrics(), rateLimiter: new RateLimiter(options.rateLimitClock), children: new Set<StdioChild>(), problems,
+  };
   for (const warning of catalog.warnings) log.warn('catalog', { warning });
-  const sessions = new SessionRegistry(catalog, services, new RateLimiter(options.rateLimitClock));
+  for (const server of catalog.servers.values()) {
+    services.metrics.rateLimitRate.set({ server: server.name }, server.rateLimit.requestsPerSecond);
+    services.metrics.rateLimitBurst.set({ server: server.name }, server.rateLimit.burst);
+  }
+  const sessions = new SessionRegistry(catalog, services);
   const endpoints: Endpoints = {
     sessions, restPool: new RestPool(sessions), modernPool: new ModernPool(sessions), sockets: createSocketServer(catalog.global),
   };
@@ -155,7 +161,7 @@ async function routeServer(endpoints: Endpoints, call: Call, name: string, endpo
   }));
   if (upgrade && endpoint !== 'ws') return sendError(res, 400, 'only /servers/NAME/ws takes a WebSocket upgrade', { code: ErrorCode.invalidRequest });
   const client = clientOf(req, sessions.services.global.apiKeys);
-  const retryAfterSeconds = sessions.throttle(server, client, endpoint);
+  const retryAfterSeconds = throttle(sessions.services, server, client, endpoint);
   if (retryAfterSeconds !== undefined) {
     return sendError(res, 429, `rate limit exceeded for "${name}"`,
       { code: ErrorCode.rateLimited, data: { retryAfterSeconds }, headers: { 'retry-after': String(retryAfterSeconds) } });
@@ -163,8 +169,8 @@ async function routeServer(endpoints: Endpoints, call: Call, name: string, endpo
   const exchange: Exchange = { req, res, server, sessions };
   switch (endpoint) {
     case 'mcp': return handleStreamable(exchange, endpoints.modernPool);
-    case 'sse': return openLegacyStream(exchange);
-    case 'messages': return postLegacyMessage(exchange, url);
+    case 'sse': return openSseStream(exchange);
+    case 'messages': return postSseMessage(exchange, url);
     case 'ws': return openWebSocket(exchange, upgrade, endpoints.sockets, client);
     default: return handleTools(exchange, endpoints.restPool, tool ?? undefined);
   }

@@ -1,4 +1,4 @@
-// Small HTTP helpers shared by the transports: bounded body reading, JSON and JSON-RPC replies.
+// Small HTTP helpers shared by the transports: bounded body reading, JSON and JSON-RPC replies, header values.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errorReply, isMessage, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
 import { ErrorCode } from './protocol.ts';

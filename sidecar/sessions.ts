@@ -1,9 +1,8 @@
-// Sessions, limits and child lifecycle for every server of the catalog, independent of any HTTP
-// transport: a transport asks to open a session, finds it by id, and ends it.
+// The session registry: sessions, their limits and their children for every server of the catalog, independent
+// of any HTTP transport: a transport asks to open a session, finds it by id, and ends it.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Catalog, ServerConfig } from './catalog.ts';
 import { identityOf, identityTag, sameIdentity } from './identity.ts';
-import { RateLimiter } from './ratelimit.ts';
 import type { Services } from './services.ts';
 import { SessionChild } from './session-child.ts';
 import { Session, shortSessionId, type Transport } from './session.ts';
@@ -32,11 +31,9 @@ export class SessionRegistry {
   /** Sessions open or being opened, for the global limit. */
   private live = 0;
 
-  constructor(readonly catalog: Catalog, readonly services: Services, private readonly limiter = new RateLimiter()) {
+  constructor(readonly catalog: Catalog, readonly services: Services) {
     for (const server of catalog.servers.values()) {
       if (server.mode === 'shared') this.sharedChildren.set(server.name, new SharedChild(services, server));
-      services.metrics.rateLimitRate.set({ server: server.name }, server.rateLimit.requestsPerSecond);
-      services.metrics.rateLimitBurst.set({ server: server.name }, server.rateLimit.burst);
     }
   }
 
@@ -64,13 +61,6 @@ export class SessionRegistry {
     session.log.warn('request refused: its envFromHeaders headers differ from the session\'s',
       { opened: identityTag(session.identity), given: identityTag(given) });
     return { ok: false, status: 403, message: identityRefusal(server) };
-  }
-
-  /** One request of `client` to `server`: undefined when within its rate limit, else the seconds to wait. */
-  throttle(server: ServerConfig, client: string, endpoint: string): number | undefined {
-    const retryAfter = this.limiter.take(server.name, client, server.rateLimit);
-    if (retryAfter !== undefined) this.services.metrics.rateLimited.inc({ server: server.name, endpoint });
-    return retryAfter;
   }
 
   /** Reserves a slot and attaches a child; refuses (spawning nothing) when a limit is reached. */

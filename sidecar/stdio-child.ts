@@ -1,6 +1,7 @@
 // One stdio MCP server process: spawned in its own process group, framed line by line, and ended
 // by signalling the whole group (SIGTERM, then SIGKILL after a grace period) so that grandchildren
-// started through npx/uvx/shells die with it.
+// started through npx/uvx/shells die with it. `launchChild` starts one counted in the metrics and among the
+// children that shutdown waits for.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerConfig } from './catalog.ts';

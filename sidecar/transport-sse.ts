@@ -6,7 +6,7 @@ import { readMessages, sendRefusal, sendRpcError, sendStatus } from './http.ts';
 import { ErrorCode } from './protocol.ts';
 import { SseStream } from './sse-stream.ts';
 
-export async function openLegacyStream(exchange: Exchange): Promise<void> {
+export async function openSseStream(exchange: Exchange): Promise<void> {
   const { req, res, server, sessions } = exchange;
   if (req.method !== 'GET') return sendStatus(res, 405, { allow: 'GET' });
   const opened = await sessions.open(server, 'sse', req.headers);
@@ -21,7 +21,7 @@ export async function openLegacyStream(exchange: Exchange): Promise<void> {
   sse.event('endpoint', `messages?sessionId=${encodeURIComponent(session.id)}`);
 }
 
-export async function postLegacyMessage(exchange: Exchange, url: URL): Promise<void> {
+export async function postSseMessage(exchange: Exchange, url: URL): Promise<void> {
   const { req, res, server, sessions } = exchange;
   if (req.method !== 'POST') return sendStatus(res, 405, { allow: 'POST' });
   const id = url.searchParams.get('sessionId');

@@ -9,6 +9,7 @@ import type { Exchange } from './exchange.ts';
 import { parseMessages, sendRefusal, sendRpcError } from './http.ts';
 import { errorReply, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
 import { ErrorCode, WEBSOCKET_SUBPROTOCOL } from './protocol.ts';
+import { throttle } from './ratelimit.ts';
 import type { MessageSink, Session } from './session.ts';
 
 /** The raw connection of an HTTP request that asked for an upgrade. */
@@ -70,7 +71,7 @@ function serve(exchange: Exchange, ws: WebSocket, session: Session, client: stri
     if (isBinary) return ws.close(1003, 'JSON-RPC messages go in text frames');
     const parsed = parseMessages(toBuffer(data));
     if (!parsed.ok) return sink.deliver(errorReply(null, parsed.code, parsed.message));
-    const retryAfterSeconds = sessions.throttle(server, client, 'ws');
+    const retryAfterSeconds = throttle(sessions.services, server, client, 'ws');
     if (retryAfterSeconds === undefined) return session.dispatch(parsed.messages, sink);
     refuseFrame(parsed.messages, sink, retryAfterSeconds);
   });
