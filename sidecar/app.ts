@@ -5,21 +5,22 @@ import { createServer, ServerResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { WebSocketServer } from 'ws';
 import type { Catalog } from './catalog.ts';
-import type { StdioChild } from './child.ts';
-import { Gateway } from './gateway.ts';
+import type { Exchange } from './exchange.ts';
 import { sendJson, sendJsonError, sendRpcError } from './http.ts';
-import { ErrorCode } from './jsonrpc.ts';
-import { openLegacyStream, postLegacyMessage } from './legacy-sse.ts';
 import { createLogger, keepingProblems, type Logger, type LogRecord } from './log.ts';
 import { Metrics } from './metrics.ts';
-import { RateLimiter } from './ratelimit.ts';
-import { handleTools, ToolPool } from './rest.ts';
+import { ModernPool } from './modern-pool.ts';
+import { ErrorCode } from './protocol.ts';
+import { RateLimiter, throttle } from './ratelimit.ts';
+import type { Services } from './services.ts';
 import { shortSessionId } from './session.ts';
-import { StatelessPool } from './stateless-pool.ts';
+import { SessionRegistry } from './sessions.ts';
 import { sendStatusPage } from './status-page.ts';
-import { handleStreamable, type Exchange } from './streamable.ts';
-import type { Runtime } from './upstream.ts';
-import { createSocketServer, openWebSocket, type Upgrade } from './websocket.ts';
+import type { StdioChild } from './stdio-child.ts';
+import { handleTools, RestPool } from './transport-rest.ts';
+import { openSseStream, postSseMessage } from './transport-sse.ts';
+import { handleStreamable } from './transport-streamable.ts';
+import { createSocketServer, openWebSocket, type Upgrade } from './transport-websocket.ts';
 
 export interface StartOptions {
   host?: string;
@@ -32,7 +33,7 @@ export interface StartOptions {
 export interface RunningSidecar {
   url: string;
   port: number;
-  gateway: Gateway;
+  sessions: SessionRegistry;
   /** Stops accepting, ends every session and child (SIGKILL by 80% of the grace period), then resolves. */
   close(): Promise<void>;
 }
@@ -46,25 +47,31 @@ const RECENT_PROBLEMS = 50;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** What a request may need besides itself. */
-interface Services {
-  gateway: Gateway;
-  pool: ToolPool;
+interface Endpoints {
+  sessions: SessionRegistry;
+  restPool: RestPool;
   /** Sessions that serve 2026-07-28 requests. */
-  stateless: StatelessPool;
+  modernPool: ModernPool;
   sockets: WebSocketServer;
 }
 
 export async function startSidecar(catalog: Catalog, options: StartOptions = {}): Promise<RunningSidecar> {
   const problems: LogRecord[] = [];
   const log = keepingProblems(options.log ?? createLogger(), problems, RECENT_PROBLEMS);
-  const runtime: Runtime = { global: catalog.global, log, metrics: new Metrics(), children: new Set<StdioChild>(), problems };
-  for (const warning of catalog.warnings) log.warn('catalog', { warning });
-  const gateway = new Gateway(catalog, runtime, new RateLimiter(options.rateLimitClock));
   const services: Services = {
-    gateway, pool: new ToolPool(gateway), stateless: new StatelessPool(gateway), sockets: createSocketServer(catalog.global),
+    global: catalog.global, log, metrics: new Metrics(), rateLimiter: new RateLimiter(options.rateLimitClock), children: new Set<StdioChild>(), problems,
+  };
+  for (const warning of catalog.warnings) log.warn('catalog', { warning });
+  for (const server of catalog.servers.values()) {
+    services.metrics.rateLimitRate.set({ server: server.name }, server.rateLimit.requestsPerSecond);
+    services.metrics.rateLimitBurst.set({ server: server.name }, server.rateLimit.burst);
+  }
+  const sessions = new SessionRegistry(catalog, services);
+  const endpoints: Endpoints = {
+    sessions, restPool: new RestPool(sessions), modernPool: new ModernPool(sessions), sockets: createSocketServer(catalog.global),
   };
   const handle = (req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade) => {
-    route(services, req, res, upgrade).catch((error: Error) => {
+    route(endpoints, req, res, upgrade).catch((error: Error) => {
       log.error('request failed', { error: error.message, stack: error.stack });
       if (!res.headersSent) sendRpcError(res, 500, 'internal error', { code: ErrorCode.internalError });
       else res.destroy();
@@ -85,51 +92,51 @@ export async function startSidecar(catalog: Catalog, options: StartOptions = {})
     http.once('error', reject);
     http.listen(options.port ?? 8081, options.host ?? '127.0.0.1', resolve);
   });
-  gateway.start();
+  sessions.start();
   const { address, port } = http.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   log.info('listening', { url, port, servers: [...catalog.servers.keys()] });
   let closing: Promise<void> | undefined;
   const close = () => closing ??= (async () => {
     http.close();
-    await gateway.close(Math.floor(catalog.global.gracePeriodMs * 0.8));
+    await sessions.close(Math.floor(catalog.global.gracePeriodMs * 0.8));
     http.closeAllConnections();
     // Upgraded sockets are no longer the HTTP server's; their sessions are over, so no closing handshake is awaited.
-    for (const ws of services.sockets.clients) ws.terminate();
+    for (const ws of endpoints.sockets.clients) ws.terminate();
     log.info('stopped');
   })();
-  return { url, port, gateway, close };
+  return { url, port, sessions, close };
 }
 
-async function route(services: Services, req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
-  const { gateway } = services;
+async function route(endpoints: Endpoints, req: IncomingMessage, res: ServerResponse, upgrade?: Upgrade): Promise<void> {
+  const { sessions } = endpoints;
   const url = new URL(req.url ?? '/', 'http://sidecar');
-  if (!originAllowed(req, gateway.runtime.global.allowedOrigins)) return sendRpcError(res, 403, 'Origin not allowed');
-  if (!OPEN_PATHS.has(url.pathname) && !authorized(req, gateway.runtime.global.apiKeys)) {
+  if (!originAllowed(req, sessions.services.global.allowedOrigins)) return sendRpcError(res, 403, 'Origin not allowed');
+  if (!OPEN_PATHS.has(url.pathname) && !authorized(req, sessions.services.global.apiKeys)) {
     return sendRpcError(res, 401, 'a valid API key is required', { headers: { 'www-authenticate': 'Bearer' } });
   }
   const tool = TOOL_ROUTE.exec(url.pathname);
   const match = tool ?? SERVER_ROUTE.exec(url.pathname);
   if (match) {
     const endpoint = tool ? 'tools' : match[2];
-    return routeServer(services, { req, res, url, upgrade }, decodeURIComponent(match[1]), endpoint, tool && decodeURIComponent(tool[2]));
+    return routeServer(endpoints, { req, res, url, upgrade }, decodeURIComponent(match[1]), endpoint, tool && decodeURIComponent(tool[2]));
   }
   if (upgrade) return sendRpcError(res, 404, 'WebSocket connections are taken at /servers/NAME/ws', { code: ErrorCode.invalidRequest });
   switch (url.pathname) {
     case '/': return sendStatusPage(req, res);
     case '/healthz': return sendJson(res, 200, { status: 'ok' });
     case '/readyz': {
-      const readiness = gateway.readiness();
+      const readiness = sessions.readiness();
       return sendJson(res, readiness.ready ? 200 : 503, readiness);
     }
     case '/metrics': {
-      const { registry } = gateway.runtime.metrics;
+      const { registry } = sessions.services.metrics;
       res.writeHead(200, { 'content-type': registry.contentType });
       return void res.end(await registry.metrics());
     }
-    case '/stats': return sendJson(res, 200, await gateway.stats());
+    case '/stats': return sendJson(res, 200, await sessions.stats());
     case '/status': return sendJson(res, 200, {
-      servers: await gateway.stats(), sessions: gateway.liveSessions(), problems: shownProblems(gateway.runtime.problems),
+      servers: await sessions.stats(), sessions: sessions.liveSessions(), problems: shownProblems(sessions.services.problems),
     });
     default: return sendRpcError(res, 404, 'not found', { code: ErrorCode.invalidRequest });
   }
@@ -142,30 +149,30 @@ interface Call {
   upgrade?: Upgrade;
 }
 
-async function routeServer(services: Services, call: Call, name: string, endpoint: string, tool: string | null): Promise<void> {
-  const { gateway } = services;
+async function routeServer(endpoints: Endpoints, call: Call, name: string, endpoint: string, tool: string | null): Promise<void> {
+  const { sessions } = endpoints;
   const { req, res, url, upgrade } = call;
   // REST callers get plain JSON errors; everything else speaks JSON-RPC.
   const sendError = endpoint === 'tools' ? sendJsonError : sendRpcError;
-  const server = gateway.server(name);
+  const server = sessions.server(name);
   if (!server) return sendError(res, 404, `unknown MCP server "${name}"`, { code: ErrorCode.invalidRequest });
-  res.on('close', () => gateway.runtime.metrics.httpRequests.inc({
+  res.on('close', () => sessions.services.metrics.httpRequests.inc({
     server: name, endpoint, method: req.method ?? '', status: String(res.statusCode),
   }));
   if (upgrade && endpoint !== 'ws') return sendError(res, 400, 'only /servers/NAME/ws takes a WebSocket upgrade', { code: ErrorCode.invalidRequest });
-  const client = clientOf(req, gateway.runtime.global.apiKeys);
-  const retryAfterSeconds = gateway.throttle(server, client, endpoint);
+  const client = clientOf(req, sessions.services.global.apiKeys);
+  const retryAfterSeconds = throttle(sessions.services, server, client, endpoint);
   if (retryAfterSeconds !== undefined) {
     return sendError(res, 429, `rate limit exceeded for "${name}"`,
       { code: ErrorCode.rateLimited, data: { retryAfterSeconds }, headers: { 'retry-after': String(retryAfterSeconds) } });
   }
-  const exchange: Exchange = { req, res, server, gateway };
+  const exchange: Exchange = { req, res, server, sessions };
   switch (endpoint) {
-    case 'mcp': return handleStreamable(exchange, services.stateless);
-    case 'sse': return openLegacyStream(exchange);
-    case 'messages': return postLegacyMessage(exchange, url);
-    case 'ws': return openWebSocket(exchange, upgrade, services.sockets, client);
-    default: return handleTools(exchange, services.pool, tool ?? undefined);
+    case 'mcp': return handleStreamable(exchange, endpoints.modernPool);
+    case 'sse': return openSseStream(exchange);
+    case 'messages': return postSseMessage(exchange, url);
+    case 'ws': return openWebSocket(exchange, upgrade, endpoints.sockets, client);
+    default: return handleTools(exchange, endpoints.restPool, tool ?? undefined);
   }
 }
 

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';
-import { MODERN_VERSION, type ChildProtocol } from './eras.ts';
+import type { ChildProtocol } from './eras.ts';
+import { MODERN_VERSION } from './protocol.ts';
 
 export type ServerMode = 'session' | 'shared';
 /** What a 2025 child's own requests (sampling, elicitation, roots) become for a 2026-07-28 client. */

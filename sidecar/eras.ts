@@ -3,23 +3,8 @@
 // request carries its protocol version, client capabilities and info in `params._meta` (the envelope),
 // servers ask the client through `input_required` results, change notifications come on `subscriptions/listen`.
 import type { JsonRpcMessage } from './jsonrpc.ts';
+import { ErrorCode, META, MODERN_VERSION, RESERVED_META_PREFIX } from './protocol.ts';
 
-export const MODERN_VERSION = '2026-07-28';
-/** Versions a 2025-era client may negotiate with us; the last is what we offer when it asks for another. */
-export const LEGACY_VERSIONS = ['2024-11-05', '2025-03-26', '2025-06-18', '2025-11-25'];
-export const LATEST_LEGACY_VERSION = LEGACY_VERSIONS[LEGACY_VERSIONS.length - 1];
-export const SIDECAR_INFO = { name: 'mcp-sidecar', version: '0.2.0' };
-
-export const META = {
-  protocolVersion: 'io.modelcontextprotocol/protocolVersion',
-  clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
-  clientInfo: 'io.modelcontextprotocol/clientInfo',
-  logLevel: 'io.modelcontextprotocol/logLevel',
-  serverInfo: 'io.modelcontextprotocol/serverInfo',
-  subscriptionId: 'io.modelcontextprotocol/subscriptionId',
-} as const;
-/** Every reserved `_meta` key of the 2026-07-28 envelope and results starts with this. */
-const RESERVED_META_PREFIX = 'io.modelcontextprotocol/';
 
 /** The requests that may answer `input_required` (and so may make a 2025 server ask the client something). */
 export const CALL_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
@@ -49,8 +34,6 @@ export function declares(declared: Record<string, unknown>, required: Record<str
     return Object.keys(modes).every((mode) => given[mode] !== undefined || (emptyMeansForm && mode === 'form'));
   });
 }
-
-export type Era = 'legacy' | 'modern';
 
 /** Whether a version (known or not) belongs to the 2026-07-28 era or later: versions are dates. */
 export function isModernVersion(version: string): boolean {
@@ -143,7 +126,7 @@ export function legacyResult(result: unknown): unknown {
 
 /** A 2026-07-28 error as a 2025 client knows it, and back: only resource-not-found moved. */
 export function modernError(error: NonNullable<JsonRpcMessage['error']>): NonNullable<JsonRpcMessage['error']> {
-  return error.code === -32002 ? { ...error, code: -32602 } : error;
+  return error.code === ErrorCode.resourceNotFound ? { ...error, code: ErrorCode.invalidParams } : error;
 }
 
 /** Whether a child answered our `initialize` as a server that speaks only 2026-07-28 (or later) does. */

@@ -1,6 +1,7 @@
-// Small HTTP helpers shared by the transports: bounded body reading, JSON and JSON-RPC replies.
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { errorReply, ErrorCode, isMessage, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+// Small HTTP helpers shared by the transports: bounded body reading, JSON and JSON-RPC replies, header values.
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { errorReply, isMessage, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import { ErrorCode } from './protocol.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
   if (res.headersSent) return void res.end();
@@ -55,14 +56,20 @@ export type ParsedBody =
   | { ok: true; messages: JsonRpcMessage[]; batch: boolean }
   | { ok: false; code: number; message: string };
 
+/** The body's JSON value; undefined when it is not JSON. */
+export function parseJson(body: Buffer): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(body.toString('utf8')) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** A JSON-RPC message or a (2025-03-26) batch of them. */
 export function parseMessages(body: Buffer): ParsedBody {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    return { ok: false, code: ErrorCode.parseError, message: 'body is not valid JSON' };
-  }
+  const json = parseJson(body);
+  if (!json) return { ok: false, code: ErrorCode.parseError, message: 'body is not valid JSON' };
+  const { value } = json;
   const messages = Array.isArray(value) ? value : [value];
   if (messages.length === 0 || !messages.every(isMessage)) {
     return { ok: false, code: ErrorCode.invalidRequest, message: 'body must be a JSON-RPC 2.0 message or a non-empty batch' };
@@ -101,4 +108,10 @@ export async function readMessages(req: IncomingMessage, res: ServerResponse, ma
 export function sendRefusal(res: ServerResponse, refusal: { status: number; message: string; retryAfterSeconds: number },
   id: JsonRpcId | null = null): void {
   sendRpcError(res, refusal.status, refusal.message, { id, headers: { 'retry-after': String(refusal.retryAfterSeconds) } });
+}
+
+/** The value of a request header (a repeated header counts as its first value, an empty one as none). */
+export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return (Array.isArray(value) ? value[0] : value) || undefined;
 }

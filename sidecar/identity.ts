@@ -18,11 +18,19 @@ export interface Identity {
   digest: Buffer;
 }
 
+/** The identity of every request to a server without envFromHeaders: computed once, not per request. */
+const NOBODY: Identity = Object.freeze({ env: Object.freeze({}), digest: digestOf({}) });
+
 export function identityOf(server: ServerConfig, headers: IncomingHttpHeaders): Identity {
+  if (Object.keys(server.envFromHeaders).length === 0) return NOBODY;
   const env = environmentFromHeaders(server, headers);
   // `env` is built in the catalog's order of variables, so equal values always encode alike; an
   // absent header leaves its variable out, which keeps "missing" apart from "empty".
-  return { env, digest: createHmac('sha256', KEY).update(JSON.stringify(env)).digest() };
+  return { env, digest: digestOf(env) };
+}
+
+function digestOf(env: Record<string, string>): Buffer {
+  return createHmac('sha256', KEY).update(JSON.stringify(env)).digest();
 }
 
 /** Constant-time: how long it takes says nothing about how much of a value was right. */

@@ -1,4 +1,5 @@
 // JSON-RPC 2.0 shapes and the error replies the sidecar makes on a child's behalf.
+import { ErrorCode } from './protocol.ts';
 
 export type JsonRpcId = string | number;
 
@@ -11,38 +12,16 @@ export interface JsonRpcMessage {
   error?: { code: number; message: string; data?: unknown };
 }
 
-export const ErrorCode = {
-  parseError: -32700,
-  invalidRequest: -32600,
-  methodNotFound: -32601,
-  invalidParams: -32602,
-  internalError: -32603,
-  /** Implementation-defined range: the child is gone, or could not be reached. */
-  serverUnavailable: -32000,
-  requestTimeout: -32001,
-  /** 2025 resource-not-found; 2026-07-28 uses invalidParams instead. */
-  resourceNotFound: -32002,
-  /** 2026-07-28: HTTP headers that disagree with the body, or required ones missing (HTTP 400). */
-  headerMismatch: -32020,
-  /** 2026-07-28: the request needs a client capability its envelope does not declare (HTTP 400). */
-  missingClientCapability: -32021,
-  /** 2026-07-28: a protocol version the server does not speak; data has `supported` and `requested` (HTTP 400). */
-  unsupportedProtocolVersion: -32022,
-  /** Ours, like HTTP 429: the client's rate limit is spent (data.retryAfterSeconds says for how long). */
-  rateLimited: -32029,
-} as const;
+/** A message that expects a reply. */
+export type JsonRpcRequest = JsonRpcMessage & { id: JsonRpcId; method: string };
 
 export function isMessage(value: unknown): value is JsonRpcMessage {
   return typeof value === 'object' && value !== null && !Array.isArray(value) &&
     (value as { jsonrpc?: unknown }).jsonrpc === '2.0';
 }
 
-export function isRequest(message: JsonRpcMessage): message is JsonRpcMessage & { id: JsonRpcId; method: string } {
+export function isRequest(message: JsonRpcMessage): message is JsonRpcRequest {
   return typeof message.method === 'string' && isId(message.id);
-}
-
-export function isNotification(message: JsonRpcMessage): boolean {
-  return typeof message.method === 'string' && message.id === undefined;
 }
 
 export function isResponse(message: JsonRpcMessage): message is JsonRpcMessage & { id: JsonRpcId } {
@@ -76,7 +55,7 @@ export function resultReply(id: JsonRpcId, result: unknown): JsonRpcMessage {
  * Our answer to a request from a child that no client can take (sampling, roots, elicitation): `ping` is
  * answered, anything else is refused with the reason, so that the child never waits forever.
  */
-export function answerForClient(request: JsonRpcMessage & { id: JsonRpcId; method: string }, why: string): JsonRpcMessage {
+export function answerForClient(request: JsonRpcRequest, why: string): JsonRpcMessage {
   return request.method === 'ping' ? resultReply(request.id, {})
     : errorReply(request.id, ErrorCode.methodNotFound, `${request.method} cannot reach a client: ${why}`);
 }

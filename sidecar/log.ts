@@ -16,7 +16,7 @@ export interface Logger {
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export const stdoutSink: LogSink = (record) => {
+const stdoutSink: LogSink = (record) => {
   process.stdout.write(JSON.stringify(record) + '\n');
 };
 

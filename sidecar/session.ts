@@ -2,14 +2,16 @@
 // what the child sends back to the right stream, and ends exactly once, for one reason.
 import { randomBytes } from 'node:crypto';
 import type { ServerConfig } from './catalog.ts';
-import type { ExitReason } from './child.ts';
-import { CALL_METHODS, META, metaOf } from './eras.ts';
+import { CALL_METHODS, metaOf } from './eras.ts';
 import {
-  errorReply, ErrorCode, idKey, isRequest, isResponse, paramsOf, progressToken, type JsonRpcId, type JsonRpcMessage,
+  errorReply, idKey, isRequest, isResponse, paramsOf, progressToken, type JsonRpcId, type JsonRpcMessage,
+  type JsonRpcRequest,
 } from './jsonrpc.ts';
 import type { Logger } from './log.ts';
 import { methodLabel, type Metrics } from './metrics.ts';
-import { noReplies, ReplyCollector } from './replies.ts';
+import { ErrorCode, META } from './protocol.ts';
+import { noReplies, ReplyCollector } from './reply-sinks.ts';
+import type { ExitReason } from './stdio-child.ts';
 
 /** How the client reaches the session; `stateless` sessions are the sidecar's own, serving 2026-07-28 requests. */
 export type Transport = 'streamable' | 'sse' | 'ws' | 'rest' | 'stateless';
@@ -37,7 +39,7 @@ export interface MessageSink {
 const RAISED_BY_A_CALL = new Set(['notifications/message']);
 
 /** The child side of a session: a child of its own, or a share of one. */
-export interface Upstream {
+export interface ChildConnection {
   send(session: Session, message: JsonRpcMessage): void;
   /** The session is over; release what it holds (for its own child: stop it). */
   detach(session: Session, reason: ExitReason): void;
@@ -72,8 +74,8 @@ export class Session {
   readonly openedAt = Date.now();
   /** The stream for messages unrelated to a request (GET stream, or the legacy SSE stream). */
   standalone: MessageSink | undefined;
-  private upstream: Upstream | undefined;
-  /** For the sidecar's own requests on the session (REST, stateless pool): ids no client uses. */
+  private child: ChildConnection | undefined;
+  /** For the sidecar's own requests on the session (REST, modern pool): ids no client uses. */
   private nextOwnId = 1;
   private readonly pending = new Map<string, PendingRequest>();
   private readonly progress = new Map<string, MessageSink>();
@@ -99,8 +101,8 @@ export class Session {
     return this.pending.size;
   }
 
-  attach(upstream: Upstream): void {
-    this.upstream = upstream;
+  attach(child: ChildConnection): void {
+    this.child = child;
   }
 
   /** Client -> child. Requests remember the sink their reply goes to. */
@@ -112,7 +114,7 @@ export class Session {
         continue;
       }
       if (isRequest(message) && !this.track(message, sink)) continue;
-      this.upstream!.send(this, message);
+      this.child!.send(this, message);
     }
   }
 
@@ -132,7 +134,7 @@ export class Session {
 
   /**
    * Child -> client, with ids already as the client sent them. `related` names the client's request a
-   * message belongs to, when the upstream knows it.
+   * message belongs to, when the child connection knows it.
    */
   receive(message: JsonRpcMessage, related?: JsonRpcId): void {
     this.touch();
@@ -141,7 +143,7 @@ export class Session {
     if (sink) return sink.deliver(message);
     if (isRequest(message)) {
       // Nobody could answer it: the child gets an answer now rather than waiting for ever.
-      this.upstream?.send(this, errorReply(message.id, ErrorCode.methodNotFound,
+      this.child?.send(this, errorReply(message.id, ErrorCode.methodNotFound,
         `${message.method} cannot reach the client: it has no stream open that could carry it ` +
         '(a POST answered as SSE, or the GET stream)'));
       return;
@@ -150,7 +152,7 @@ export class Session {
   }
 
   /** The request in flight whose stream should carry what the child sends while serving it (see RAISED_BY_A_CALL). */
-  runningCall(): JsonRpcId | undefined {
+  private runningCall(): JsonRpcId | undefined {
     for (const request of this.pending.values()) if (CALL_METHODS.has(request.method)) return request.id;
     return undefined;
   }
@@ -164,7 +166,7 @@ export class Session {
     if (!request) return;
     this.forget(idKey(id), request);
     this.record(request, 'cancelled');
-    this.upstream?.send(this, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
+    this.child?.send(this, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
   }
 
   private sinkFor(message: JsonRpcMessage, related: JsonRpcId | undefined): MessageSink | undefined {
@@ -213,12 +215,12 @@ export class Session {
     this.failPending(`session ended (${reason})`);
     for (const close of [...this.closers]) close();
     this.closers.clear();
-    this.upstream?.detach(this, reason);
+    this.child?.detach(this, reason);
     this.log.info('session ended', { reason });
     this.options.onEnded(this, reason);
   }
 
-  private track(message: JsonRpcMessage & { id: JsonRpcId; method: string }, sink: MessageSink): boolean {
+  private track(message: JsonRpcRequest, sink: MessageSink): boolean {
     const key = idKey(message.id);
     if (this.pending.has(key)) {
       sink.deliver(errorReply(message.id, ErrorCode.invalidRequest, 'a request with this id is still in flight'));

@@ -2,7 +2,7 @@
 // pooled session (one spawn, not one per call), per-credential pooling, and the error mapping.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { statusForError } from '../../sidecar/rest.ts';
+import { statusForError } from '../../sidecar/transport-rest.ts';
 import { echoServer, EVERYTHING, leftovers, startTestSidecar, toolText, waitFor, type TestSidecar } from './helpers.ts';
 
 const HOOK = { timeout: 30_000 };

@@ -1,12 +1,12 @@
-// Sessions, limits and child lifecycle for every server of the catalog, independent of any HTTP
-// transport: a transport asks to open a session, finds it by id, and ends it.
+// The session registry: sessions, their limits and their children for every server of the catalog, independent
+// of any HTTP transport: a transport asks to open a session, finds it by id, and ends it.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Catalog, ServerConfig } from './catalog.ts';
 import { identityOf, identityTag, sameIdentity } from './identity.ts';
-import { RateLimiter } from './ratelimit.ts';
+import type { Services } from './services.ts';
+import { SessionChild } from './session-child.ts';
 import { Session, shortSessionId, type Transport } from './session.ts';
-import { SharedUpstream } from './shared.ts';
-import { DedicatedUpstream, type Runtime } from './upstream.ts';
+import { SharedChild } from './shared-child.ts';
 
 interface Refusal {
   status: 429 | 503;
@@ -23,25 +23,23 @@ export type Lookup =
   | { ok: true; session: Session }
   | { ok: false; status: 403 | 404; message: string };
 
-export class Gateway {
-  private readonly sessions = new Map<string, Session>();
+export class SessionRegistry {
+  private readonly byId = new Map<string, Session>();
   private readonly perServer = new Map<string, number>();
-  private readonly shared = new Map<string, SharedUpstream>();
+  private readonly sharedChildren = new Map<string, SharedChild>();
   private closing = false;
   /** Sessions open or being opened, for the global limit. */
   private live = 0;
 
-  constructor(readonly catalog: Catalog, readonly runtime: Runtime, private readonly limiter = new RateLimiter()) {
+  constructor(readonly catalog: Catalog, readonly services: Services) {
     for (const server of catalog.servers.values()) {
-      if (server.mode === 'shared') this.shared.set(server.name, new SharedUpstream(runtime, server));
-      runtime.metrics.rateLimitRate.set({ server: server.name }, server.rateLimit.requestsPerSecond);
-      runtime.metrics.rateLimitBurst.set({ server: server.name }, server.rateLimit.burst);
+      if (server.mode === 'shared') this.sharedChildren.set(server.name, new SharedChild(services, server));
     }
   }
 
   /** Starts the shared children; per-session children start with their sessions. */
   start(): void {
-    for (const upstream of this.shared.values()) upstream.start();
+    for (const shared of this.sharedChildren.values()) shared.start();
   }
 
   server(name: string): ServerConfig | undefined {
@@ -54,7 +52,7 @@ export class Gateway {
    * different ones (or without them) is refused, whoever sends it.
    */
   find(server: ServerConfig, id: string, transport: Transport, headers: IncomingHttpHeaders): Lookup {
-    const session = this.sessions.get(id);
+    const session = this.byId.get(id);
     if (session?.server !== server || session.transport !== transport || session.ended) {
       return { ok: false, status: 404, message: 'Session not found' };
     }
@@ -65,35 +63,28 @@ export class Gateway {
     return { ok: false, status: 403, message: identityRefusal(server) };
   }
 
-  /** One request of `client` to `server`: undefined when within its rate limit, else the seconds to wait. */
-  throttle(server: ServerConfig, client: string, endpoint: string): number | undefined {
-    const retryAfter = this.limiter.take(server.name, client, server.rateLimit);
-    if (retryAfter !== undefined) this.runtime.metrics.rateLimited.inc({ server: server.name, endpoint });
-    return retryAfter;
-  }
-
   /** Reserves a slot and attaches a child; refuses (spawning nothing) when a limit is reached. */
   async open(server: ServerConfig, transport: Transport, headers: IncomingHttpHeaders): Promise<OpenResult> {
     const refusal = this.checkLimits(server);
     if (refusal) return this.refuse(server, refusal);
     this.count(server.name, +1);
-    const shared = this.shared.get(server.name);
-    const ready = !shared || await shared.whenReady(this.runtime.global.initializeTimeoutMs);
+    const shared = this.sharedChildren.get(server.name);
+    const ready = !shared || await shared.whenReady(this.services.global.initializeTimeoutMs);
     if (!ready || this.closing) {
       this.count(server.name, -1);
       return this.refuse(server, { status: 503, reason: 'not-ready', message: `MCP server "${server.name}" is not ready` });
     }
     const identity = identityOf(server, headers);
     const session = new Session({
-      server, transport, identity: identity.digest, log: this.runtime.log, metrics: this.runtime.metrics, onEnded: (s) => this.forget(s),
+      server, transport, identity: identity.digest, log: this.services.log, metrics: this.services.metrics, onEnded: (s) => this.forget(s),
     });
-    this.sessions.set(session.id, session);
-    this.runtime.metrics.sessions.inc({ server: server.name, transport });
+    this.byId.set(session.id, session);
+    this.services.metrics.sessions.inc({ server: server.name, transport });
     if (shared) {
       shared.attach(session);
       session.attach(shared);
     } else {
-      session.attach(new DedicatedUpstream(this.runtime, session, identity.env));
+      session.attach(new SessionChild(this.services, session, identity.env));
     }
     const mapped = Object.keys(server.envFromHeaders).length > 0;
     session.log.info('session opened', { transport, ...(mapped ? { identity: identityTag(identity.digest) } : {}) });
@@ -103,17 +94,17 @@ export class Gateway {
   /** True when every shared child is up and initialized. */
   readiness(): { ready: boolean; servers: Record<string, string> } {
     const servers: Record<string, string> = {};
-    for (const [name, upstream] of this.shared) servers[name] = upstream.state;
+    for (const [name, shared] of this.sharedChildren) servers[name] = shared.state;
     return { ready: !this.closing && Object.values(servers).every((state) => state === 'ready'), servers };
   }
 
   async stats(): Promise<Record<string, unknown>> {
-    const { metrics } = this.runtime;
+    const { metrics } = this.services;
     const result: Record<string, unknown> = {};
     for (const server of this.catalog.servers.values()) {
       result[server.name] = {
         mode: server.mode,
-        state: this.shared.get(server.name)?.state ?? 'on-demand',
+        state: this.sharedChildren.get(server.name)?.state ?? 'on-demand',
         sessions: this.perServer.get(server.name) ?? 0,
         maxSessions: server.maxSessions,
         children: await metrics.total(metrics.children, server.name),
@@ -128,7 +119,7 @@ export class Gateway {
 
   /** Live sessions, newest first, with a short id prefix. */
   liveSessions(): Array<{ server: string; transport: Transport; id: string; openedAt: string; inFlight: number }> {
-    return [...this.sessions.values()].reverse().map((session) => ({
+    return [...this.byId.values()].reverse().map((session) => ({
       server: session.server.name,
       transport: session.transport,
       id: shortSessionId(session.id),
@@ -140,15 +131,15 @@ export class Gateway {
   /** Ends every session and stops every child, sessions' and shared; SIGKILL at `killAfterMs` at the latest. */
   async close(killAfterMs: number): Promise<void> {
     this.closing = true;
-    for (const session of [...this.sessions.values()]) session.end('shutdown');
-    for (const upstream of this.shared.values()) upstream.stop();
-    await Promise.all([...this.runtime.children].map((child) => child.stop('shutdown', killAfterMs)));
+    for (const session of [...this.byId.values()]) session.end('shutdown');
+    for (const shared of this.sharedChildren.values()) shared.stop();
+    await Promise.all([...this.services.children].map((child) => child.stop('shutdown', killAfterMs)));
   }
 
   private checkLimits(server: ServerConfig): Refusal | undefined {
     if (this.closing) return { status: 503, reason: 'shutting-down', message: 'the sidecar is shutting down' };
-    if (this.live >= this.runtime.global.maxSessions) {
-      return { status: 429, reason: 'global-limit', message: `too many sessions (limit ${this.runtime.global.maxSessions})` };
+    if (this.live >= this.services.global.maxSessions) {
+      return { status: 429, reason: 'global-limit', message: `too many sessions (limit ${this.services.global.maxSessions})` };
     }
     if ((this.perServer.get(server.name) ?? 0) >= server.maxSessions) {
       return { status: 429, reason: 'server-limit', message: `too many sessions for "${server.name}" (limit ${server.maxSessions})` };
@@ -157,8 +148,8 @@ export class Gateway {
   }
 
   private refuse(server: ServerConfig, refusal: Refusal): OpenResult {
-    this.runtime.metrics.rejectedSessions.inc({ server: server.name, reason: refusal.reason });
-    return { ok: false, status: refusal.status, message: refusal.message, retryAfterSeconds: this.runtime.global.retryAfterSeconds };
+    this.services.metrics.rejectedSessions.inc({ server: server.name, reason: refusal.reason });
+    return { ok: false, status: refusal.status, message: refusal.message, retryAfterSeconds: this.services.global.retryAfterSeconds };
   }
 
   /** Sessions count against the limits from the moment they are asked for, so that racing opens cannot overshoot. */
@@ -168,9 +159,9 @@ export class Gateway {
   }
 
   private forget(session: Session): void {
-    if (!this.sessions.delete(session.id)) return;
+    if (!this.byId.delete(session.id)) return;
     this.count(session.server.name, -1);
-    this.runtime.metrics.sessions.dec({ server: session.server.name, transport: session.transport });
+    this.services.metrics.sessions.dec({ server: session.server.name, transport: session.transport });
   }
 }
 

@@ -30,10 +30,6 @@ export class SseStream implements MessageSink {
     res.on('close', () => this.finish());
   }
 
-  get isOpen(): boolean {
-    return this.open;
-  }
-
   onClose(handler: () => void): void {
     if (this.open) this.closeHandlers.push(handler);
     else handler();

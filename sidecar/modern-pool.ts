@@ -1,35 +1,33 @@
 // 2026-07-28 clients have no session: their requests run on sessions the sidecar opens and keeps warm, one set per
 // server and user (the envFromHeaders values: a child holds one user's credentials). A 2025 child is initialized
 // as a client that can answer everything (sampling, elicitation, roots): what it then asks of a client that did not
-// declare the capability is answered -32021 to that client (legacy-bridge.ts). A call (tools/call, prompts/get,
+// declare the capability is answered -32021 to that client (modern-on-legacy-child.ts). A call (tools/call, prompts/get,
 // resources/read) takes a session with no other call in flight, opening one more when all are busy: over stdio
 // nothing says which request a log message or a request for the client belongs to, so one call per child at a
 // time is what ties them to it. At the session limit calls share the least busy session, and then a child's own
 // requests and log messages go to the oldest call in flight. A shared server has one child whatever the sessions.
-// Each session's child is probed once: a 2025 child is served through LegacyBridge, a 2026-07-28 one as it is.
+// Each session's child is probed once: a 2025 child is served through ModernOnLegacyChild, a 2026-07-28 one as it is.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ServerConfig } from './catalog.ts';
-import { LATEST_LEGACY_VERSION, MODERN_VERSION, refusedAsModernOnly, SIDECAR_INFO } from './eras.ts';
-import type { Gateway } from './gateway.ts';
+import { refusedAsModernOnly } from './eras.ts';
 import { identityOf } from './identity.ts';
 import { answerForClient, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
-import { LegacyBridge, RequestStates } from './legacy-bridge.ts';
-import { ModernPassthrough } from './modern-passthrough.ts';
-import { noReplies, type PostReply } from './replies.ts';
+import { ModernOnLegacyChild, RequestStates } from './modern-on-legacy-child.ts';
+import { ModernOnModernChild } from './modern-on-modern-child.ts';
+import type { ModernServing } from './modern-serving.ts';
+import { CLIENT_INFO, LATEST_LEGACY_VERSION, MODERN_VERSION } from './protocol.ts';
+import { noReplies } from './reply-sinks.ts';
 import type { MessageSink, Session } from './session.ts';
+import type { SessionRegistry } from './sessions.ts';
 
 /** Everything a 2025 client can answer: what a 2025 child serving 2026-07-28 clients is told its client can do. */
 const EVERY_CLIENT_CAPABILITY = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
 
-/** How a pooled session serves one 2026-07-28 request (per the era of its child). */
-export interface StatelessServer {
-  serve(message: JsonRpcMessage & { id: string | number; method: string }, reply: PostReply, headers: IncomingHttpHeaders): void;
-}
-
 interface Pooled {
   ok: true;
   session: Session;
-  server: StatelessServer;
+  /** How it serves a 2026-07-28 request, per the era of its child. */
+  server: ModernServing;
   /** Calls in flight (tools/call, prompts/get, resources/read). */
   calls: number;
 }
@@ -48,7 +46,7 @@ interface Refusal {
 }
 
 export type Lease =
-  | { ok: true; serve: StatelessServer['serve']; release(): void }
+  | { ok: true; serve: ModernServing['serve']; release(): void }
   | Refusal;
 
 /**
@@ -71,12 +69,12 @@ export class ChangeFeed implements MessageSink {
   }
 }
 
-export class StatelessPool {
+export class ModernPool {
   private readonly groups = new Map<string, Group>();
   private readonly states: RequestStates;
 
-  constructor(private readonly gateway: Gateway) {
-    this.states = new RequestStates(gateway.runtime.global.requestStateKey);
+  constructor(private readonly sessions: SessionRegistry) {
+    this.states = new RequestStates(sessions.services.global.requestStateKey);
   }
 
   /** A pooled session to serve one request on; a call holds it until its reply is over. */
@@ -156,29 +154,29 @@ export class StatelessPool {
 
   /** Opens a session and finds out which era its child speaks. */
   private async start(server: ServerConfig, headers: IncomingHttpHeaders): Promise<Pooled | Refusal> {
-    const opened = await this.gateway.open(server, 'stateless', headers);
+    const opened = await this.sessions.open(server, 'stateless', headers);
     if (!opened.ok) return opened;
     const { session } = opened;
     const feed = new ChangeFeed(session);
     session.standalone = feed;
-    const pooled = (statelessServer: StatelessServer): Pooled => ({ ok: true, session, server: statelessServer, calls: 0 });
-    // A shared child is always a 2025 one to its sessions (its upstream bridges a 2026-only child itself).
+    const pooled = (serving: ModernServing): Pooled => ({ ok: true, session, server: serving, calls: 0 });
+    // A shared child is always a 2025 one to its sessions (SharedChild bridges a 2026-only child itself).
     const dedicated = server.mode === 'session';
-    if (dedicated && server.protocol === MODERN_VERSION) return pooled(new ModernPassthrough(session));
+    if (dedicated && server.protocol === MODERN_VERSION) return pooled(new ModernOnModernChild(session));
     const reply = await session.request('initialize', {
       protocolVersion: LATEST_LEGACY_VERSION,
       capabilities: server.inputRequired === 'replay' ? EVERY_CLIENT_CAPABILITY : {},
-      clientInfo: SIDECAR_INFO,
+      clientInfo: CLIENT_INFO,
     });
     if (reply.error && dedicated && server.protocol === 'auto' && refusedAsModernOnly(reply)) {
       session.log.info('the child speaks 2026-07-28: serving 2026-07-28 clients as they are');
-      return pooled(new ModernPassthrough(session));
+      return pooled(new ModernOnModernChild(session));
     }
     if (reply.error) {
       session.end('initialize-failed');
       return {
         ok: false, status: 502, code: reply.error.code, message: `initialize failed: ${reply.error.message}`,
-        retryAfterSeconds: this.gateway.runtime.global.retryAfterSeconds,
+        retryAfterSeconds: this.sessions.services.global.retryAfterSeconds,
       };
     }
     session.notify('notifications/initialized');
@@ -187,7 +185,7 @@ export class StatelessPool {
     if (dedicated && (initialized.capabilities as { logging?: unknown } | undefined)?.logging !== undefined) {
       await session.request('logging/setLevel', { level: 'debug' });
     }
-    return pooled(new LegacyBridge(session, initialized, feed, this.states));
+    return pooled(new ModernOnLegacyChild(session, initialized, feed, this.states));
   }
 }
 

@@ -1,17 +1,18 @@
-// How the sidecar talks to one child. A 2025 peer (a session's client, the shared upstream) talks to a 2025
-// child as it is, and to a child that speaks only 2026-07-28 through ModernChild. Which one it is comes from
+// How the sidecar talks to one child. A 2025 peer (a session's client, a shared child) talks to a 2025
+// child as it is, and to a child that speaks only 2026-07-28 through LegacyOnModernChild. Which one it is comes from
 // the catalog's `protocol`, or ("auto") from the child's answer to the peer's initialize: a 2026-only server
 // refuses it naming the versions it speaks, and the same child is then spoken to in 2026-07-28.
-// A 2026-07-28 peer (the stateless pool) always talks to the child as it is; it bridges above, per request.
-import type { StdioChild } from './child.ts';
-import { MODERN_VERSION, refusedAsModernOnly, type ChildProtocol } from './eras.ts';
+// A 2026-07-28 peer (a session of the modern pool) always talks to the child as it is; it bridges above, per request.
+import { refusedAsModernOnly, type ChildProtocol } from './eras.ts';
 import { isRequest, isResponse, type JsonRpcMessage } from './jsonrpc.ts';
+import { LegacyOnModernChild, type PeerDelivery } from './legacy-on-modern-child.ts';
 import type { Logger } from './log.ts';
-import { ModernChild, type PeerDelivery } from './modern-child.ts';
+import { MODERN_VERSION } from './protocol.ts';
+import type { StdioChild } from './stdio-child.ts';
 
 export class ChildLink {
-  private modern: ModernChild | undefined;
-  /** The peer's initialize while the child's era is not known: replayed through ModernChild if refused. */
+  private modern: LegacyOnModernChild | undefined;
+  /** The peer's initialize while the child's era is not known: replayed through LegacyOnModernChild if refused. */
   private probe: JsonRpcMessage | undefined;
 
   constructor(private readonly child: StdioChild, private readonly protocol: ChildProtocol, private readonly legacyPeer: boolean,
@@ -43,7 +44,7 @@ export class ChildLink {
     this.modern?.close();
   }
 
-  private bridge(): ModernChild {
-    return new ModernChild((message) => this.child.send(message), this.toPeer, this.log);
+  private bridge(): LegacyOnModernChild {
+    return new LegacyOnModernChild((message) => this.child.send(message), this.toPeer, this.log);
   }
 }

@@ -3,6 +3,8 @@
 // decides on a header (a gateway, a load balancer) must see what runs: a server that reads the body refuses a
 // request whose headers are missing or disagree with it (HTTP 400, -32020 HeaderMismatch).
 import type { IncomingHttpHeaders } from 'node:http';
+import { header } from './http.ts';
+import { HEADER } from './protocol.ts';
 
 /** Which field of the body the Mcp-Name header mirrors, per method. */
 const NAME_FIELD: Record<string, string> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
@@ -19,14 +21,8 @@ export interface HeaderDeclaration {
   type: string;
 }
 
-/** The value of a request header (a repeated header counts as its first value, an empty one as none). */
-export function header(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return (Array.isArray(value) ? value[0] : value) || undefined;
-}
-
 /** A header value as sent, or decoded from the `=?base64?...?=` form; undefined when that form is broken. */
-export function decodeHeaderValue(value: string): string | undefined {
+function decodeHeaderValue(value: string): string | undefined {
   const encoded = BASE64_FORM.exec(value)?.[1];
   if (encoded === undefined) return value;
   if (!CANONICAL_BASE64.test(encoded)) return undefined;
@@ -39,12 +35,12 @@ export function decodeHeaderValue(value: string): string | undefined {
 
 /** What is wrong with the standard headers of a 2026-07-28 request, if anything. */
 export function standardHeaderMismatch(headers: IncomingHttpHeaders, method: string, params: Record<string, unknown>): string | undefined {
-  if (header(headers, 'mcp-protocol-version') === undefined) return 'the required MCP-Protocol-Version header is absent';
-  if (header(headers, 'mcp-method') === undefined) return 'the required Mcp-Method header is absent';
+  if (header(headers, HEADER.protocolVersion) === undefined) return 'the required MCP-Protocol-Version header is absent';
+  if (header(headers, HEADER.method) === undefined) return 'the required Mcp-Method header is absent';
   const field = NAME_FIELD[method];
   const body = field === undefined ? undefined : params[field];
   if (typeof body !== 'string') return undefined;
-  const given = header(headers, 'mcp-name');
+  const given = header(headers, HEADER.name);
   if (given === undefined) return `the body has ${field} "${body}" but the required Mcp-Name header is absent`;
   const decoded = decodeHeaderValue(given.trim());
   if (decoded === undefined) return 'the Mcp-Name header has an invalid base64 value';
@@ -81,7 +77,7 @@ export function paramHeaderMismatch(declarations: HeaderDeclaration[], args: unk
     const value = declaration.path.reduce<unknown>(
       (node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), args);
     if (value === undefined || value === null) continue;
-    const name = `mcp-param-${declaration.name.toLowerCase()}`;
+    const name = `${HEADER.paramPrefix}${declaration.name.toLowerCase()}`;
     const given = header(headers, name);
     if (given === undefined) return `the argument ${declaration.path.join('.')} has a value but the ${name} header is absent`;
     const decoded = decodeHeaderValue(given.trim());

@@ -1,14 +1,16 @@
 // The WebSocket transport at /servers/NAME/ws: one MCP session per connection, one JSON-RPC message
-// (or batch) per text frame. Sessions, limits and children are the gateway's, as for HTTP; the
+// (or batch) per text frame. Sessions, limits and children are the session registry's, as for HTTP; the
 // session ends whenever the socket closes, cleanly or not.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { GlobalConfig } from './catalog.ts';
+import type { Exchange } from './exchange.ts';
 import { parseMessages, sendRefusal, sendRpcError } from './http.ts';
-import { errorReply, ErrorCode, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
+import { errorReply, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
+import { ErrorCode, WEBSOCKET_SUBPROTOCOL } from './protocol.ts';
+import { throttle } from './ratelimit.ts';
 import type { MessageSink, Session } from './session.ts';
-import type { Exchange } from './streamable.ts';
 
 /** The raw connection of an HTTP request that asked for an upgrade. */
 export interface Upgrade {
@@ -16,27 +18,24 @@ export interface Upgrade {
   head: Buffer;
 }
 
-/** The subprotocol MCP WebSocket clients (the SDK's among them) ask for. */
-const SUBPROTOCOL = 'mcp';
-
 export function createSocketServer(global: GlobalConfig): WebSocketServer {
   return new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
     // Larger frames close the socket with 1009, as larger POST bodies get 413.
     maxPayload: global.maxBodyBytes,
-    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    handleProtocols: (offered) => (offered.has(WEBSOCKET_SUBPROTOCOL) ? WEBSOCKET_SUBPROTOCOL : false),
   });
 }
 
 /** Opens the session before the upgrade, so that a refusal is still an HTTP status (429, 503). */
 export async function openWebSocket(exchange: Exchange, upgrade: Upgrade | undefined, sockets: WebSocketServer,
   client: string): Promise<void> {
-  const { req, res, server, gateway } = exchange;
+  const { req, res, server, sessions } = exchange;
   if (!upgrade) {
     return sendRpcError(res, 426, 'this endpoint takes WebSocket connections', { headers: { upgrade: 'websocket' } });
   }
-  const opened = await gateway.open(server, 'ws', req.headers);
+  const opened = await sessions.open(server, 'ws', req.headers);
   if (!opened.ok) return sendRefusal(res, opened);
   const { session } = opened;
   // Covers every way out: a failed handshake, a client gone during the open, and any later close.
@@ -44,14 +43,14 @@ export async function openWebSocket(exchange: Exchange, upgrade: Upgrade | undef
   if (upgrade.socket.destroyed) return session.end('disconnected');
   res.detachSocket(upgrade.socket as Socket);
   sockets.handleUpgrade(req, upgrade.socket, upgrade.head, (ws) => {
-    gateway.runtime.metrics.httpRequests.inc({ server: server.name, endpoint: 'ws', method: 'GET', status: '101' });
+    sessions.services.metrics.httpRequests.inc({ server: server.name, endpoint: 'ws', method: 'GET', status: '101' });
     serve(exchange, ws, session, client);
   });
 }
 
 function serve(exchange: Exchange, ws: WebSocket, session: Session, client: string): void {
-  const { server, gateway } = exchange;
-  const { keepAliveIntervalMs, maxLineBytes } = gateway.runtime.global;
+  const { server, sessions } = exchange;
+  const { keepAliveIntervalMs, maxLineBytes } = sessions.services.global;
   const sink: MessageSink = {
     streaming: true,
     deliver: (message) => {
@@ -72,7 +71,7 @@ function serve(exchange: Exchange, ws: WebSocket, session: Session, client: stri
     if (isBinary) return ws.close(1003, 'JSON-RPC messages go in text frames');
     const parsed = parseMessages(toBuffer(data));
     if (!parsed.ok) return sink.deliver(errorReply(null, parsed.code, parsed.message));
-    const retryAfterSeconds = gateway.throttle(server, client, 'ws');
+    const retryAfterSeconds = throttle(sessions.services, server, client, 'ws');
     if (retryAfterSeconds === undefined) return session.dispatch(parsed.messages, sink);
     refuseFrame(parsed.messages, sink, retryAfterSeconds);
   });

@@ -1,20 +1,19 @@
 // A plain REST API over a server's tools, for callers that do not speak MCP:
 //   GET  /servers/NAME/tools        -> {"tools": [...]} (every page of tools/list)
 //   POST /servers/NAME/tools/TOOL   JSON arguments in -> the tools/call result out
-// Calls go through a warm pooled session of the gateway (one per server and set of envFromHeaders
-// credentials), so only the first call spawns; limits, idle timeout and lifecycle are the gateway's.
+// Calls go through a warm pooled session of the session registry (one per server and set of envFromHeaders
+// credentials), so only the first call spawns; limits, idle timeout and lifecycle are the registry's.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { ServerConfig } from './catalog.ts';
-import type { Gateway } from './gateway.ts';
-import { isJsonContent, readBody, sendJson, sendJsonError, sendStatus } from './http.ts';
+import type { Exchange } from './exchange.ts';
+import { isJsonContent, parseJson, readBody, sendJson, sendJsonError, sendStatus } from './http.ts';
 import { identityOf } from './identity.ts';
-import { answerForClient, ErrorCode, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
-import { noReplies } from './replies.ts';
+import { answerForClient, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
+import { ErrorCode, REST_CLIENT_INFO, REST_PROTOCOL_VERSION } from './protocol.ts';
+import { noReplies } from './reply-sinks.ts';
 import type { Session } from './session.ts';
-import type { Exchange } from './streamable.ts';
+import type { SessionRegistry } from './sessions.ts';
 
-const PROTOCOL_VERSION = '2025-06-18';
-const CLIENT_INFO = { name: 'mcp-sidecar-rest', version: '0.1.0' };
 /** A server that keeps handing out cursors is not followed forever. */
 const MAX_PAGES = 100;
 
@@ -46,10 +45,10 @@ export function statusForError(error: RpcError): number {
   }
 }
 
-export class ToolPool {
+export class RestPool {
   private readonly entries = new Map<string, PoolEntry>();
 
-  constructor(private readonly gateway: Gateway) {}
+  constructor(private readonly sessions: SessionRegistry) {}
 
   /** The warm session for this server and these credentials; opened (and initialized) on first use. */
   async acquire(server: ServerConfig, headers: IncomingHttpHeaders): Promise<Pooled> {
@@ -72,7 +71,7 @@ export class ToolPool {
   }
 
   private async open(server: ServerConfig, headers: IncomingHttpHeaders): Promise<Pooled> {
-    const opened = await this.gateway.open(server, 'rest', headers);
+    const opened = await this.sessions.open(server, 'rest', headers);
     if (!opened.ok) return opened;
     const { session } = opened;
     // Nobody is there to answer the child's own requests (sampling, roots...): refuse them at once.
@@ -82,7 +81,7 @@ export class ToolPool {
         if (isRequest(message)) session.dispatch([answerForClient(message, 'the REST API has no client to ask')], noReplies);
       },
     };
-    const reply = await session.request('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: CLIENT_INFO });
+    const reply = await session.request('initialize', { protocolVersion: REST_PROTOCOL_VERSION, capabilities: {}, clientInfo: REST_CLIENT_INFO });
     if (reply.error) {
       session.end('initialize-failed');
       return { ok: false, status: statusForError(reply.error), code: reply.error.code, message: `initialize failed: ${reply.error.message}` };
@@ -98,7 +97,7 @@ export class ToolPool {
   }
 }
 
-export async function handleTools(exchange: Exchange, pool: ToolPool, tool: string | undefined): Promise<void> {
+export async function handleTools(exchange: Exchange, pool: RestPool, tool: string | undefined): Promise<void> {
   const { req, res } = exchange;
   if (tool === undefined) {
     if (req.method !== 'GET') return sendStatus(res, 405, { allow: 'GET' });
@@ -108,7 +107,7 @@ export async function handleTools(exchange: Exchange, pool: ToolPool, tool: stri
   return callTool(exchange, pool, tool);
 }
 
-async function listTools(exchange: Exchange, pool: ToolPool): Promise<void> {
+async function listTools(exchange: Exchange, pool: RestPool): Promise<void> {
   const session = await pooledSession(exchange, pool);
   if (!session) return;
   const listed = await allTools(session);
@@ -116,7 +115,7 @@ async function listTools(exchange: Exchange, pool: ToolPool): Promise<void> {
   sendJson(exchange.res, 200, { tools: listed.tools });
 }
 
-async function callTool(exchange: Exchange, pool: ToolPool, tool: string): Promise<void> {
+async function callTool(exchange: Exchange, pool: RestPool, tool: string): Promise<void> {
   const args = await readArguments(exchange);
   if (!args) return;
   const session = await pooledSession(exchange, pool);
@@ -141,10 +140,10 @@ function toolErrorText(result: ToolResult): string {
 
 /** The JSON object of arguments; an empty body means none. Answers 415/413/400 itself. */
 async function readArguments(exchange: Exchange): Promise<Record<string, unknown> | undefined> {
-  const { req, res, gateway } = exchange;
-  const body = await readBody(req, gateway.runtime.global.maxBodyBytes);
+  const { req, res, sessions } = exchange;
+  const body = await readBody(req, sessions.services.global.maxBodyBytes);
   if (body === 'too-large') {
-    sendJsonError(res, 413, `request body over ${gateway.runtime.global.maxBodyBytes} bytes`, { headers: { connection: 'close' } });
+    sendJsonError(res, 413, `request body over ${sessions.services.global.maxBodyBytes} bytes`, { headers: { connection: 'close' } });
     return undefined;
   }
   if (body.length === 0) return {};
@@ -152,18 +151,13 @@ async function readArguments(exchange: Exchange): Promise<Record<string, unknown
     sendJsonError(res, 415, 'Content-Type must be application/json');
     return undefined;
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch {
-    value = undefined;
-  }
+  const value = parseJson(body)?.value;
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
   sendJsonError(res, 400, 'the body must be a JSON object of tool arguments');
   return undefined;
 }
 
-async function pooledSession(exchange: Exchange, pool: ToolPool): Promise<Session | undefined> {
+async function pooledSession(exchange: Exchange, pool: RestPool): Promise<Session | undefined> {
   const pooled = await pool.acquire(exchange.server, exchange.req.headers);
   if (pooled.ok) return pooled.session;
   const headers: OutgoingHttpHeaders = pooled.retryAfterSeconds === undefined ? {} : { 'retry-after': String(pooled.retryAfterSeconds) };
@@ -187,6 +181,6 @@ async function allTools(session: Session): Promise<{ tools: unknown[] } | { erro
 
 function sendRpcFailure(exchange: Exchange, error: RpcError): void {
   const status = statusForError(error);
-  const headers: OutgoingHttpHeaders = status === 503 ? { 'retry-after': String(exchange.gateway.runtime.global.retryAfterSeconds) } : {};
+  const headers: OutgoingHttpHeaders = status === 503 ? { 'retry-after': String(exchange.sessions.services.global.retryAfterSeconds) } : {};
   sendJsonError(exchange.res, status, error.message, { code: error.code, data: error.data, headers });
 }

@@ -1,34 +1,23 @@
 // The Streamable HTTP transport at /servers/NAME/mcp, for both eras: a POST whose body carries the 2026-07-28
-// envelope is served statelessly (stateless.ts); everything else is the 2025 transport with sessions.
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+// envelope is served statelessly (modern-request.ts); everything else is the 2025 transport with sessions.
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { classifyInboundRequest } from '@modelcontextprotocol/server';
-import type { ServerConfig } from './catalog.ts';
-import { isModernVersion, LEGACY_VERSIONS, MODERN_VERSION } from './eras.ts';
-import type { Gateway } from './gateway.ts';
-import { accepts, readMessages, sendJson, sendRefusal, sendRpcError, sendStatus } from './http.ts';
-import { header } from './mcp-headers.ts';
-import { ErrorCode, isRequest, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
-import { noReplies, PostReply, ReplyCollector } from './replies.ts';
+import { isModernVersion } from './eras.ts';
+import { sseOptions, type Exchange } from './exchange.ts';
+import { accepts, header, readMessages, sendJson, sendRefusal, sendRpcError, sendStatus } from './http.ts';
+import { isRequest, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
+import type { ModernPool } from './modern-pool.ts';
+import { serveModernRequest } from './modern-request.ts';
+import { ErrorCode, HEADER, LEGACY_VERSIONS, MODERN_VERSION } from './protocol.ts';
+import { noReplies, PostReply, ReplyCollector } from './reply-sinks.ts';
 import type { Session } from './session.ts';
-import { SseStream, type SseOptions } from './sse.ts';
-import { serveModern } from './stateless.ts';
-import type { StatelessPool } from './stateless-pool.ts';
+import { SseStream } from './sse-stream.ts';
 
-const SESSION_HEADER = 'mcp-session-id';
-
-/** One HTTP request for one catalog server. */
-export interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
-  server: ServerConfig;
-  gateway: Gateway;
-}
-
-export async function handleStreamable(exchange: Exchange, pool: StatelessPool): Promise<void> {
+export async function handleStreamable(exchange: Exchange, pool: ModernPool): Promise<void> {
   const { req, res } = exchange;
   if (req.method === 'POST') return post(exchange, pool);
   if (req.method !== 'GET' && req.method !== 'DELETE') return sendStatus(res, 405, { allow: 'GET, POST, DELETE' });
-  const version = header(req.headers, 'mcp-protocol-version');
+  const version = header(req.headers, HEADER.protocolVersion);
   if (unsupportedVersion(res, version, null)) return;
   // 2026-07-28 has no sessions, hence no GET stream and nothing to delete.
   if (version === MODERN_VERSION) return sendRpcError(res, 405, `${req.method} is not part of MCP ${MODERN_VERSION}`, { headers: { allow: 'POST' } });
@@ -44,33 +33,28 @@ function unsupportedVersion(res: ServerResponse, version: string | undefined, id
   return true;
 }
 
-export function sseOptions(gateway: Gateway, headers?: OutgoingHttpHeaders): SseOptions {
-  const { keepAliveIntervalMs, maxLineBytes } = gateway.runtime.global;
-  return { keepAliveIntervalMs, maxBufferedBytes: maxLineBytes * 2, headers };
-}
-
-async function post(exchange: Exchange, pool: StatelessPool): Promise<void> {
-  const { req, res, gateway } = exchange;
+async function post(exchange: Exchange, pool: ModernPool): Promise<void> {
+  const { req, res, sessions } = exchange;
   if (!accepts(req, 'application/json') && !accepts(req, 'text/event-stream')) {
     return sendRpcError(res, 406, 'Accept must include application/json or text/event-stream', { code: ErrorCode.invalidRequest });
   }
-  const parsed = await readMessages(req, res, gateway.runtime.global.maxBodyBytes);
+  const parsed = await readMessages(req, res, sessions.services.global.maxBodyBytes);
   if (!parsed) return;
   // The SDK's classifier decides the era from the body, with the protocol headers as a cross-check.
   const route = classifyInboundRequest({
     httpMethod: 'POST',
-    protocolVersionHeader: header(req.headers, 'mcp-protocol-version'),
-    mcpMethodHeader: header(req.headers, 'mcp-method'),
-    mcpNameHeader: header(req.headers, 'mcp-name'),
+    protocolVersionHeader: header(req.headers, HEADER.protocolVersion),
+    mcpMethodHeader: header(req.headers, HEADER.method),
+    mcpNameHeader: header(req.headers, HEADER.name),
     body: parsed.batch ? parsed.messages : parsed.messages[0],
   });
   const [first] = parsed.messages;
   const id = !parsed.batch && isRequest(first) ? first.id : null;
   if (route.kind === 'reject') return sendRpcError(res, route.httpStatus, route.message, { code: route.code, data: route.data, id });
-  if (route.kind === 'modern') return serveModern(exchange, route.message as JsonRpcMessage, pool);
-  if (unsupportedVersion(res, header(req.headers, 'mcp-protocol-version'), id)) return;
+  if (route.kind === 'modern') return serveModernRequest(exchange, route.message as JsonRpcMessage, pool);
+  if (unsupportedVersion(res, header(req.headers, HEADER.protocolVersion), id)) return;
   const initializing = parsed.messages.some((m) => m.method === 'initialize');
-  if (req.headers[SESSION_HEADER] === undefined) {
+  if (req.headers[HEADER.sessionId] === undefined) {
     if (!initializing) return sendRpcError(res, 400, 'Mcp-Session-Id header is required', { code: ErrorCode.invalidRequest });
     return initialize(exchange, parsed.messages);
   }
@@ -82,12 +66,12 @@ async function post(exchange: Exchange, pool: StatelessPool): Promise<void> {
 
 /** A new session: its id is issued only once the child has accepted initialize. */
 async function initialize(exchange: Exchange, messages: JsonRpcMessage[]): Promise<void> {
-  const { req, res, server, gateway } = exchange;
+  const { req, res, server, sessions } = exchange;
   const [message] = messages;
   if (messages.length !== 1 || !isRequest(message)) {
     return sendRpcError(res, 400, 'initialize must be sent alone', { code: ErrorCode.invalidRequest });
   }
-  const opened = await gateway.open(server, 'streamable', req.headers);
+  const opened = await sessions.open(server, 'streamable', req.headers);
   if (!opened.ok) return sendRefusal(res, opened, message.id);
   const { session } = opened;
   if (res.destroyed) return session.end('disconnected');
@@ -99,39 +83,39 @@ async function initialize(exchange: Exchange, messages: JsonRpcMessage[]): Promi
   const [reply] = await collector.done;
   answered = true;
   if (reply.error) session.end('initialize-failed');
-  writeReplies(exchange, [reply], reply.error ? {} : { [SESSION_HEADER]: session.id });
+  writeReplies(exchange, [reply], reply.error ? {} : { [HEADER.sessionId]: session.id });
 }
 
 async function relay(exchange: Exchange, session: Session, messages: JsonRpcMessage[], batch: boolean): Promise<void> {
-  const { req, res, gateway } = exchange;
+  const { req, res, sessions } = exchange;
   const requestIds = messages.filter(isRequest).map((m) => m.id);
   if (requestIds.length === 0) {
     session.dispatch(messages, noReplies);
     return sendStatus(res, 202);
   }
   session.dispatch(messages, new PostReply(res, {
-    requestIds, batch, json: accepts(req, 'application/json'), sse: accepts(req, 'text/event-stream'), sseOptions: sseOptions(gateway),
+    requestIds, batch, json: accepts(req, 'application/json'), sse: accepts(req, 'text/event-stream'), sseOptions: sseOptions(sessions),
   }));
 }
 
 /** JSON when the client takes it, otherwise the same reply as a short SSE stream. */
 function writeReplies(exchange: Exchange, replies: JsonRpcMessage[], headers: OutgoingHttpHeaders): void {
-  const { req, res, gateway } = exchange;
+  const { req, res, sessions } = exchange;
   if (res.destroyed) return;
   if (accepts(req, 'application/json')) return sendJson(res, 200, replies[0], headers);
-  const sse = new SseStream(res, sseOptions(gateway, headers));
+  const sse = new SseStream(res, sseOptions(sessions, headers));
   for (const reply of replies) sse.deliver(reply);
   sse.close();
 }
 
 /** The GET stream: messages from the child that answer no request of the client. */
 function openStandaloneStream(exchange: Exchange): void {
-  const { req, res, gateway } = exchange;
+  const { req, res, sessions } = exchange;
   if (!accepts(req, 'text/event-stream')) return sendRpcError(res, 406, 'Accept must include text/event-stream');
   const session = findSession(exchange);
   if (!session) return;
   if (session.standalone) return sendRpcError(res, 409, 'this session already has a GET stream', { code: ErrorCode.invalidRequest });
-  const sse = new SseStream(res, sseOptions(gateway));
+  const sse = new SseStream(res, sseOptions(sessions));
   session.standalone = sse;
   const release = session.holdStream(() => sse.close());
   sse.onClose(() => {
@@ -152,13 +136,13 @@ function deleteSession(exchange: Exchange): void {
  * 403 when the request's envFromHeaders headers are not the ones the session was opened with.
  */
 function findSession(exchange: Exchange): Session | undefined {
-  const { req, res, server, gateway } = exchange;
-  const id = req.headers[SESSION_HEADER];
+  const { req, res, server, sessions } = exchange;
+  const id = req.headers[HEADER.sessionId];
   if (typeof id !== 'string' || id === '') {
     sendRpcError(res, 400, 'Mcp-Session-Id header is required', { code: ErrorCode.invalidRequest });
     return undefined;
   }
-  const found = gateway.find(server, id, 'streamable', req.headers);
+  const found = sessions.find(server, id, 'streamable', req.headers);
   if (found.ok) return found.session;
   sendRpcError(res, found.status, found.message, { code: ErrorCode.invalidRequest });
   return undefined;

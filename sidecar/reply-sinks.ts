@@ -2,7 +2,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { idKey, isResponse, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
 import type { MessageSink } from './session.ts';
-import { SseStream, type SseOptions } from './sse.ts';
+import { SseStream, type SseOptions } from './sse-stream.ts';
 
 /** Waits for the replies to the given request ids; carries nothing else. */
 export class ReplyCollector implements MessageSink {

@@ -4,16 +4,17 @@
 // tool's schema is known, on the pooled session), then the request runs on a pooled session of the sidecar
 // (stateless-pool.ts) and its reply is JSON, or SSE when the server says something before the result. Closing the
 // response stream cancels the request.
-import { CALL_METHODS, envelopeOf, MODERN_VERSION } from './eras.ts';
+import { CALL_METHODS, envelopeOf } from './eras.ts';
+import { sseOptions, type Exchange } from './exchange.ts';
 import { accepts, sendRefusal, sendRpcError, sendStatus } from './http.ts';
-import { ErrorCode, isRequest, paramsOf, type JsonRpcMessage } from './jsonrpc.ts';
-import { standardHeaderMismatch } from './mcp-headers.ts';
-import { PostReply } from './replies.ts';
-import type { StatelessPool } from './stateless-pool.ts';
-import { sseOptions, type Exchange } from './streamable.ts';
+import { isRequest, paramsOf, type JsonRpcMessage } from './jsonrpc.ts';
+import { standardHeaderMismatch } from './modern-headers.ts';
+import type { ModernPool } from './modern-pool.ts';
+import { ErrorCode, MODERN_VERSION } from './protocol.ts';
+import { PostReply } from './reply-sinks.ts';
 
-export async function serveModern(exchange: Exchange, message: JsonRpcMessage, pool: StatelessPool): Promise<void> {
-  const { req, res, server, gateway } = exchange;
+export async function serveModernRequest(exchange: Exchange, message: JsonRpcMessage, pool: ModernPool): Promise<void> {
+  const { req, res, server, sessions } = exchange;
   const id = isRequest(message) ? message.id : null;
   const params = paramsOf(message);
   const { protocolVersion } = envelopeOf(params);
@@ -30,7 +31,7 @@ export async function serveModern(exchange: Exchange, message: JsonRpcMessage, p
   if (res.destroyed) return lease.release();
   const reply = new PostReply(res, {
     requestIds: [message.id], batch: false, json: accepts(req, 'application/json'), sse: accepts(req, 'text/event-stream'),
-    sseOptions: sseOptions(gateway), statusOf: ([answer]) => statusOf(answer),
+    sseOptions: sseOptions(sessions), statusOf: ([answer]) => statusOf(answer),
   });
   lease.serve(message, reply, req.headers);
 }

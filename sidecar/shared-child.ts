@@ -3,18 +3,19 @@
 // keeps what 2025 makes per session (the logging level, resource subscriptions) per session,
 // and restarts the child with exponential backoff when it dies.
 import type { ServerConfig } from './catalog.ts';
-import type { ExitInfo, StdioChild } from './child.ts';
-import { isLogLevel, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, logLevelAllows, moreVerbose, SIDECAR_INFO } from './eras.ts';
+import { ChildLink } from './child-link.ts';
+import { isLogLevel, logLevelAllows, moreVerbose } from './eras.ts';
 import {
-  answerForClient, errorReply, ErrorCode, idKey, isRequest, isResponse, paramsOf, progressToken, resultReply,
-  type JsonRpcId, type JsonRpcMessage,
+  answerForClient, errorReply, idKey, isRequest, isResponse, paramsOf, progressToken, resultReply, type JsonRpcId,
+  type JsonRpcMessage, type JsonRpcRequest,
 } from './jsonrpc.ts';
-import { ChildLink } from './link.ts';
 import type { Logger } from './log.ts';
-import type { Session, Upstream } from './session.ts';
-import { describeExit, launchChild, type Runtime } from './upstream.ts';
+import { CLIENT_INFO, ErrorCode, LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from './protocol.ts';
+import type { Services } from './services.ts';
+import type { ChildConnection, Session } from './session.ts';
+import { describeExit, launchChild, type ExitInfo, type StdioChild } from './stdio-child.ts';
 
-export type SharedState = 'starting' | 'ready' | 'restarting' | 'stopped';
+export type SharedChildState = 'starting' | 'ready' | 'restarting' | 'stopped';
 
 /** Why a shared child's own requests (sampling, elicitation, roots) are refused: the answer its child gets. */
 const UNROUTABLE = 'this server runs in mode "shared" (one process for every session), so a request it sends on its ' +
@@ -37,8 +38,8 @@ interface SessionState {
   subscriptions: Set<string>;
 }
 
-export class SharedUpstream implements Upstream {
-  state: SharedState = 'starting';
+export class SharedChild implements ChildConnection {
+  state: SharedChildState = 'starting';
   private child: StdioChild | undefined;
   private link: ChildLink | undefined;
   private initializeResult: Record<string, unknown> | undefined;
@@ -56,17 +57,13 @@ export class SharedUpstream implements Upstream {
   private readyWaiters = new Set<() => void>();
   private readonly log: Logger;
 
-  constructor(private readonly runtime: Runtime, private readonly server: ServerConfig) {
+  constructor(private readonly services: Services, private readonly server: ServerConfig) {
     this.delayMs = server.restart.initialDelayMs;
-    this.log = runtime.log.with({ server: server.name, mode: 'shared' });
-  }
-
-  get pid(): number | undefined {
-    return this.child?.pid;
+    this.log = services.log.with({ server: server.name, mode: 'shared' });
   }
 
   start(): void {
-    const child = launchChild(this.runtime, this.server, this.log, {}, (message) => link.fromChild(message));
+    const child = launchChild(this.services, this.server, this.log, {}, (message) => link.fromChild(message));
     const link = new ChildLink(child, this.server.protocol, true, (message, related) => this.fromChild(message, related), this.log);
     this.child = child;
     this.link = link;
@@ -77,11 +74,11 @@ export class SharedUpstream implements Upstream {
     this.timer = setTimeout(() => {
       this.log.warn('shared child did not answer initialize in time; stopping it');
       void child.stop('initialize-timeout');
-    }, this.runtime.global.initializeTimeoutMs);
+    }, this.services.global.initializeTimeoutMs);
     // No client capabilities: nothing the child could ask a client for can be routed to one (see UNROUTABLE).
     link.send({
       jsonrpc: '2.0', id, method: 'initialize',
-      params: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: SIDECAR_INFO },
+      params: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: CLIENT_INFO },
     });
   }
 
@@ -125,14 +122,14 @@ export class SharedUpstream implements Upstream {
     for (const uri of state.subscriptions) this.unsubscribeChild(uri);
   }
 
-  /** No more restarts; the gateway stops the child itself along with every other. */
+  /** No more restarts; the session registry stops the child itself along with every other. */
   stop(): void {
     this.state = 'stopped';
     clearTimeout(this.timer);
     this.wakeWaiters();
   }
 
-  private fromSession(session: Session, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+  private fromSession(session: Session, message: JsonRpcRequest): void {
     const state = this.sessions.get(session)!;
     const params = paramsOf(message);
     switch (message.method) {
@@ -157,7 +154,7 @@ export class SharedUpstream implements Upstream {
     this.forwardRequest(session, state, message);
   }
 
-  private forwardRequest(session: Session, state: SessionState, message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+  private forwardRequest(session: Session, state: SessionState, message: JsonRpcRequest): void {
     if (this.state !== 'ready' || !this.link) {
       return session.receive(errorReply(message.id, ErrorCode.serverUnavailable, `MCP server is ${this.state}`));
     }
@@ -306,7 +303,7 @@ export class SharedUpstream implements Upstream {
     clearTimeout(this.timer);
     this.link?.close();
     if (this.state === 'stopped') return;
-    const reason = describeExit(info, this.runtime.global.initializeTimeoutMs);
+    const reason = describeExit(info, this.services.global.initializeTimeoutMs);
     for (const session of this.sessions.keys()) session.failPending(`${reason}; restarting`);
     this.routes.clear();
     this.asks.clear();
@@ -317,7 +314,7 @@ export class SharedUpstream implements Upstream {
     if (Date.now() - child.startedAt > this.server.restart.maxDelayMs) this.delayMs = this.server.restart.initialDelayMs;
     this.log.warn('shared child will be restarted', { delayMs: this.delayMs });
     this.timer = setTimeout(() => {
-      this.runtime.metrics.restarts.inc({ server: this.server.name });
+      this.services.metrics.restarts.inc({ server: this.server.name });
       this.start();
     }, this.delayMs);
     this.delayMs = Math.min(this.delayMs * 2, this.server.restart.maxDelayMs);

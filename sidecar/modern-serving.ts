@@ -5,25 +5,23 @@
 // schema asks for (the tool list is fetched once per pooled session, again when a tool is not in it).
 import type { IncomingHttpHeaders } from 'node:http';
 import { metaOf } from './eras.ts';
-import { errorReply, ErrorCode, paramsOf, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
-import { headerDeclarations, paramHeaderMismatch, type HeaderDeclaration } from './mcp-headers.ts';
-import type { PostReply } from './replies.ts';
+import { errorReply, paramsOf, type JsonRpcMessage, type JsonRpcRequest } from './jsonrpc.ts';
+import { headerDeclarations, paramHeaderMismatch, type HeaderDeclaration } from './modern-headers.ts';
+import { ErrorCode } from './protocol.ts';
+import type { PostReply } from './reply-sinks.ts';
 import type { Session } from './session.ts';
-import type { StatelessServer } from './stateless-pool.ts';
-
-export type ClientRequest = JsonRpcMessage & { id: JsonRpcId; method: string };
 
 /** A server that keeps handing out cursors is not followed forever. */
 const MAX_TOOL_PAGES = 100;
 
-export abstract class PooledServer implements StatelessServer {
+export abstract class ModernServing {
   private nextId = 1;
   /** Tool name -> its x-mcp-header marks, from the child's tool list. */
   private toolHeaders: Map<string, HeaderDeclaration[]> | undefined;
 
   constructor(protected readonly session: Session) {}
 
-  serve(message: ClientRequest, reply: PostReply, headers: IncomingHttpHeaders): void {
+  serve(message: JsonRpcRequest, reply: PostReply, headers: IncomingHttpHeaders): void {
     if (message.method !== 'tools/call') return this.handle(message, reply);
     void this.paramHeaderMismatch(message, headers).then((mismatch) => {
       if (mismatch) return reply.deliver(errorReply(message.id, ErrorCode.headerMismatch, `header mismatch: ${mismatch}`));
@@ -32,10 +30,10 @@ export abstract class PooledServer implements StatelessServer {
   }
 
   /** Serves one request (its headers checked). */
-  protected abstract handle(message: ClientRequest, reply: PostReply): void;
+  protected abstract handle(message: JsonRpcRequest, reply: PostReply): void;
 
   /** The params of the sidecar's own tools/list for a client's request (a 2026-07-28 child needs the envelope). */
-  protected abstract toolListParams(params: Record<string, unknown>, message: ClientRequest): Record<string, unknown>;
+  protected abstract toolListParams(params: Record<string, unknown>, message: JsonRpcRequest): Record<string, unknown>;
 
   /** The child's tool list changed: the marks are read again when next needed. */
   protected forgetTools(): void {
@@ -46,7 +44,7 @@ export abstract class PooledServer implements StatelessServer {
    * Sends `message` with `params` to the child; everything the child says about it but progress goes to
    * `onMessage`. Returns the id it has on the session.
    */
-  protected forward(message: ClientRequest, params: Record<string, unknown>, reply: PostReply,
+  protected forward(message: JsonRpcRequest, params: Record<string, unknown>, reply: PostReply,
     onMessage: (message: JsonRpcMessage) => void): string {
     const childId = `request-${this.nextId++}`;
     const token = metaOf(paramsOf(message)).progressToken;
@@ -65,14 +63,14 @@ export abstract class PooledServer implements StatelessServer {
     return childId;
   }
 
-  private async paramHeaderMismatch(message: ClientRequest, headers: IncomingHttpHeaders): Promise<string | undefined> {
+  private async paramHeaderMismatch(message: JsonRpcRequest, headers: IncomingHttpHeaders): Promise<string | undefined> {
     const { name, arguments: args } = paramsOf(message);
     if (typeof name !== 'string') return undefined;
     if (!this.toolHeaders?.has(name)) this.toolHeaders = await this.readToolHeaders(message);
     return paramHeaderMismatch(this.toolHeaders.get(name) ?? [], args, headers);
   }
 
-  private async readToolHeaders(message: ClientRequest): Promise<Map<string, HeaderDeclaration[]>> {
+  private async readToolHeaders(message: JsonRpcRequest): Promise<Map<string, HeaderDeclaration[]>> {
     const marks = new Map<string, HeaderDeclaration[]>();
     let cursor: unknown;
     for (let page = 0; page < MAX_TOOL_PAGES; page++) {

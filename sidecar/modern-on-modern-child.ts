@@ -1,16 +1,19 @@
 // A 2026-07-28 request for a child that speaks 2026-07-28: it goes as it is, under the pooled session's id and
 // progress token; a listen's notifications carry the listen's id, which goes back to the client's.
-import { envelopeOf, META, metaOf, withEnvelope } from './eras.ts';
-import { errorReply, ErrorCode, isRequest, isResponse, paramsOf, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
-import { PooledServer, type ClientRequest } from './pooled-server.ts';
-import { noReplies, type PostReply } from './replies.ts';
+import { envelopeOf, metaOf, withEnvelope } from './eras.ts';
+import {
+  errorReply, isRequest, isResponse, paramsOf, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest,
+} from './jsonrpc.ts';
+import { ModernServing } from './modern-serving.ts';
+import { ErrorCode, META } from './protocol.ts';
+import { noReplies, type PostReply } from './reply-sinks.ts';
 
-export class ModernPassthrough extends PooledServer {
-  protected toolListParams(params: Record<string, unknown>, message: ClientRequest): Record<string, unknown> {
+export class ModernOnModernChild extends ModernServing {
+  protected toolListParams(params: Record<string, unknown>, message: JsonRpcRequest): Record<string, unknown> {
     return withEnvelope(params, { ...envelopeOf(paramsOf(message)), logLevel: undefined });
   }
 
-  protected handle(message: ClientRequest, reply: PostReply): void {
+  protected handle(message: JsonRpcRequest, reply: PostReply): void {
     const childId = this.forward(message, paramsOf(message), reply, (answer) => {
       if (isRequest(answer)) {
         this.session.dispatch([errorReply(answer.id, ErrorCode.methodNotFound,

@@ -1,12 +1,14 @@
 // One stdio MCP server process: spawned in its own process group, framed line by line, and ended
 // by signalling the whole group (SIGTERM, then SIGKILL after a grace period) so that grandchildren
-// started through npx/uvx/shells die with it.
+// started through npx/uvx/shells die with it. `launchChild` starts one counted in the metrics and among the
+// children that shutdown waits for.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServerConfig } from './catalog.ts';
 import { isMessage, type JsonRpcMessage } from './jsonrpc.ts';
 import { LineSplitter } from './lines.ts';
 import type { Logger } from './log.ts';
+import type { Services } from './services.ts';
 
 /** Variables a child may inherit from the sidecar; everything else (secrets included) stays behind. */
 const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'SHELL', 'TMPDIR', 'TZ'];
@@ -34,7 +36,7 @@ export interface ChildOptions {
   onMessage(message: JsonRpcMessage): void;
 }
 
-export function childEnvironment(server: ServerConfig, sessionEnv: Record<string, string>): Record<string, string> {
+function childEnvironment(server: ServerConfig, sessionEnv: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of INHERITED_ENV) {
     const value = process.env[name];
@@ -56,6 +58,8 @@ export class StdioChild {
   private finished = false;
   private killTimer: NodeJS.Timeout | undefined;
   private killed = false;
+  /** stdin is corked until the next setImmediate. */
+  private corked = false;
   private resolveExited!: (info: ExitInfo) => void;
   private resolveEnded!: (info: ExitInfo) => void;
 
@@ -84,10 +88,21 @@ export class StdioChild {
     return this.process.exitCode === null && this.process.signalCode === null && this.process.pid !== undefined;
   }
 
-  /** Writes one message; a child that stops reading its stdin is treated as misbehaving. */
+  /**
+   * Writes one message; a child that stops reading its stdin is treated as misbehaving. Writes are corked until
+   * the event loop has run the I/O callbacks due now, so that the messages of many requests go in one write.
+   */
   send(message: JsonRpcMessage): void {
     const stdin = this.process.stdin!;
     if (!stdin.writable) return;
+    if (!this.corked) {
+      this.corked = true;
+      stdin.cork();
+      setImmediate(() => {
+        this.corked = false;
+        stdin.uncork();
+      });
+    }
     stdin.write(JSON.stringify(message) + '\n');
     if (stdin.writableLength > this.options.maxLineBytes * 2) {
       this.log.warn('child is not reading its stdin; stopping it', { buffered: stdin.writableLength });
@@ -194,5 +209,34 @@ export class StdioChild {
     } catch {
       return false; // ESRCH: the group is already empty
     }
+  }
+}
+
+/** Starts a child for `server`, counted in the metrics and among the children that shutdown waits for. */
+export function launchChild(services: Services, server: ServerConfig, log: Logger, sessionEnv: Record<string, string>,
+  onMessage: (message: JsonRpcMessage) => void): StdioChild {
+  const child = new StdioChild({
+    server, sessionEnv, log, onMessage, maxLineBytes: services.global.maxLineBytes, gracePeriodMs: services.global.gracePeriodMs,
+  });
+  services.children.add(child);
+  void child.ended.then(() => services.children.delete(child));
+  const labels = { server: server.name };
+  services.metrics.spawns.inc(labels);
+  if (child.pid !== undefined) services.metrics.children.inc(labels);
+  log.info('child started', { pid: child.pid, command: server.command });
+  void child.exited.then((info) => {
+    if (child.pid !== undefined) services.metrics.children.dec(labels);
+    services.metrics.exits.inc({ ...labels, reason: info.reason });
+  });
+  return child;
+}
+
+/** The error text in-flight requests get when their child is gone. */
+export function describeExit(info: ExitInfo, initializeTimeoutMs: number): string {
+  switch (info.reason) {
+    case 'crashed': return `MCP server process exited (code ${info.code}, signal ${info.signal})`;
+    case 'spawn-error': return 'MCP server process could not be started';
+    case 'initialize-timeout': return `MCP server did not answer initialize within ${initializeTimeoutMs} ms`;
+    default: return `MCP server process stopped (${info.reason})`;
   }
 }

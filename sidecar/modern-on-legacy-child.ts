@@ -17,16 +17,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequestStateCodec, type RequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
 import {
-  CALL_METHODS, canonicalJson, declares, envelopeOf, logLevelAllows, META, metaOf, modernError, modernResult, MODERN_VERSION,
+  CALL_METHODS, canonicalJson, declares, envelopeOf, logLevelAllows, metaOf, modernError, modernResult,
   requiredCapabilities, withoutEnvelope, type Envelope,
 } from './eras.ts';
 import {
-  errorReply, ErrorCode, isRequest, isResponse, paramsOf, resultReply, type JsonRpcId, type JsonRpcMessage,
+  errorReply, isRequest, isResponse, paramsOf, resultReply, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest,
 } from './jsonrpc.ts';
-import { PooledServer, type ClientRequest } from './pooled-server.ts';
-import { noReplies, type PostReply } from './replies.ts';
+import type { ChangeFeed } from './modern-pool.ts';
+import { ModernServing } from './modern-serving.ts';
+import { ErrorCode, META, MODERN_VERSION } from './protocol.ts';
+import { noReplies, type PostReply } from './reply-sinks.ts';
 import type { Session } from './session.ts';
-import type { ChangeFeed } from './stateless-pool.ts';
 
 const REQUEST_STATE_TTL_SECONDS = 600;
 /**
@@ -105,7 +106,7 @@ class Replay {
   }
 }
 
-export class LegacyBridge extends PooledServer {
+export class ModernOnLegacyChild extends ModernServing {
   private readonly capabilities: Record<string, Record<string, unknown> | undefined>;
   private readonly serverInfo: unknown;
   /** Resource URI -> listens on it (the child is subscribed while there is one). */
@@ -125,7 +126,7 @@ export class LegacyBridge extends PooledServer {
     return params;
   }
 
-  protected handle(message: ClientRequest, reply: PostReply): void {
+  protected handle(message: JsonRpcRequest, reply: PostReply): void {
     switch (message.method) {
       case 'server/discover': return reply.deliver(resultReply(message.id, this.discovery()));
       case 'subscriptions/listen': return this.listen(message, reply);
@@ -144,7 +145,7 @@ export class LegacyBridge extends PooledServer {
     }, this.serverInfo);
   }
 
-  private async call(message: ClientRequest, reply: PostReply): Promise<void> {
+  private async call(message: JsonRpcRequest, reply: PostReply): Promise<void> {
     const params = paramsOf(message);
     const envelope = envelopeOf(params);
     const { inputResponses, requestState, ...sent } = withoutEnvelope(params);
@@ -176,7 +177,7 @@ export class LegacyBridge extends PooledServer {
   }
 
   /** The child asks the client something while it serves a call: answered from earlier rounds, or asked now. */
-  private childAsks(call: CallContext, request: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+  private childAsks(call: CallContext, request: JsonRpcRequest): void {
     if (request.method === 'ping') return this.answerChild(resultReply(request.id, {}));
     const { _meta, ...asked } = paramsOf(request);
     const required = requiredCapabilities(request.method, asked);
@@ -238,7 +239,7 @@ export class LegacyBridge extends PooledServer {
     return undefined;
   }
 
-  private listen(message: ClientRequest, reply: PostReply): void {
+  private listen(message: JsonRpcRequest, reply: PostReply): void {
     const filter = paramsOf(message).notifications;
     if (typeof filter !== 'object' || filter === null) {
       return reply.deliver(errorReply(message.id, ErrorCode.invalidParams, "Invalid params: 'notifications' is required"));
@@ -302,7 +303,7 @@ export class LegacyBridge extends PooledServer {
 }
 
 interface CallContext {
-  message: ClientRequest;
+  message: JsonRpcRequest;
   reply: PostReply;
   envelope: Envelope;
   replay: Replay;

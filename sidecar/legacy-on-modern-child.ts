@@ -1,15 +1,15 @@
-// A child that speaks only 2026-07-28, presented to one 2025 peer (a session's client, or the shared upstream
+// A child that speaks only 2026-07-28, presented to one 2025 peer (a session's client, or the shared child
 // that multiplexes many). The sidecar answers what 2026-07-28 removed (initialize from server/discover, ping,
 // logging/setLevel), puts the envelope on every request, turns resources/subscribe and the unsolicited list
 // changes of 2025 into subscriptions/listen, and fulfils `input_required` results the 2025 way: it sends the
 // peer the requests they contain, then retries the call with the answers (and the child's requestState).
+import { legacyResult, metaOf, withEnvelope, type Envelope } from './eras.ts';
 import {
-  legacyResult, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, META, metaOf, MODERN_VERSION, SIDECAR_INFO, withEnvelope, type Envelope,
-} from './eras.ts';
-import {
-  errorReply, ErrorCode, idKey, isRequest, isResponse, paramsOf, resultReply, type JsonRpcId, type JsonRpcMessage,
+  errorReply, idKey, isRequest, isResponse, paramsOf, resultReply, type JsonRpcId, type JsonRpcMessage,
+  type JsonRpcRequest,
 } from './jsonrpc.ts';
 import type { Logger } from './log.ts';
+import { CLIENT_INFO, ErrorCode, LATEST_LEGACY_VERSION, LEGACY_VERSIONS, META, MODERN_VERSION } from './protocol.ts';
 
 /** A call that keeps asking for input this many times is given up (a loop between child and client). */
 const MAX_INPUT_ROUNDS = 16;
@@ -35,10 +35,10 @@ type Outstanding =
   | { kind: 'discover'; peerId: JsonRpcId; requested: unknown }
   | { kind: 'listen'; target: string; answer?: JsonRpcId };
 
-export class ModernChild {
+export class LegacyOnModernChild {
   private nextId = 1;
   private nextAsk = 1;
-  private envelope: Envelope = { protocolVersion: MODERN_VERSION, clientCapabilities: {}, clientInfo: SIDECAR_INFO };
+  private envelope: Envelope = { protocolVersion: MODERN_VERSION, clientCapabilities: {}, clientInfo: CLIENT_INFO };
   private logLevel: string | undefined;
   private capabilities: Record<string, Record<string, unknown> | undefined> = {};
   private readonly outstanding = new Map<number, Outstanding>();
@@ -84,7 +84,7 @@ export class ModernChild {
     this.asks.clear();
   }
 
-  private request(message: JsonRpcMessage & { id: JsonRpcId; method: string }): void {
+  private request(message: JsonRpcRequest): void {
     const params = paramsOf(message);
     switch (message.method) {
       case 'initialize': return this.initialize(message.id, params);
@@ -107,7 +107,7 @@ export class ModernChild {
     this.envelope = {
       protocolVersion: MODERN_VERSION,
       clientCapabilities: (params.capabilities as Record<string, unknown> | undefined) ?? {},
-      clientInfo: (params.clientInfo as Record<string, unknown> | undefined) ?? SIDECAR_INFO,
+      clientInfo: (params.clientInfo as Record<string, unknown> | undefined) ?? CLIENT_INFO,
     };
     this.send({ kind: 'discover', peerId, requested: params.protocolVersion }, 'server/discover', {});
   }
