@@ -3,28 +3,24 @@
 // client become input_required by replay; 2025 clients on a child that speaks only 2026-07-28, whose input_required
 // results become 2025 requests; 2026-07-28 clients on that child, as they are; and the 2026-07-28 wire rules.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { Client as ModernClient } from '@modelcontextprotocol/client';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
-  CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
+  LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
-  connect, connectModern, dualEraServer, EVERYTHING, post, sseData, startTestSidecar, toolText, waitFor, type Negotiation,
+  connect, connectModern, dualEraServer, EVERYTHING, post, sseData, scratchFiles, startTestSidecar, toolText, waitFor, type Negotiation,
   type TestSidecar,
 } from './helpers.ts';
+import { allText, answering, answeringModern, CLIENT_CAPABILITIES } from './answering.ts';
 
 const HOOK = { timeout: 30_000 };
 const TEST = { timeout: 60_000 };
 const WAIT_MS = 20_000;
 const MODERN = '2026-07-28';
 const PINNED: Negotiation = { pin: MODERN };
-const CLIENT_CAPABILITIES = { sampling: {}, elicitation: {}, roots: {} };
-const workDir = mkdtempSync(join(tmpdir(), 'sidecar-eras-'));
+const scratch = scratchFiles('sidecar-eras-');
 let sidecar: TestSidecar;
 
 before(async () => {
@@ -44,39 +40,29 @@ before(async () => {
 
 after(async () => {
   await sidecar.close();
-  rmSync(workDir, { recursive: true, force: true });
+  scratch.remove();
 }, HOOK);
 
 const url = (server: string) => `${sidecar.url}/servers/${server}/mcp`;
-let fileCount = 0;
-const tempFile = (name: string) => join(workDir, `${name}-${++fileCount}`);
-const allText = (result: unknown) => (result as { content: Array<{ text?: string }> }).content.map((part) => part.text ?? '').join('\n');
+const tempFile = scratch.file;
 
-/** Answers as a user and a model would, and counts what it was asked. */
-function answeringModern(asked: string[] = []) {
-  return (client: ModernClient) => {
-    client.setRequestHandler('elicitation/create', async (request) => {
-      asked.push(`elicitation: ${request.params.message}`);
-      return { action: 'accept', content: { name: 'Ada', value: `answer to ${request.params.message}` } };
-    });
-    client.setRequestHandler('sampling/createMessage', async () => {
-      asked.push('sampling');
-      return { role: 'assistant', content: { type: 'text', text: 'a sampled reply' }, model: 'test-model' };
-    });
-    client.setRequestHandler('roots/list', async () => {
-      asked.push('roots');
-      return { roots: [{ uri: 'file:///work/project', name: 'project' }] };
-    });
-  };
+/**
+ * Calls the fixture's progress-then-wait, which holds its result until the client has seen its progress (it waits for
+ * the file the progress handler writes): progress is shown to arrive before the result, with no sleeps.
+ */
+async function progressThenWait(client: Awaited<ReturnType<typeof connectModern>>) {
+  const releaseFile = tempFile('release');
+  const progress: number[] = [];
+  const result = await client.callTool({ name: 'progress-then-wait', arguments: { releaseFile } }, {
+    onprogress: (update) => {
+      progress.push(update.progress);
+      writeFileSync(releaseFile, 'seen');
+    },
+  });
+  return { text: toolText(result), progress };
 }
 
-function answering(client: Client): void {
-  client.setRequestHandler(ElicitRequestSchema, async (request) =>
-    ({ action: 'accept', content: { name: 'Ada', value: `answer to ${request.params.message}` } }));
-  client.setRequestHandler(CreateMessageRequestSchema, async () =>
-    ({ role: 'assistant', content: { type: 'text', text: 'a sampled reply' }, model: 'test-model' }));
-  client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
-}
+
 
 const modernClient = (server: string, negotiation: Negotiation = PINNED, asked?: string[], headers?: Record<string, string>) =>
   connectModern(url(server), { negotiation, capabilities: CLIENT_CAPABILITIES, prepare: answeringModern(asked), headers });
@@ -115,16 +101,7 @@ test('SDK 2.x (2026-07-28) on a 2025 child: questions in several rounds, roots, 
   assert.deepEqual(asked, ['elicitation: Your name?', 'elicitation: Your colour?']);
   assert.equal(toolText(await client.callTool({ name: 'roots', arguments: {} })), 'file:///work/project');
   assert.equal(toolText(await client.callTool({ name: 'sample', arguments: { prompt: 'hi' } })), 'model said: a sampled reply');
-  const releaseFile = tempFile('release');
-  const progress: number[] = [];
-  const result = await client.callTool({ name: 'progress-then-wait', arguments: { releaseFile } }, {
-    onprogress: (update) => {
-      progress.push(update.progress);
-      writeFileSync(releaseFile, 'seen');
-    },
-  });
-  assert.equal(toolText(result), 'released');
-  assert.deepEqual(progress, [1]);
+  assert.deepEqual(await progressThenWait(client), { text: 'released', progress: [1] });
 });
 
 test('SDK 2.x (2026-07-28) on a 2025 child: log messages at the level of the request\'s envelope, none without one', TEST, async () => {
@@ -166,19 +143,8 @@ test('a 2026-07-28 client that closes its response stream cancels the call on th
 test('concurrent 2026-07-28 calls run on children of their own, each with its own progress', TEST, async () => {
   const client = await modernClient('users', PINNED, undefined, { 'x-user-token': 'concurrent' });
   const started = sidecar.logs.filter((record) => record.msg === 'child started' && record.server === 'users').length;
-  const call = async () => {
-    const releaseFile = tempFile('release');
-    const progress: number[] = [];
-    const result = await client.callTool({ name: 'progress-then-wait', arguments: { releaseFile } }, {
-      onprogress: (update) => {
-        progress.push(update.progress);
-        writeFileSync(releaseFile, 'seen');
-      },
-    });
-    return { text: toolText(result), progress };
-  };
   // Both wait for their own progress to be seen: on one child, a log message or question could not tell them apart.
-  assert.deepEqual(await Promise.all([call(), call()]), [{ text: 'released', progress: [1] }, { text: 'released', progress: [1] }]);
+  assert.deepEqual(await Promise.all([progressThenWait(client), progressThenWait(client)]), [{ text: 'released', progress: [1] }, { text: 'released', progress: [1] }]);
   const spawned = sidecar.logs.filter((record) => record.msg === 'child started' && record.server === 'users').length - started;
   assert.equal(spawned, 1, 'the second call in flight got a child of its own (the first took the one connect had opened)');
 });

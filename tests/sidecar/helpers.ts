@@ -1,5 +1,7 @@
 // Shared by the sidecar tests: start a sidecar on an ephemeral port, connect SDK clients, and
 // look at real processes through /proc rather than trusting the sidecar's own counters.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -210,4 +212,22 @@ export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator
       if (data) yield data;
     }
   }
+}
+
+/** A directory for one test file's scratch files: `file(name)` names a new one in it, `remove()` removes them all. */
+export function scratchFiles(prefix: string) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let count = 0;
+  return {
+    file: (name: string) => join(dir, `${name}-${++count}`),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Ends a test file: its clients and sockets, then the sidecar; no child may outlive them. */
+export async function closeAll(sidecar: TestSidecar, clients: Client[], sockets: WebSocket[]): Promise<void> {
+  await Promise.allSettled(clients.map((client) => client.close()));
+  for (const ws of sockets) ws.terminate();
+  await sidecar.close();
+  if (leftovers(process.pid).length > 0) throw new Error(`children left after close: ${JSON.stringify(leftovers(process.pid))}`);
 }

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { WebSocket } from 'ws';
 import {
-  connect, echoServer, EVERYTHING, initializeRequest, isAlive, leftovers, openSocket, post, rpc, sseData, startTestSidecar, toolText,
+  closeAll, connect, echoServer, EVERYTHING, initializeRequest, isAlive, leftovers, openSocket, post, rpc, sseData, startTestSidecar, toolText,
   waitFor, wsUrl, type TestSidecar,
 } from './helpers.ts';
 
@@ -36,12 +36,7 @@ before(async () => {
   });
 }, HOOK);
 
-after(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  for (const ws of sockets) ws.terminate();
-  await sidecar.close();
-  assert.deepEqual(leftovers(process.pid), [], 'children left after close');
-}, HOOK);
+after(() => closeAll(sidecar, clients, sockets), HOOK);
 
 const endpoint = (server: string, path = 'mcp') => `${sidecar.url}/servers/${server}/${path}`;
 

@@ -3,26 +3,23 @@
 // and log messages on the call's SSE stream before its result, the GET stream, logging/setLevel and resource
 // subscriptions per session, cancellation, and what a shared child cannot route answered with a clear error.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import type { Client as ModernClient } from '@modelcontextprotocol/client';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import {
-  CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, LoggingMessageNotificationSchema,
+  LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
-  connect, connectModern, dualEraServer, EVERYTHING, initializeRequest, post, sseData, startTestSidecar, toolText, waitFor,
+  connect, connectModern, dualEraServer, EVERYTHING, initializeRequest, post, sseData, scratchFiles, startTestSidecar, toolText, waitFor,
   type TestSidecar,
 } from './helpers.ts';
+import { allText, answering, answeringModern, CLIENT_CAPABILITIES } from './answering.ts';
 
 const HOOK = { timeout: 30_000 };
 const TEST = { timeout: 60_000 };
 const WAIT_MS = 20_000;
-const CLIENT_CAPABILITIES = { sampling: {}, elicitation: {}, roots: {} };
-const workDir = mkdtempSync(join(tmpdir(), 'sidecar-features-'));
+const scratch = scratchFiles('sidecar-features-');
 let sidecar: TestSidecar;
 
 before(async () => {
@@ -39,32 +36,14 @@ before(async () => {
 
 after(async () => {
   await sidecar.close();
-  rmSync(workDir, { recursive: true, force: true });
+  scratch.remove();
 }, HOOK);
 
 const url = (server: string) => `${sidecar.url}/servers/${server}/mcp`;
-let fileCount = 0;
-const tempFile = (name: string) => join(workDir, `${name}-${++fileCount}`);
+const tempFile = scratch.file;
 
-/** A 1.x client that answers the server's questions like a user and a model would. */
-function answering(client: Client): void {
-  client.setRequestHandler(ElicitRequestSchema, async (request) =>
-    ({ action: 'accept', content: { name: 'Ada', value: `answer to ${request.params.message}` } }));
-  client.setRequestHandler(CreateMessageRequestSchema, async () =>
-    ({ role: 'assistant', content: { type: 'text', text: 'a sampled reply' }, model: 'test-model' }));
-  client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
-}
 
-/** The same for a 2.x client. */
-function answeringModern(client: ModernClient): void {
-  client.setRequestHandler('elicitation/create', async (request) =>
-    ({ action: 'accept', content: { name: 'Ada', value: `answer to ${request.params.message}` } }));
-  client.setRequestHandler('sampling/createMessage', async () =>
-    ({ role: 'assistant', content: { type: 'text', text: 'a sampled reply' }, model: 'test-model' }));
-  client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
-}
 
-const allText = (result: unknown) => (result as { content: Array<{ text?: string }> }).content.map((part) => part.text ?? '').join('\n');
 
 /** A 2025 session opened by hand; resolves with its id. */
 async function openRaw(server: string): Promise<string> {
@@ -120,7 +99,7 @@ test('SDK 1.x client: server-everything\'s sampling, elicitation and roots reque
 });
 
 test('SDK 2.x client (2025 handshake): the same requests of a per-session child, through its handlers', TEST, async () => {
-  const client = await connectModern(url('everything'), { negotiation: 'legacy', capabilities: CLIENT_CAPABILITIES, prepare: answeringModern });
+  const client = await connectModern(url('everything'), { negotiation: 'legacy', capabilities: CLIENT_CAPABILITIES, prepare: answeringModern() });
   assert.match(allText(await client.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hello', maxTokens: 10 } })), /a sampled reply/);
   assert.match(allText(await client.callTool({ name: 'trigger-elicitation-request', arguments: {} })), /Name: Ada/);
   await client.close();

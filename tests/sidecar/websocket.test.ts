@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { WebSocket } from 'ws';
 import {
-  connect, echoServer, EVERYTHING, FIXTURES, groupMembers, initializeRequest, leftovers, openSocket, rpc, startTestSidecar, toolText,
+  closeAll, connect, echoServer, EVERYTHING, FIXTURES, groupMembers, initializeRequest, leftovers, openSocket, rpc, startTestSidecar, toolText,
   waitFor, wsUrl, type TestSidecar,
 } from './helpers.ts';
 
@@ -32,12 +32,7 @@ before(async () => {
   });
 }, HOOK);
 
-after(async () => {
-  await Promise.allSettled(clients.map((client) => client.close()));
-  for (const ws of sockets) ws.terminate();
-  await sidecar.close();
-  assert.deepEqual(leftovers(process.pid), [], 'children left after close');
-}, HOOK);
+after(() => closeAll(sidecar, clients, sockets), HOOK);
 
 const url = (server: string, on: TestSidecar = sidecar) => wsUrl(on, `/servers/${server}/ws`);
 
