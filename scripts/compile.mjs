@@ -27,6 +27,9 @@ export function assertSwappable(compiler) {
 assertSwappable(asc);
 asc.libraryFiles[REPLACED] = readFileSync(new URL("../assembly/runtime.ts", import.meta.url), "utf8");
 
+/** asc colours its diagnostics where it thinks a terminal reads them (e.g. with CI set): callers read plain text. */
+const withoutColours = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
+
 /**
  * Compiles `entry` (a path relative to `baseDir`, default the repository) to `outFile`. Targets: "release" and
  * "debug" as asconfig.json defines them, "test" (release at -O1: test filters build faster). Resolves with the
@@ -38,5 +41,5 @@ export async function compileFilter({ entry, outFile, target = "release", baseDi
   const argv = [entry, "--config", `${root}asconfig.json`, "--target", target === "test" ? "release" : target,
     "--baseDir", baseDir, "--outFile", outFile, ...(target === "test" ? ["-O1"] : []), ...(textFile ? ["--textFile", textFile] : [])];
   const { error } = await asc.main(argv, { stdout, stderr });
-  return { ok: !error, stderr: stderr.toString() + (error ? `\n${error.message}` : "") };
+  return { ok: !error, stderr: withoutColours(stderr.toString()) + (error ? `\n${error.message}` : "") };
 }

@@ -27,6 +27,19 @@ export const venvDir = join(root, ".venv-mcp");
 export const venvBin = join(venvDir, "bin");
 export const venvPython = join(venvBin, "python");
 const stamp = join(venvDir, "mcp-proxy-wasm.json");
+/**
+ * mcp-server-fetch extracts pages with readabilipy, whose JavaScript part (Readability.js on jsdom, run with `node`)
+ * has no lockfile: on first use it runs `npm install`, which takes the newest jsdom. jsdom 31 needs Node 22, so on Node
+ * 20 every HTML fetch then fails ("Error executing tool fetch"). Installed here, pinned, before any server runs.
+ */
+const READABILIPY_NODE_PACKAGES = { "jsdom": "29.1.1", "@mozilla/readability": "0.6.0", "minimist": "1.2.8" };
+const READABILIPY_NODE_MODULES = `
+import os, subprocess, sys, readabilipy
+js = os.path.join(os.path.dirname(readabilipy.__file__), "javascript")
+subprocess.run(["npm", "install", "--no-audit", "--no-fund", *sys.argv[1:]], cwd=js, check=True, stdout=subprocess.DEVNULL)
+`;
+/** What the stamp records once everything below is in place. */
+const INSTALLED = { packages: PYTHON_PACKAGES, readabilipyNodePackages: READABILIPY_NODE_PACKAGES };
 
 const pins = () => Object.entries(PYTHON_PACKAGES).map(([name, version]) => `${name}==${version}`);
 
@@ -50,7 +63,7 @@ function basePython() {
 export function pythonVenvReady() {
   if (!existsSync(stamp) || !existsSync(venvPython)) return false;
   try {
-    return JSON.stringify(JSON.parse(readFileSync(stamp, "utf8"))) === JSON.stringify(PYTHON_PACKAGES);
+    return JSON.stringify(JSON.parse(readFileSync(stamp, "utf8"))) === JSON.stringify(INSTALLED);
   } catch {
     return false;
   }
@@ -81,7 +94,8 @@ export function ensurePythonVenv() {
       run(python, ["-m", "venv", venvDir]);
     }
     run(venvPython, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...pins()]);
-    writeFileSync(stamp, JSON.stringify(PYTHON_PACKAGES, null, 2) + "\n");
+    run(venvPython, ["-c", READABILIPY_NODE_MODULES, ...Object.entries(READABILIPY_NODE_PACKAGES).map(([name, version]) => `${name}@${version}`)]);
+    writeFileSync(stamp, JSON.stringify(INSTALLED, null, 2) + "\n");
     return venvBin;
   });
 }
