@@ -30,7 +30,10 @@ async function compile(options, label) {
   }
 }
 
-const toolchain = Math.max(newestMtime(join(root, "patches")), ...["asconfig.json", "scripts/compile.mjs"].map((f) => statSync(join(root, f)).mtimeMs));
+const toolchain = Math.max(
+  newestMtime(join(root, "patches")),
+  ...["asconfig.json", "scripts/compile.mjs"].map((f) => statSync(join(root, f)).mtimeMs),
+);
 const filterInputs = Math.max(newestMtime(join(root, "assembly")), toolchain);
 mkdirSync(join(root, "build/tests"), { recursive: true });
 

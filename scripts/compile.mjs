@@ -16,11 +16,15 @@ const REPLACED = "rt/tcms";
 /** Throws unless `compiler` (the asc module: its version and library files) is one the collector swap fits. */
 export function assertSwappable(compiler) {
   if (compiler.version !== PINNED_ASSEMBLYSCRIPT) {
-    throw new Error(`scripts/compile.mjs installs the filter's collector into AssemblyScript ${PINNED_ASSEMBLYSCRIPT}, ` +
-      `but ${compiler.version} is installed: run npm ci (package.json pins the compiler)`);
+    throw new Error(
+      `scripts/compile.mjs installs the filter's collector into AssemblyScript ${PINNED_ASSEMBLYSCRIPT}, ` +
+        `but ${compiler.version} is installed: run npm ci (package.json pins the compiler)`,
+    );
   }
   if (typeof compiler.libraryFiles[REPLACED] !== "string") {
-    throw new Error(`AssemblyScript ${compiler.version} has no library file ${REPLACED} to replace with assembly/runtime.ts`);
+    throw new Error(
+      `AssemblyScript ${compiler.version} has no library file ${REPLACED} to replace with assembly/runtime.ts`,
+    );
   }
 }
 
@@ -38,8 +42,19 @@ const withoutColours = (text) => text.replace(/\x1b\[[0-9;]*m/g, "");
 export async function compileFilter({ entry, outFile, target = "release", baseDir = root, textFile }) {
   const stdout = asc.createMemoryStream();
   const stderr = asc.createMemoryStream();
-  const argv = [entry, "--config", `${root}asconfig.json`, "--target", target === "test" ? "release" : target,
-    "--baseDir", baseDir, "--outFile", outFile, ...(target === "test" ? ["-O1"] : []), ...(textFile ? ["--textFile", textFile] : [])];
+  const argv = [
+    entry,
+    "--config",
+    `${root}asconfig.json`,
+    "--target",
+    target === "test" ? "release" : target,
+    "--baseDir",
+    baseDir,
+    "--outFile",
+    outFile,
+    ...(target === "test" ? ["-O1"] : []),
+    ...(textFile ? ["--textFile", textFile] : []),
+  ];
   const { error } = await asc.main(argv, { stdout, stderr });
   return { ok: !error, stderr: withoutColours(stderr.toString()) + (error ? `\n${error.message}` : "") };
 }

@@ -34,8 +34,9 @@ const WASM_IMAGE = "mcp-proxy-wasm/filter:compose-demo";
 /** The MCP servers envoy/envoy.yaml serves: the filter's configuration, as the compose file mounts it. */
 function servers() {
   const envoy = parse(readFileSync(join(root, "envoy/envoy.yaml"), "utf8"));
-  const filter = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters
-    .find((f) => f.name === "envoy.filters.http.wasm");
+  const filter = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.http_filters.find(
+    (f) => f.name === "envoy.filters.http.wasm",
+  );
   return JSON.parse(filter.typed_config.config.configuration.value).servers;
 }
 
@@ -62,7 +63,10 @@ function portFree({ host, port }) {
 
 async function connect(path, options = {}) {
   const client = new Client({ name: "compose-demo", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://${GATEWAY.host}:${GATEWAY.port}${path}`)), options);
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`http://${GATEWAY.host}:${GATEWAY.port}${path}`)),
+    options,
+  );
   return client;
 }
 
@@ -82,7 +86,8 @@ async function waitForRoutes(timeoutMs) {
         await client.close();
         break;
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`${pathPrefix} did not answer within ${timeoutMs / 1000} s: ${error.message}`);
+        if (Date.now() > deadline)
+          throw new Error(`${pathPrefix} did not answer within ${timeoutMs / 1000} s: ${error.message}`);
         appendLog(`${new Date().toISOString()} ${pathPrefix} not ready: ${error.message}\n`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
@@ -97,7 +102,9 @@ function tearDown() {
     killRunning();
     try {
       if (compose) {
-        await step("docker-compose down", () => compose(["down", "--remove-orphans", "--volumes", "--timeout", "10"], 5 * 60_000));
+        await step("docker-compose down", () =>
+          compose(["down", "--remove-orphans", "--volumes", "--timeout", "10"], 5 * 60_000),
+        );
         const ofProject = ["--filter", `label=com.docker.compose.project=${PROJECT}`];
         const containers = capture("docker", ["ps", "--all", "--quiet", ...ofProject], { env }).trim();
         const networks = capture("docker", ["network", "ls", "--quiet", ...ofProject], { env }).trim();
@@ -119,33 +126,48 @@ function tearDown() {
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
     say(`${signal}: tearing down`);
-    tearDown().catch((error) => console.error(error)).finally(() => process.exit(130));
+    tearDown()
+      .catch((error) => console.error(error))
+      .finally(() => process.exit(130));
   });
 }
 
-before(async () => {
-  assert.equal(process.platform, "linux", "the compose demo runs Linux containers on Linux");
-  assert.equal(process.getuid(), 0, "the compose demo starts dockerd: run it as root");
-  const log = logTo(join(root, "build/compose-demo.log"));
-  say(`every command's output: ${log}`);
-  const images = shippedImages();
-  await cleanUpInterruptedRun();
-  assert.ok(await portFree(GATEWAY), `docker-compose.yml publishes ${GATEWAY.host}:${GATEWAY.port} but something listens there (npm start?): stop it`);
-  await step("filter (node scripts/build.mjs --if-needed --filter-only)", () =>
-    runLogged("node", ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: root, timeoutMs: 10 * 60_000 }));
-  await step("engine", () => ensureEngine({ needDebootstrap: !baseCached() }));
-  await step("Debian base image", ensureBaseTarball);
-  env = await step("dockerd", startEngine);
-  await step(`stand-ins for ${images.envoy} and ${images.node}`, () => buildStandIns(env, images));
-  compose = (args, timeoutMs) => runLogged("docker-compose", ["--project-name", PROJECT, "--file", "docker-compose.yml", ...args],
-    { env, cwd: root, timeoutMs });
-  // Builds sidecar/Dockerfile (npm ci from the registry inside the build) for the three services that run it.
-  await step("docker-compose up -d", () => compose(["up", "--detach"], 30 * 60_000));
-  await step("routes answering", () => waitForRoutes(180_000).catch(async (error) => {
-    const logs = await compose(["logs", "--no-color", "--tail", "30"], 60_000).catch((e) => e.message);
-    throw new Error(`${error.message}\nThe containers' last output:\n${logs}`);
-  }));
-}, { timeout: 60 * 60_000 });
+before(
+  async () => {
+    assert.equal(process.platform, "linux", "the compose demo runs Linux containers on Linux");
+    assert.equal(process.getuid(), 0, "the compose demo starts dockerd: run it as root");
+    const log = logTo(join(root, "build/compose-demo.log"));
+    say(`every command's output: ${log}`);
+    const images = shippedImages();
+    await cleanUpInterruptedRun();
+    assert.ok(
+      await portFree(GATEWAY),
+      `docker-compose.yml publishes ${GATEWAY.host}:${GATEWAY.port} but something listens there (npm start?): stop it`,
+    );
+    await step("filter (node scripts/build.mjs --if-needed --filter-only)", () =>
+      runLogged("node", ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: root, timeoutMs: 10 * 60_000 }),
+    );
+    await step("engine", () => ensureEngine({ needDebootstrap: !baseCached() }));
+    await step("Debian base image", ensureBaseTarball);
+    env = await step("dockerd", startEngine);
+    await step(`stand-ins for ${images.envoy} and ${images.node}`, () => buildStandIns(env, images));
+    compose = (args, timeoutMs) =>
+      runLogged("docker-compose", ["--project-name", PROJECT, "--file", "docker-compose.yml", ...args], {
+        env,
+        cwd: root,
+        timeoutMs,
+      });
+    // Builds sidecar/Dockerfile (npm ci from the registry inside the build) for the three services that run it.
+    await step("docker-compose up -d", () => compose(["up", "--detach"], 30 * 60_000));
+    await step("routes answering", () =>
+      waitForRoutes(180_000).catch(async (error) => {
+        const logs = await compose(["logs", "--no-color", "--tail", "30"], 60_000).catch((e) => e.message);
+        throw new Error(`${error.message}\nThe containers' last output:\n${logs}`);
+      }),
+    );
+  },
+  { timeout: 60 * 60_000 },
+);
 
 after(tearDown, { timeout: 10 * 60_000 });
 
@@ -189,27 +211,39 @@ for (const server of servers()) {
 test("a 16 s tool call completes on every route that offers one (Envoy's 15 s default route timeout is raised in envoy.yaml)", async () => {
   const long = servers().filter((s) => s.allowTools.includes("trigger-long-running-operation"));
   assert.ok(long.length > 0, "no route offers trigger-long-running-operation");
-  await Promise.all(long.map(async ({ pathPrefix }) => {
-    const client = await connect(pathPrefix);
-    try {
-      const result = await client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 16, steps: 2 } });
-      assert.match(JSON.stringify(result.content), /completed/i, `${pathPrefix}: ${JSON.stringify(result)}`);
-    } finally {
-      await client.close();
-    }
-  }));
+  await Promise.all(
+    long.map(async ({ pathPrefix }) => {
+      const client = await connect(pathPrefix);
+      try {
+        const result = await client.callTool({
+          name: "trigger-long-running-operation",
+          arguments: { duration: 16, steps: 2 },
+        });
+        assert.match(JSON.stringify(result.content), /completed/i, `${pathPrefix}: ${JSON.stringify(result)}`);
+      } finally {
+        await client.close();
+      }
+    }),
+  );
 });
 
 test(`the listener is published on ${GATEWAY.host}:${GATEWAY.port} only, not on every interface`, () => {
   // /proc/net/tcp{,6}: local address and port in hex, state 0A = listening.
   const hexPort = GATEWAY.port.toString(16).toUpperCase().padStart(4, "0");
-  const listening = ["/proc/net/tcp", "/proc/net/tcp6"].flatMap((file) => readFileSync(file, "utf8").split("\n").slice(1))
-    .map((line) => line.trim().split(/\s+/)).filter((f) => f[3] === "0A" && f[1]?.endsWith(`:${hexPort}`)).map((f) => f[1].split(":")[0]);
+  const listening = ["/proc/net/tcp", "/proc/net/tcp6"]
+    .flatMap((file) => readFileSync(file, "utf8").split("\n").slice(1))
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[3] === "0A" && f[1]?.endsWith(`:${hexPort}`))
+    .map((f) => f[1].split(":")[0]);
   assert.deepEqual(listening, ["0100007F"], `listeners on port ${GATEWAY.port}: ${listening}`);
 });
 
 test("envoy/wasm-image/Dockerfile builds an image whose single layer holds the filter as plugin.wasm", async () => {
-  await runLogged("docker", ["build", "--file", "envoy/wasm-image/Dockerfile", "--tag", WASM_IMAGE, "."], { env, cwd: root, timeoutMs: 5 * 60_000 });
+  await runLogged("docker", ["build", "--file", "envoy/wasm-image/Dockerfile", "--tag", WASM_IMAGE, "."], {
+    env,
+    cwd: root,
+    timeoutMs: 5 * 60_000,
+  });
   const saved = join(RUN_DIR, "wasm-image");
   mkdirSync(saved, { recursive: true });
   await runLogged("docker", ["save", "--output", `${saved}.tar`, WASM_IMAGE], { env, timeoutMs: 5 * 60_000 });
@@ -225,5 +259,7 @@ test("envoy/wasm-image/Dockerfile builds an image whose single layer holds the f
   const sha256 = (path) => createHash("sha256").update(readFileSync(path)).digest("hex");
   const digest = sha256(join(saved, "plugin.wasm"));
   assert.equal(digest, sha256(join(root, "build/mcp-proxy.wasm")), "plugin.wasm differs from build/mcp-proxy.wasm");
-  say(`${WASM_IMAGE}: one layer holding plugin.wasm, identical to build/mcp-proxy.wasm (sha256 ${digest.slice(0, 12)})`);
+  say(
+    `${WASM_IMAGE}: one layer holding plugin.wasm, identical to build/mcp-proxy.wasm (sha256 ${digest.slice(0, 12)})`,
+  );
 });

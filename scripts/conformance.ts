@@ -15,7 +15,18 @@
 //   node --import tsx scripts/conformance.ts [--suite 2025|2026]... [--kind http-json|http-sse|stdio]...
 //        [--mode higress|passthrough]... [--era dual|2025|2026] [--jobs N] [--scenario NAME]
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  createWriteStream,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,10 +83,15 @@ function cachedInstall(name: string, spec: string): string {
   mkdirSync(partial, { recursive: true });
   writeFileSync(join(partial, "package.json"), JSON.stringify({ name: `cache-${name}`, private: true }));
   console.error(`conformance: installing ${spec} into ${dir}`);
-  const npm = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", spec], { cwd: partial, encoding: "utf8" });
+  const npm = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", spec], {
+    cwd: partial,
+    encoding: "utf8",
+  });
   if (npm.status !== 0) {
-    throw new Error(`conformance: could not install ${spec} (npm exit ${npm.status ?? npm.signal}; is the npm registry reachable?)\n` +
-      `${npm.stderr || npm.stdout || npm.error?.message}`);
+    throw new Error(
+      `conformance: could not install ${spec} (npm exit ${npm.status ?? npm.signal}; is the npm registry reachable?)\n` +
+        `${npm.stderr || npm.stdout || npm.error?.message}`,
+    );
   }
   writeFileSync(join(partial, ".installed"), spec);
   rmSync(dir, { recursive: true, force: true });
@@ -95,15 +111,23 @@ export function installRunners(): Installed {
   const nodeDir = cachedInstall(`node-${PINNED.node}`, `node@${PINNED.node}`);
   const node = join(nodeDir, "node_modules", "node", "bin", "node");
   const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
-  if (!version.startsWith("v22.")) throw new Error(`conformance: ${node} is not Node 22 (${version || "does not run"})`);
+  if (!version.startsWith("v22."))
+    throw new Error(`conformance: ${node} is not Node 22 (${version || "does not run"})`);
   const cli = {} as Record<Suite, string>;
   let scored2026 = new Set<string>();
   for (const suite of SUITES) {
     const { version: runner } = PINNED.runners[suite];
-    const dir = join(cachedInstall(`runner-${runner}`, `@modelcontextprotocol/conformance@${runner}`), "node_modules", "@modelcontextprotocol", "conformance");
+    const dir = join(
+      cachedInstall(`runner-${runner}`, `@modelcontextprotocol/conformance@${runner}`),
+      "node_modules",
+      "@modelcontextprotocol",
+      "conformance",
+    );
     cli[suite] = join(dir, "dist", "index.js");
     if (suite === "2026") {
-      const requirements = parseYaml(readFileSync(join(dir, "requirements", "2026-07-28.yaml"), "utf8")) as { server: string[] };
+      const requirements = parseYaml(readFileSync(join(dir, "requirements", "2026-07-28.yaml"), "utf8")) as {
+        server: string[];
+      };
       scored2026 = new Set(requirements.server);
     }
   }
@@ -130,7 +154,10 @@ async function startHttpBackend(kind: "http-json" | "http-sse", era: Era): Promi
 async function startStdioBackend(era: Era): Promise<Backend> {
   // Loaded only for this kind: the HTTP kinds need none of the sidecar.
   const [{ startSidecar }, { parseCatalog }, { createLogger }] = await Promise.all([
-    import("../sidecar/app.ts"), import("../sidecar/catalog.ts"), import("../sidecar/log.ts")]);
+    import("../sidecar/app.ts"),
+    import("../sidecar/catalog.ts"),
+    import("../sidecar/log.ts"),
+  ]);
   const catalog = parseCatalog({
     mcpServers: {
       [SERVER_NAME]: {
@@ -155,10 +182,11 @@ function startBackend(kind: Kind, era: Era): Promise<Backend> {
 
 /** The filter's configuration for one backend kind in one mode. */
 function filterConfig(kind: Kind, mode: Mode): Record<string, unknown> {
-  const server: Record<string, unknown> = kind === "stdio"
-    ? { name: SERVER_NAME, type: "mcp-proxy", transport: "stdio" }
-    // The host names the backend's Host check accepts (a localhost deployment).
-    : { name: SERVER_NAME, type: "mcp-proxy", transport: "http", mcpServerURL: `http://localhost${MCP_PATH}` };
+  const server: Record<string, unknown> =
+    kind === "stdio"
+      ? { name: SERVER_NAME, type: "mcp-proxy", transport: "stdio" }
+      : // The host names the backend's Host check accepts (a localhost deployment).
+        { name: SERVER_NAME, type: "mcp-proxy", transport: "http", mcpServerURL: `http://localhost${MCP_PATH}` };
   if (mode !== "higress") server.mode = mode;
   return { server };
 }
@@ -175,7 +203,13 @@ function snapshotFilter(dir: string): string {
 
 /** Real Envoy with the filter in front of `backend`: clients use /mcp on a localhost name. */
 async function startGateway(wasm: string, kind: Kind, mode: Mode, backend: Backend): Promise<Envoy> {
-  const route: RouteSpec = { prefix: MCP_PATH, cluster: "backend", prefixRewrite: backend.upstreamPath, timeout: "0s", idleTimeout: STREAM_IDLE_TIMEOUT };
+  const route: RouteSpec = {
+    prefix: MCP_PATH,
+    cluster: "backend",
+    prefixRewrite: backend.upstreamPath,
+    timeout: "0s",
+    idleTimeout: STREAM_IDLE_TIMEOUT,
+  };
   const yaml = bootstrapYaml({
     wasm,
     pluginConfig: filterConfig(kind, mode),
@@ -225,27 +259,48 @@ function readResults(outDir: string): Map<string, ScenarioResult> {
     const file = join(outDir, entry, "checks.json");
     if (!scenario || !existsSync(file)) continue;
     const checks = JSON.parse(readFileSync(file, "utf8")) as Check[];
-    const failures = checks.filter((check) => check.status === "FAILURE")
-      .map(({ id, status, errorMessage, details }) => ({ id, status, errorMessage: errorMessage?.slice(0, 300),
-        details: details === undefined ? undefined : JSON.stringify(details).slice(0, 600) }));
-    results.set(scenario, { scenario, passed: failures.length === 0, failures, warnings: checks.filter((c) => c.status === "WARNING").length });
+    const failures = checks
+      .filter((check) => check.status === "FAILURE")
+      .map(({ id, status, errorMessage, details }) => ({
+        id,
+        status,
+        errorMessage: errorMessage?.slice(0, 300),
+        details: details === undefined ? undefined : JSON.stringify(details).slice(0, 600),
+      }));
+    results.set(scenario, {
+      scenario,
+      passed: failures.length === 0,
+      failures,
+      warnings: checks.filter((c) => c.status === "WARNING").length,
+    });
   }
   return results;
 }
 
 /** One suite against one URL; the runner's own output goes to `logFile`. */
-async function runSuite(installed: Installed, suite: Suite, url: string, logFile: string, scenario?: string):
-  Promise<{ scenarios: Map<string, ScenarioResult>; problem?: string }> {
+async function runSuite(
+  installed: Installed,
+  suite: Suite,
+  url: string,
+  logFile: string,
+  scenario?: string,
+): Promise<{ scenarios: Map<string, ScenarioResult>; problem?: string }> {
   const outDir = mkdtempSync(join(tmpdir(), "mcp-conformance-"));
   const selection = scenario === undefined ? PINNED.runners[suite].args : ["--scenario", scenario];
   const args = [installed.cli[suite], "server", "--url", url, "-o", outDir, ...selection];
-  const child = spawn(installed.node, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } });
+  const child = spawn(installed.node, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   liveRunners.add(child);
   const log = createWriteStream(logFile);
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill("SIGKILL"); }, RUN_TIMEOUT_MS);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, RUN_TIMEOUT_MS);
   const exit = await new Promise<string>((resolve) => {
     child.once("error", (error) => resolve(error.message));
     child.once("exit", (code, signal) => resolve(`${signal ?? code}`));
@@ -254,14 +309,19 @@ async function runSuite(installed: Installed, suite: Suite, url: string, logFile
   liveRunners.delete(child);
   const scenarios = readResults(outDir);
   rmSync(outDir, { recursive: true, force: true });
-  const problem = timedOut ? `the runner did not finish within ${RUN_TIMEOUT_MS / 1000} s`
-    : scenarios.size === 0 ? `the runner produced no result (exit ${exit}; see ${logFile})` : undefined;
+  const problem = timedOut
+    ? `the runner did not finish within ${RUN_TIMEOUT_MS / 1000} s`
+    : scenarios.size === 0
+      ? `the runner produced no result (exit ${exit}; see ${logFile})`
+      : undefined;
   return { scenarios, problem };
 }
 
 /** Runner processes still running; killed if this process exits first (a failed test, Ctrl-C). */
 const liveRunners = new Set<ChildProcess>();
-process.once("exit", () => { for (const child of liveRunners) child.kill("SIGKILL"); });
+process.once("exit", () => {
+  for (const child of liveRunners) child.kill("SIGKILL");
+});
 
 // --- the matrix ---------------------------------------------------------------------------------------------------
 
@@ -297,7 +357,14 @@ export interface MatrixResult {
   /** Runs that produced no or partial results. */
   problems: string[];
   /** Scenarios failing both directly and through a gateway, but not on the same checks (not differences). */
-  otherChecks: { suite: Suite; kind: Kind; mode: Mode; scenario: string; directOnly: string[]; gatewayOnly: string[] }[];
+  otherChecks: {
+    suite: Suite;
+    kind: Kind;
+    mode: Mode;
+    scenario: string;
+    directOnly: string[];
+    gatewayOnly: string[];
+  }[];
   scored2026: string[];
   seconds: number;
 }
@@ -325,8 +392,9 @@ export async function runMatrix(options: MatrixOptions = {}): Promise<MatrixResu
   try {
     const wasm = modes.length > 0 ? snapshotFilter(scratch) : "";
     for (const kind of kinds) backends.set(kind, await startBackend(kind, era));
-    const jobs: Job[] = suites.flatMap((suite) => kinds.flatMap((kind) =>
-      (["direct", ...modes] as Target[]).map((target) => ({ suite, kind, target }))));
+    const jobs: Job[] = suites.flatMap((suite) =>
+      kinds.flatMap((kind) => (["direct", ...modes] as Target[]).map((target) => ({ suite, kind, target }))),
+    );
     const runJob = async (job: Job): Promise<void> => {
       const begun = Date.now();
       const backend = backends.get(job.kind)!;
@@ -338,14 +406,19 @@ export async function runMatrix(options: MatrixOptions = {}): Promise<MatrixResu
         const url = envoy ? `${envoy.url}${MCP_PATH}` : backend.url;
         outcome = await runSuite(installed, job.suite, url, join(logDir, `${name}.log`), options.scenario);
       } catch (error) {
-        outcome = { scenarios: new Map(), problem: `could not run: ${(error as Error).message.split("\n").slice(0, 6).join(" ")}` };
+        outcome = {
+          scenarios: new Map(),
+          problem: `could not run: ${(error as Error).message.split("\n").slice(0, 6).join(" ")}`,
+        };
       } finally {
         await envoy?.close();
       }
       const run: Run = { ...job, ...outcome, seconds: (Date.now() - begun) / 1000 };
       runs.push(run);
       const passed = [...run.scenarios.values()].filter((s) => s.passed).length;
-      say(`conformance: ${name}: ${passed}/${run.scenarios.size} scenarios pass (${run.seconds.toFixed(1)} s)${run.problem ? `; ${run.problem}` : ""}`);
+      say(
+        `conformance: ${name}: ${passed}/${run.scenarios.size} scenarios pass (${run.seconds.toFixed(1)} s)${run.problem ? `; ${run.problem}` : ""}`,
+      );
     };
     await pool(jobs, options.jobs ?? 2, runJob);
   } finally {
@@ -355,7 +428,9 @@ export async function runMatrix(options: MatrixOptions = {}): Promise<MatrixResu
   const { differences, otherChecks } = compare(runs);
   const expected = loadExpectedDifferences();
   for (const difference of differences) {
-    const gateway = runs.find((run) => run.suite === difference.suite && run.kind === difference.kind && run.target === difference.mode);
+    const gateway = runs.find(
+      (run) => run.suite === difference.suite && run.kind === difference.kind && run.target === difference.mode,
+    );
     difference.allowedBy = allowance(expected, difference, gateway?.scenarios.get(difference.scenario));
   }
   return {
@@ -371,13 +446,15 @@ export async function runMatrix(options: MatrixOptions = {}): Promise<MatrixResu
 
 async function pool<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: Math.max(1, width) }, async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.max(1, width) }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
 }
 
 /** A scenario without a result (the runner's scenario itself broke) counts as failing, as the runner counts it. */
-const outcome = (result: ScenarioResult | undefined) => result?.passed ? "pass" : "fail";
+const outcome = (result: ScenarioResult | undefined) => (result?.passed ? "pass" : "fail");
 
 /** Every scenario whose outcome through a gateway differs from its outcome directly, for the same suite and kind. */
 function compare(runs: Run[]): Pick<MatrixResult, "differences" | "otherChecks"> {
@@ -387,7 +464,9 @@ function compare(runs: Run[]): Pick<MatrixResult, "differences" | "otherChecks">
   for (const gateway of runs) {
     if (gateway.target === "direct") continue;
     const mode = gateway.target;
-    const direct = runs.find((run) => run.target === "direct" && run.suite === gateway.suite && run.kind === gateway.kind);
+    const direct = runs.find(
+      (run) => run.target === "direct" && run.suite === gateway.suite && run.kind === gateway.kind,
+    );
     if (!direct) continue;
     const names = new Set([...direct.scenarios.keys(), ...gateway.scenarios.keys()]);
     for (const scenario of [...names].sort()) {
@@ -425,7 +504,8 @@ const EXPECTED_FILE = join(root, "tests/fixtures/conformance/expected-difference
 
 function loadExpectedDifferences(): ExpectedDifferences {
   const document = JSON.parse(readFileSync(EXPECTED_FILE, "utf8")) as ExpectedDifferences;
-  if (document.passthrough !== undefined) throw new Error(`${EXPECTED_FILE}: pass-through allows no difference; remove "passthrough"`);
+  if (document.passthrough !== undefined)
+    throw new Error(`${EXPECTED_FILE}: pass-through allows no difference; remove "passthrough"`);
   return document;
 }
 
@@ -437,7 +517,11 @@ export const BRIDGED = "the filter serves it itself in the Higress-compatible mo
  * passes and the backend fails (BRIDGED), and one that passes directly and fails through it when the file lists it
  * for this kind and no check outside the listed ones fails.
  */
-function allowance(expected: ExpectedDifferences, difference: Difference, failing: ScenarioResult | undefined): string | undefined {
+function allowance(
+  expected: ExpectedDifferences,
+  difference: Difference,
+  failing: ScenarioResult | undefined,
+): string | undefined {
   if (difference.mode !== "higress") return undefined;
   if (difference.gateway === "pass") return BRIDGED;
   const entry = expected.higress?.[difference.suite]?.[difference.scenario];
@@ -458,23 +542,39 @@ function cell(result: ScenarioResult | undefined): string {
 /** What a client saw when a scenario failed: its failing checks' messages, shortened. */
 function why(result: ScenarioResult | undefined): string {
   if (!result) return "no result (the scenario did not run to the end)";
-  return result.failures.map((f) => `${f.id}: ${f.errorMessage ?? ""}`.replace(/\s+/g, " ").replace(/\|/g, "\\|").slice(0, 220)).join("; ");
+  return result.failures
+    .map((f) => `${f.id}: ${f.errorMessage ?? ""}`.replace(/\s+/g, " ").replace(/\|/g, "\\|").slice(0, 220))
+    .join("; ");
 }
 
 export function renderMarkdown(result: MatrixResult): string {
-  const lines = [`# MCP conformance: direct vs through Envoy + the filter`, "",
+  const lines = [
+    `# MCP conformance: direct vs through Envoy + the filter`,
+    "",
     `${new Date().toISOString()}; runners: ${SUITES.map((s) => `@modelcontextprotocol/conformance@${PINNED.runners[s].version}`).join(", ")} ` +
-    `on Node ${PINNED.node}; matrix time ${result.seconds.toFixed(0)} s.`, "",
+      `on Node ${PINNED.node}; matrix time ${result.seconds.toFixed(0)} s.`,
+    "",
     "✓ passes; ✗ N fails (N checks failed); – no result. Directly = the backend's own URL (the sidecar's " +
-    "`/servers/NAME/mcp` for stdio). A scenario passes when none of its checks fails, as the runner counts it.", ""];
+      "`/servers/NAME/mcp` for stdio). A scenario passes when none of its checks fails, as the runner counts it.",
+    "",
+  ];
   for (const suite of SUITES) {
     const runs = result.runs.filter((run) => run.suite === suite);
     if (runs.length === 0) continue;
-    const columns = KINDS.flatMap((kind) => (["direct", ...MODES] as Target[])
-      .map((target) => runs.find((run) => run.kind === kind && run.target === target))).filter((run): run is Run => run !== undefined);
+    const columns = KINDS.flatMap((kind) =>
+      (["direct", ...MODES] as Target[]).map((target) =>
+        runs.find((run) => run.kind === kind && run.target === target),
+      ),
+    ).filter((run): run is Run => run !== undefined);
     const scenarios = [...new Set(runs.flatMap((run) => [...run.scenarios.keys()]))].sort();
-    lines.push(`## ${suite === "2025" ? "2025 suite (0.1.16, active server scenarios)" : "2026-07-28 requirements (0.2.0-alpha.12)"}`, "");
-    lines.push(`| scenario | ${columns.map((run) => `${run.kind} ${run.target}`).join(" | ")} |`, `| --- | ${columns.map(() => "---").join(" | ")} |`);
+    lines.push(
+      `## ${suite === "2025" ? "2025 suite (0.1.16, active server scenarios)" : "2026-07-28 requirements (0.2.0-alpha.12)"}`,
+      "",
+    );
+    lines.push(
+      `| scenario | ${columns.map((run) => `${run.kind} ${run.target}`).join(" | ")} |`,
+      `| --- | ${columns.map(() => "---").join(" | ")} |`,
+    );
     for (const scenario of scenarios) {
       const label = suite === "2026" && !result.scored2026.includes(scenario) ? `${scenario} (not scored)` : scenario;
       lines.push(`| ${label} | ${columns.map((run) => cell(run.scenarios.get(scenario))).join(" | ")} |`);
@@ -495,14 +595,19 @@ export function renderMarkdown(result: MatrixResult): string {
     const gateway = result.runs.find((run) => run.suite === d.suite && run.kind === d.kind && run.target === d.mode);
     const direct = result.runs.find((run) => run.suite === d.suite && run.kind === d.kind && run.target === "direct");
     const failed = d.gateway === "pass" ? direct : gateway;
-    lines.push(`- ${d.suite} ${d.kind} ${d.mode}: **${d.scenario}**: directly ${d.direct}, through the gateway ${d.gateway}` +
-      (d.allowedBy ? ` (allowed: ${d.allowedBy})` : " **(not expected)**") + `. ${why(failed?.scenarios.get(d.scenario))}`);
+    lines.push(
+      `- ${d.suite} ${d.kind} ${d.mode}: **${d.scenario}**: directly ${d.direct}, through the gateway ${d.gateway}` +
+        (d.allowedBy ? ` (allowed: ${d.allowedBy})` : " **(not expected)**") +
+        `. ${why(failed?.scenarios.get(d.scenario))}`,
+    );
   }
   if (result.otherChecks.length > 0) {
     lines.push("", "## Same outcome, other checks failing (not differences; the failure changed)", "");
     for (const o of result.otherChecks) {
-      lines.push(`- ${o.suite} ${o.kind} ${o.mode}: ${o.scenario}: failing only directly: ${o.directOnly.join(", ") || "none"}; ` +
-        `only through the gateway: ${o.gatewayOnly.join(", ") || "none"}`);
+      lines.push(
+        `- ${o.suite} ${o.kind} ${o.mode}: ${o.scenario}: failing only directly: ${o.directOnly.join(", ") || "none"}; ` +
+          `only through the gateway: ${o.gatewayOnly.join(", ") || "none"}`,
+      );
     }
   }
   if (result.problems.length > 0) lines.push("", "## Problems", "", ...result.problems.map((p) => `- ${p}`));
@@ -525,27 +630,41 @@ function writeReport(result: MatrixResult): string {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      suite: { type: "string", multiple: true }, kind: { type: "string", multiple: true }, mode: { type: "string", multiple: true },
-      era: { type: "string", default: "dual" }, jobs: { type: "string", default: "2" }, scenario: { type: "string" },
+      suite: { type: "string", multiple: true },
+      kind: { type: "string", multiple: true },
+      mode: { type: "string", multiple: true },
+      era: { type: "string", default: "dual" },
+      jobs: { type: "string", default: "2" },
+      scenario: { type: "string" },
     },
   });
   const pick = <T extends string>(given: string[] | undefined, all: T[], what: string): T[] => {
-    for (const value of given ?? []) if (!all.includes(value as T)) throw new Error(`--${what} must be one of ${all.join(", ")} (got ${value})`);
+    for (const value of given ?? [])
+      if (!all.includes(value as T)) throw new Error(`--${what} must be one of ${all.join(", ")} (got ${value})`);
     return (given as T[] | undefined) ?? all;
   };
   const result = await runMatrix({
-    suites: pick(values.suite, SUITES, "suite"), kinds: pick(values.kind, KINDS, "kind"), modes: pick(values.mode, MODES, "mode"),
-    era: pick([values.era!], ["dual", "2025", "2026"] as Era[], "era")[0], jobs: Number(values.jobs), scenario: values.scenario,
+    suites: pick(values.suite, SUITES, "suite"),
+    kinds: pick(values.kind, KINDS, "kind"),
+    modes: pick(values.mode, MODES, "mode"),
+    era: pick([values.era!], ["dual", "2025", "2026"] as Era[], "era")[0],
+    jobs: Number(values.jobs),
+    scenario: values.scenario,
   });
   console.log(writeReport(result));
-  console.log(`conformance: ${result.differences.length} difference(s), ${result.unexpected.length} not expected, ` +
-    `${result.problems.length} run problem(s); ${result.seconds.toFixed(0)} s; report in build/conformance/latest.md`);
+  console.log(
+    `conformance: ${result.differences.length} difference(s), ${result.unexpected.length} not expected, ` +
+      `${result.problems.length} run problem(s); ${result.seconds.toFixed(0)} s; report in build/conformance/latest.md`,
+  );
   return result.unexpected.length > 0 || result.problems.length > 0 ? 1 : 0;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  main().then((code) => process.exit(code), (error: Error) => {
-    console.error(error.message);
-    process.exit(2);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      console.error(error.message);
+      process.exit(2);
+    },
+  );
 }

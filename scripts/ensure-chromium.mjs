@@ -13,7 +13,9 @@ function run(command, args) {
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
   if (status !== 0) {
-    console.error(`ensure-chromium: ${command} ${args.join(" ")} failed (${error?.message ?? signal ?? `exit ${status}`})`);
+    console.error(
+      `ensure-chromium: ${command} ${args.join(" ")} failed (${error?.message ?? signal ?? `exit ${status}`})`,
+    );
     process.exit(1);
   }
 }

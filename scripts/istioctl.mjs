@@ -45,7 +45,8 @@ export function haveGo() {
 function go(args, env) {
   console.error(`istioctl: go ${args.join(" ")}`);
   const run = spawnSync("go", args, { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
-  if (run.status !== 0) throw new Error(`go ${args.join(" ")} failed (${run.error?.message ?? run.signal ?? `exit ${run.status}`})`);
+  if (run.status !== 0)
+    throw new Error(`go ${args.join(" ")} failed (${run.error?.message ?? run.signal ?? `exit ${run.status}`})`);
 }
 
 /**
@@ -55,19 +56,30 @@ function go(args, env) {
 export function ensureIstioctl() {
   const found = cachedIstioctl();
   if (found) return found;
-  if (!haveGo()) throw new Error("istioctl is not cached and the Go toolchain (go) is not on PATH to build it; or set ISTIOCTL");
+  if (!haveGo())
+    throw new Error("istioctl is not cached and the Go toolchain (go) is not on PATH to build it; or set ISTIOCTL");
   const partial = `${binDir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
   // The build's own GOPATH and caches, so removing them afterwards touches nothing else of the user's; a failed
   // build keeps them, and a retry resumes from them.
-  const env = { GOBIN: partial, GOPATH: goDir, GOMODCACHE: join(goDir, "mod"), GOCACHE: join(goDir, "build"), GOFLAGS: "-modcacherw -trimpath" };
-  console.error(`istioctl: building ${ISTIO.describe} into ${binDir} (8 to 13 minutes on 2 cores; Go caches in ${goDir})`);
+  const env = {
+    GOBIN: partial,
+    GOPATH: goDir,
+    GOMODCACHE: join(goDir, "mod"),
+    GOCACHE: join(goDir, "build"),
+    GOFLAGS: "-modcacherw -trimpath",
+  };
+  console.error(
+    `istioctl: building ${ISTIO.describe} into ${binDir} (8 to 13 minutes on 2 cores; Go caches in ${goDir})`,
+  );
   const started = Date.now();
   go(["install", `${ISTIO.module}/istioctl/cmd/istioctl@${ISTIO.version}`], env);
   rmSync(binDir, { recursive: true, force: true });
   renameSync(partial, binDir);
-  console.error(`istioctl: built in ${Math.round((Date.now() - started) / 1000)} s; removing the Go caches in ${goDir}`);
+  console.error(
+    `istioctl: built in ${Math.round((Date.now() - started) / 1000)} s; removing the Go caches in ${goDir}`,
+  );
   rmSync(goDir, { recursive: true, force: true });
   return join(binDir, "istioctl");
 }

@@ -38,12 +38,23 @@ export function nodeBinary(major) {
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
   // The package's install script fetches the platform binary: scripts must run, whatever the user's npm config says.
-  const args = ["install", "--prefix", partial, "--ignore-scripts=false", "--no-audit", "--no-fund", "--loglevel=error", `node@${version}`];
+  const args = [
+    "install",
+    "--prefix",
+    partial,
+    "--ignore-scripts=false",
+    "--no-audit",
+    "--no-fund",
+    "--loglevel=error",
+    `node@${version}`,
+  ];
   const run = spawnSync("npm", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   const installed = versionOf(binaryIn(partial));
   if (run.status !== 0 || installed !== version) {
-    throw new Error(`npm ${args.join(" ")} did not give Node ${version} (exit ${run.status}, got ${installed ?? "no binary"}):\n` +
-      `${(run.stderr || run.stdout || run.error?.message || "").trim()}`);
+    throw new Error(
+      `npm ${args.join(" ")} did not give Node ${version} (exit ${run.status}, got ${installed ?? "no binary"}):\n` +
+        `${(run.stderr || run.stdout || run.error?.message || "").trim()}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);

@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** What the environment holds: exact versions, as PyPI served them when they were pinned (2026-11). */
 export const PYTHON_PACKAGES = {
-  "mcp": "2.3.0",
+  mcp: "2.3.0",
   "mcp-server-time": "2026.10.19",
   "mcp-server-git": "2026.10.19",
   "mcp-server-fetch": "2026.10.24",
@@ -32,7 +32,7 @@ const stamp = join(venvDir, "mcp-proxy-wasm.json");
  * has no lockfile: on first use it runs `npm install`, which takes the newest jsdom. jsdom 31 needs Node 22, so on Node
  * 20 every HTML fetch then fails ("Error executing tool fetch"). Installed here, pinned, before any server runs.
  */
-const READABILIPY_NODE_PACKAGES = { "jsdom": "29.1.1", "@mozilla/readability": "0.6.0", "minimist": "1.2.8" };
+const READABILIPY_NODE_PACKAGES = { jsdom: "29.1.1", "@mozilla/readability": "0.6.0", minimist: "1.2.8" };
 const READABILIPY_NODE_MODULES = `
 import os, subprocess, sys, readabilipy
 js = os.path.join(os.path.dirname(readabilipy.__file__), "javascript")
@@ -49,12 +49,15 @@ const pins = () => Object.entries(PYTHON_PACKAGES).map(([name, version]) => `${n
  */
 function basePython() {
   const wanted = `import sys; sys.exit(0 if sys.version_info[:2] >= (${MIN_PYTHON.join(", ")}) else 1)`;
-  const candidates = process.env.MCP_PYTHON ? [process.env.MCP_PYTHON]
+  const candidates = process.env.MCP_PYTHON
+    ? [process.env.MCP_PYTHON]
     : ["python3", "python3.13", "python3.12", "python3.11", "python3.10", "python"];
   const found = candidates.find((candidate) => spawnSync(candidate, ["-c", wanted], { stdio: "ignore" }).status === 0);
   if (!found) {
-    throw new Error(`Python ${MIN_PYTHON.join(".")} or later is needed for the Python MCP servers and SDK (tried ${candidates.join(", ")}); ` +
-      "install one, or set MCP_PYTHON to its path");
+    throw new Error(
+      `Python ${MIN_PYTHON.join(".")} or later is needed for the Python MCP servers and SDK (tried ${candidates.join(", ")}); ` +
+        "install one, or set MCP_PYTHON to its path",
+    );
   }
   return found;
 }
@@ -72,8 +75,10 @@ export function pythonVenvReady() {
 function run(command, args) {
   const result = spawnSync(command, args, { encoding: "utf8" });
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(" ")} failed (${result.error?.message ?? result.signal ?? `exit ${result.status}`}):\n` +
-      `${(result.stderr || result.stdout || "").trim().split("\n").slice(-20).join("\n")}`);
+    throw new Error(
+      `${command} ${args.join(" ")} failed (${result.error?.message ?? result.signal ?? `exit ${result.status}`}):\n` +
+        `${(result.stderr || result.stdout || "").trim().split("\n").slice(-20).join("\n")}`,
+    );
   }
 }
 
@@ -94,7 +99,11 @@ export function ensurePythonVenv() {
       run(python, ["-m", "venv", venvDir]);
     }
     run(venvPython, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", ...pins()]);
-    run(venvPython, ["-c", READABILIPY_NODE_MODULES, ...Object.entries(READABILIPY_NODE_PACKAGES).map(([name, version]) => `${name}@${version}`)]);
+    run(venvPython, [
+      "-c",
+      READABILIPY_NODE_MODULES,
+      ...Object.entries(READABILIPY_NODE_PACKAGES).map(([name, version]) => `${name}@${version}`),
+    ]);
     writeFileSync(stamp, JSON.stringify(INSTALLED, null, 2) + "\n");
     return venvBin;
   });
@@ -127,7 +136,8 @@ function withLock(work) {
 
 /** The installed version of each pinned package, as pip reports it (to show what actually runs). */
 export function installedVersions() {
-  const script = "import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))";
+  const script =
+    "import importlib.metadata as m, json, sys; print(json.dumps({n: m.version(n) for n in sys.argv[1:]}))";
   const result = spawnSync(venvPython, ["-c", script, ...Object.keys(PYTHON_PACKAGES)], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`cannot read the versions in ${venvDir}: ${result.stderr}`);
   return JSON.parse(result.stdout);

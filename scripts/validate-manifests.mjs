@@ -17,7 +17,17 @@
 // Exits 1 on any failure or unexpected warning. When a tool cannot be had (no Go toolchain to build istioctl or to
 // fetch the CRD), it says so and skips that check, except under CI (CI set), where that is a failure.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,7 +45,8 @@ const HIGRESS = {
 };
 
 /** Istio's validation warning on every EnvoyFilter: expected, since envoyfilter.yaml is one on purpose. */
-const ENVOYFILTER_WARNING = "EnvoyFilter exposes internal implementation details that may change at any time. " +
+const ENVOYFILTER_WARNING =
+  "EnvoyFilter exposes internal implementation details that may change at any time. " +
   "Prefer other APIs if possible, and exercise extreme caution, especially around upgrades.";
 
 /** A check that could not run because its tool cannot be had on this machine. */
@@ -46,17 +57,22 @@ function yamlFiles(paths) {
     const full = resolve(root, path);
     if (!statSync(full, { throwIfNoEntry: false })) throw new Error(`no such file or directory: ${path}`);
     if (!statSync(full).isDirectory()) return [full];
-    return readdirSync(full).filter((name) => /\.ya?ml$/.test(name)).sort().map((name) => join(full, name));
+    return readdirSync(full)
+      .filter((name) => /\.ya?ml$/.test(name))
+      .sort()
+      .map((name) => join(full, name));
   });
 }
 
 const shown = (file) => (file.startsWith(root) ? relative(root, file) : file);
 
 function yamlDocuments(file) {
-  return parseAllDocuments(readFileSync(file, "utf8")).map((doc) => {
-    if (doc.errors.length > 0) throw new Error(`${shown(file)}: ${doc.errors.map((e) => e.message).join("; ")}`);
-    return doc.toJS();
-  }).filter((doc) => doc !== null);
+  return parseAllDocuments(readFileSync(file, "utf8"))
+    .map((doc) => {
+      if (doc.errors.length > 0) throw new Error(`${shown(file)}: ${doc.errors.map((e) => e.message).join("; ")}`);
+      return doc.toJS();
+    })
+    .filter((doc) => doc !== null);
 }
 
 // ---- Istio ----
@@ -77,11 +93,16 @@ function istioctl(binary, args) {
 function istioProblems(output) {
   const expected = ENVOYFILTER_WARNING.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   const fine = [
-    /^"[^"]*" is valid$/, /^"[^"]*" has warnings:$/, /No validation issues found/,
+    /^"[^"]*" is valid$/,
+    /^"[^"]*" has warnings:$/,
+    /No validation issues found/,
     new RegExp(`^\\* EnvoyFilter/[^:]+: ${expected}$`),
     new RegExp(`^Warning \\[IST0133\\] \\(EnvoyFilter [^)]+\\) Schema validation warning: ${expected}$`),
   ];
-  return output.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !fine.some((pattern) => pattern.test(line)));
+  return output
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "" && !fine.some((pattern) => pattern.test(line)));
 }
 
 function checkIstio(paths) {
@@ -91,7 +112,10 @@ function checkIstio(paths) {
   const binary = ensureIstioctl();
   const files = yamlFiles(paths);
   console.log(`istio: ${process.env.ISTIOCTL ? `istioctl ${binary} (ISTIOCTL)` : ISTIO.describe}`);
-  const runs = [...files.map((file) => ["validate", "-f", shown(file)]), ["analyze", "--use-kube=false", "-A", ...files.map(shown)]];
+  const runs = [
+    ...files.map((file) => ["validate", "-f", shown(file)]),
+    ["analyze", "--use-kube=false", "-A", ...files.map(shown)],
+  ];
   return runs.flatMap((args) => {
     const { status, output } = istioctl(binary, args);
     const ok = status === 0 && istioProblems(output).length === 0;
@@ -106,12 +130,19 @@ function checkIstio(paths) {
 function higressCrdFile() {
   const cached = join(cacheDir, "higress", HIGRESS.version, "customresourcedefinitions.gen.yaml");
   if (existsSync(cached)) return cached;
-  if (!haveGo()) throw new ToolMissing(`Higress's CRD is not cached and the Go toolchain (go) that fetches ${HIGRESS.module} is not on PATH`);
+  if (!haveGo())
+    throw new ToolMissing(
+      `Higress's CRD is not cached and the Go toolchain (go) that fetches ${HIGRESS.module} is not on PATH`,
+    );
   const modules = mkdtempSync(join(tmpdir(), "higress-module-"));
   try {
     const args = ["mod", "download", "-json", `${HIGRESS.module}@${HIGRESS.version}`];
     console.error(`higress: go ${args.join(" ")}`);
-    const run = spawnSync("go", args, { cwd: modules, encoding: "utf8", env: { ...process.env, GOMODCACHE: modules, GOFLAGS: "-modcacherw" } });
+    const run = spawnSync("go", args, {
+      cwd: modules,
+      encoding: "utf8",
+      env: { ...process.env, GOMODCACHE: modules, GOFLAGS: "-modcacherw" },
+    });
     const download = run.status === 0 ? JSON.parse(run.stdout) : null;
     if (!download?.Dir) throw new Error(`go ${args.join(" ")} failed: ${run.stderr || run.stdout}`);
     mkdirSync(dirname(cached), { recursive: true });
@@ -129,9 +160,11 @@ function higressCrdFile() {
  */
 function strictSchema(schema) {
   const copy = { ...schema };
-  if (copy.properties) copy.properties = Object.fromEntries(Object.entries(copy.properties).map(([k, v]) => [k, strictSchema(v)]));
+  if (copy.properties)
+    copy.properties = Object.fromEntries(Object.entries(copy.properties).map(([k, v]) => [k, strictSchema(v)]));
   if (copy.items) copy.items = strictSchema(copy.items);
-  if (typeof copy.additionalProperties === "object") copy.additionalProperties = strictSchema(copy.additionalProperties);
+  if (typeof copy.additionalProperties === "object")
+    copy.additionalProperties = strictSchema(copy.additionalProperties);
   const preserve = copy["x-kubernetes-preserve-unknown-fields"] === true;
   delete copy["x-kubernetes-preserve-unknown-fields"];
   if (copy.type === "object" && !preserve && copy.additionalProperties === undefined) copy.additionalProperties = false;
@@ -153,7 +186,8 @@ function crdValidators(crdFile) {
       let validate;
       kinds.set(`${crd.spec.group}/${version.name} ${crd.spec.names.kind}`, {
         scope: crd.spec.scope,
-        validate: (body) => (validate ??= ajv.compile(strictSchema(version.schema.openAPIV3Schema)))(body) ? [] : validate.errors,
+        validate: (body) =>
+          (validate ??= ajv.compile(strictSchema(version.schema.openAPIV3Schema)))(body) ? [] : validate.errors,
       });
     }
   }
@@ -180,7 +214,9 @@ function checkHigress(paths) {
         if (!metadata?.name) errors.push("metadata.name is missing");
         if (validator.scope === "Namespaced" && !metadata?.namespace) errors.push("metadata.namespace is missing");
         for (const e of validator.validate(body)) {
-          const field = e.params?.additionalProperty ? `${e.instancePath}/${e.params.additionalProperty}` : e.instancePath;
+          const field = e.params?.additionalProperty
+            ? `${e.instancePath}/${e.params.additionalProperty}`
+            : e.instancePath;
           errors.push(`${field || "/"}: ${e.keyword === "additionalProperties" ? "unknown field" : e.message}`);
         }
       }
@@ -197,14 +233,16 @@ const CHECKS = { istio: checkIstio, higress: checkHigress };
 
 function main(argv) {
   const [which, ...paths] = argv;
-  if (which !== undefined && !(which in CHECKS)) throw new Error(`usage: validate-manifests.mjs [istio|higress [PATH...]]`);
+  if (which !== undefined && !(which in CHECKS))
+    throw new Error(`usage: validate-manifests.mjs [istio|higress [PATH...]]`);
   const names = which ? [which] : Object.keys(CHECKS);
   const failures = [];
   for (const name of names) {
     try {
       failures.push(...CHECKS[name](paths.length > 0 ? paths : DEFAULT_PATHS[name]));
     } catch (error) {
-      if (error instanceof ToolMissing && !process.env.CI) console.log(`SKIPPED ${name}: ${error.message} (under CI this fails)`);
+      if (error instanceof ToolMissing && !process.env.CI)
+        console.log(`SKIPPED ${name}: ${error.message} (under CI this fails)`);
       else failures.push(`${name}: ${error.message}`);
     }
   }

@@ -1,9 +1,9 @@
 // Whose credentials a session's child holds: the values of its server's `envFromHeaders` headers on
 // the request that opened the session. The child got them once, as its environment, so the session
 // belongs to them: every later request on it must carry the same values, whoever sends it.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { ServerConfig } from './catalog.ts';
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import type { ServerConfig } from "./catalog.ts";
 
 /**
  * Digests are keyed with a secret of this process, so that neither a digest nor a logged prefix of
@@ -30,7 +30,7 @@ export function identityOf(server: ServerConfig, headers: IncomingHttpHeaders): 
 }
 
 function digestOf(env: Record<string, string>): Buffer {
-  return createHmac('sha256', KEY).update(JSON.stringify(env)).digest();
+  return createHmac("sha256", KEY).update(JSON.stringify(env)).digest();
 }
 
 /** Constant-time: how long it takes says nothing about how much of a value was right. */
@@ -40,7 +40,7 @@ export function sameIdentity(a: Buffer, b: Buffer): boolean {
 
 /** Eight hex digits of a digest, for logs: enough to tell identities apart, nothing about the values. */
 export function identityTag(digest: Buffer): string {
-  return digest.toString('hex', 0, 4);
+  return digest.toString("hex", 0, 4);
 }
 
 /** envFromHeaders: the configured request headers become variables of the session's child. */
@@ -49,7 +49,7 @@ function environmentFromHeaders(server: ServerConfig, headers: IncomingHttpHeade
   for (const [variable, header] of Object.entries(server.envFromHeaders)) {
     const value = headers[header];
     const text = Array.isArray(value) ? value[0] : value;
-    if (text !== undefined && !text.includes('\0')) env[variable] = text;
+    if (text !== undefined && !text.includes("\0")) env[variable] = text;
   }
   return env;
 }

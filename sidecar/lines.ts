@@ -15,9 +15,12 @@ export class LineSplitter {
   private held = 0;
   private discarding = false;
   private discarded = 0;
-  private sample = '';
+  private sample = "";
 
-  constructor(private readonly maxBytes: number, private readonly handlers: LineHandlers) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly handlers: LineHandlers,
+  ) {}
 
   push(chunk: Buffer): void {
     let start = 0;
@@ -43,7 +46,9 @@ export class LineSplitter {
       return;
     }
     if (this.held + piece.length > this.maxBytes) {
-      this.sample = Buffer.concat([...this.parts, piece]).subarray(0, SAMPLE_BYTES).toString('utf8');
+      this.sample = Buffer.concat([...this.parts, piece])
+        .subarray(0, SAMPLE_BYTES)
+        .toString("utf8");
       this.discarded = this.held + piece.length;
       this.discarding = true;
       this.parts = [];
@@ -61,9 +66,9 @@ export class LineSplitter {
       this.discarded = 0;
       return;
     }
-    const text = Buffer.concat(this.parts).toString('utf8');
+    const text = Buffer.concat(this.parts).toString("utf8");
     this.parts = [];
     this.held = 0;
-    this.handlers.line(text.endsWith('\r') ? text.slice(0, -1) : text);
+    this.handlers.line(text.endsWith("\r") ? text.slice(0, -1) : text);
   }
 }

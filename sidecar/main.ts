@@ -1,17 +1,22 @@
 // The mcp-sidecar command: mcp-sidecar --config <file> [--host 127.0.0.1] [--port 8081]
-import { parseArgs } from 'node:util';
-import { startSidecar } from './app.ts';
-import { CatalogError, loadCatalog } from './catalog.ts';
-import { createLogger } from './log.ts';
+import { parseArgs } from "node:util";
+import { startSidecar } from "./app.ts";
+import { CatalogError, loadCatalog } from "./catalog.ts";
+import { createLogger } from "./log.ts";
 
-const USAGE = 'usage: mcp-sidecar --config <file> [--host 127.0.0.1] [--port 8081]';
+const USAGE = "usage: mcp-sidecar --config <file> [--host 127.0.0.1] [--port 8081]";
 
 async function main(): Promise<void> {
   const log = createLogger();
   let values;
   try {
     ({ values } = parseArgs({
-      options: { config: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean' } },
+      options: {
+        config: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        help: { type: "boolean" },
+      },
     }));
   } catch (error) {
     return fail(`${(error as Error).message}\n${USAGE}`);
@@ -27,15 +32,15 @@ async function main(): Promise<void> {
     if (error instanceof CatalogError) return fail(error.message);
     throw error;
   }
-  const sidecar = await startSidecar(catalog, { host: values.host ?? '127.0.0.1', port, log });
+  const sidecar = await startSidecar(catalog, { host: values.host ?? "127.0.0.1", port, log });
   const shutdown = (signal: string) => {
-    log.info('shutting down', { signal });
+    log.info("shutting down", { signal });
     // Belt and braces: whatever happens, the process is gone by the end of the grace period.
     setTimeout(() => process.exit(0), catalog.global.gracePeriodMs).unref();
     void sidecar.close().then(() => process.exit(0));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
 }
 
 function fail(message: string): void {

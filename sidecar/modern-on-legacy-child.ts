@@ -14,20 +14,36 @@
 //   tool runs once per round: one that changes something before it asks changes it again on each round (catalog
 //   `inputRequired: "refuse"` turns this off). The child was initialized as a client that can answer everything:
 //   what it asks of a client that did not declare the capability ends the call with -32021.
-import { createHash, randomBytes } from 'node:crypto';
-import { createRequestStateCodec, type RequestStateCodec, type ServerContext } from '@modelcontextprotocol/server';
+import { createHash, randomBytes } from "node:crypto";
+import { createRequestStateCodec, type RequestStateCodec, type ServerContext } from "@modelcontextprotocol/server";
 import {
-  CALL_METHODS, canonicalJson, declares, envelopeOf, logLevelAllows, metaOf, modernError, modernResult,
-  requiredCapabilities, withoutEnvelope, type Envelope,
-} from './eras.ts';
+  CALL_METHODS,
+  canonicalJson,
+  declares,
+  envelopeOf,
+  logLevelAllows,
+  metaOf,
+  modernError,
+  modernResult,
+  requiredCapabilities,
+  withoutEnvelope,
+  type Envelope,
+} from "./eras.ts";
 import {
-  errorReply, isRequest, isResponse, paramsOf, resultReply, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest,
-} from './jsonrpc.ts';
-import type { ChangeFeed } from './modern-pool.ts';
-import { ModernServing } from './modern-serving.ts';
-import { ErrorCode, META, MODERN_VERSION } from './protocol.ts';
-import { noReplies, type PostReply } from './reply-sinks.ts';
-import type { Session } from './session.ts';
+  errorReply,
+  isRequest,
+  isResponse,
+  paramsOf,
+  resultReply,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+} from "./jsonrpc.ts";
+import type { ChangeFeed } from "./modern-pool.ts";
+import { ModernServing } from "./modern-serving.ts";
+import { ErrorCode, META, MODERN_VERSION } from "./protocol.ts";
+import { noReplies, type PostReply } from "./reply-sinks.ts";
+import type { Session } from "./session.ts";
 
 const REQUEST_STATE_TTL_SECONDS = 600;
 /**
@@ -40,11 +56,11 @@ const INPUT_BURST_MS = 50;
  * a level or a subscription would change the child for every client it serves). What to use instead.
  */
 const REMOVED_METHODS: Record<string, string> = {
-  'initialize': 'there is no handshake; server/discover tells what the server offers',
-  'ping': 'removed',
-  'logging/setLevel': `send ${META.logLevel} in the _meta of each request`,
-  'resources/subscribe': 'use subscriptions/listen',
-  'resources/unsubscribe': 'close the subscriptions/listen stream',
+  initialize: "there is no handshake; server/discover tells what the server offers",
+  ping: "removed",
+  "logging/setLevel": `send ${META.logLevel} in the _meta of each request`,
+  "resources/subscribe": "use subscriptions/listen",
+  "resources/unsubscribe": "close the subscriptions/listen stream",
 };
 
 /** One request of the child answered by the client in an earlier round. */
@@ -66,14 +82,17 @@ interface RoundState {
   pending: Question[];
 }
 
-type Question = Omit<Answer, 'result'> & { key: string };
+type Question = Omit<Answer, "result"> & { key: string };
 
 /** Seals and opens requestState (the SDK's HMAC codec; the key is the catalog's, shared by replicas, or random). */
 export class RequestStates {
   private readonly codec: RequestStateCodec<RoundState>;
 
   constructor(key: string | undefined) {
-    this.codec = createRequestStateCodec<RoundState>({ key: key ?? randomBytes(32), ttlSeconds: REQUEST_STATE_TTL_SECONDS });
+    this.codec = createRequestStateCodec<RoundState>({
+      key: key ?? randomBytes(32),
+      ttlSeconds: REQUEST_STATE_TTL_SECONDS,
+    });
   }
 
   seal(state: RoundState): Promise<string> {
@@ -82,7 +101,7 @@ export class RequestStates {
 
   /** The state, or undefined when it is not one of ours, altered, or expired. */
   async open(sealed: unknown): Promise<RoundState | undefined> {
-    if (typeof sealed !== 'string') return undefined;
+    if (typeof sealed !== "string") return undefined;
     try {
       // No context binding is configured, so verify never reads the context.
       return await this.codec.verify(sealed, undefined as unknown as ServerContext);
@@ -112,13 +131,17 @@ export class ModernOnLegacyChild extends ModernServing {
   /** Resource URI -> listens on it (the child is subscribed while there is one). */
   private readonly subscriptions = new Map<string, number>();
 
-  constructor(session: Session, private readonly initialized: Record<string, unknown>, private readonly feed: ChangeFeed,
-    private readonly states: RequestStates) {
+  constructor(
+    session: Session,
+    private readonly initialized: Record<string, unknown>,
+    private readonly feed: ChangeFeed,
+    private readonly states: RequestStates,
+  ) {
     super(session);
     this.capabilities = (initialized.capabilities as typeof this.capabilities | undefined) ?? {};
     this.serverInfo = initialized.serverInfo;
     feed.listeners.add((notification) => {
-      if (notification.method === 'notifications/tools/list_changed') this.forgetTools();
+      if (notification.method === "notifications/tools/list_changed") this.forgetTools();
     });
   }
 
@@ -128,21 +151,35 @@ export class ModernOnLegacyChild extends ModernServing {
 
   protected handle(message: JsonRpcRequest, reply: PostReply): void {
     switch (message.method) {
-      case 'server/discover': return reply.deliver(resultReply(message.id, this.discovery()));
-      case 'subscriptions/listen': return this.listen(message, reply);
+      case "server/discover":
+        return reply.deliver(resultReply(message.id, this.discovery()));
+      case "subscriptions/listen":
+        return this.listen(message, reply);
     }
     const replacement = REMOVED_METHODS[message.method];
     if (replacement !== undefined) {
-      return reply.deliver(errorReply(message.id, ErrorCode.methodNotFound, `${message.method} is not part of MCP ${MODERN_VERSION}: ${replacement}`));
+      return reply.deliver(
+        errorReply(
+          message.id,
+          ErrorCode.methodNotFound,
+          `${message.method} is not part of MCP ${MODERN_VERSION}: ${replacement}`,
+        ),
+      );
     }
     void this.call(message, reply);
   }
 
   private discovery(): Record<string, unknown> {
     const { instructions } = this.initialized;
-    return modernResult('server/discover', {
-      supportedVersions: [MODERN_VERSION], capabilities: this.capabilities, ...(typeof instructions === 'string' ? { instructions } : {}),
-    }, this.serverInfo);
+    return modernResult(
+      "server/discover",
+      {
+        supportedVersions: [MODERN_VERSION],
+        capabilities: this.capabilities,
+        ...(typeof instructions === "string" ? { instructions } : {}),
+      },
+      this.serverInfo,
+    );
   }
 
   private async call(message: JsonRpcRequest, reply: PostReply): Promise<void> {
@@ -150,48 +187,79 @@ export class ModernOnLegacyChild extends ModernServing {
     const envelope = envelopeOf(params);
     const { inputResponses, requestState, ...sent } = withoutEnvelope(params);
     const requestDigest = digest({ method: message.method, params: { ...sent, _meta: undefined } });
-    const principal = this.session.identity.toString('hex');
+    const principal = this.session.identity.toString("hex");
     let replay = new Replay([]);
     if (CALL_METHODS.has(message.method) && requestState !== undefined) {
       const state = await this.states.open(requestState);
       if (!state || state.request !== requestDigest || state.principal !== principal) {
-        return reply.deliver(errorReply(message.id, ErrorCode.invalidParams, 'Invalid or expired requestState',
-          { reason: 'invalid_request_state' }));
+        return reply.deliver(
+          errorReply(message.id, ErrorCode.invalidParams, "Invalid or expired requestState", {
+            reason: "invalid_request_state",
+          }),
+        );
       }
       replay = new Replay([...state.answers, ...answered(state.pending, inputResponses)]);
       if (reply.ended) return;
     }
-    const context: CallContext = { message, reply, envelope, replay, requestDigest, principal, childId: '', questions: [] };
+    const context: CallContext = {
+      message,
+      reply,
+      envelope,
+      replay,
+      requestDigest,
+      principal,
+      childId: "",
+      questions: [],
+    };
     context.childId = this.forward(message, sent, reply, (answer) => this.fromChild(context, answer));
   }
 
   private fromChild(call: CallContext, answer: JsonRpcMessage): void {
     const { message, reply, envelope } = call;
     if (isResponse(answer)) {
-      return reply.deliver(answer.error ? { ...answer, id: message.id, error: modernError(answer.error) }
-        : resultReply(message.id, modernResult(message.method, answer.result, this.serverInfo)));
+      return reply.deliver(
+        answer.error
+          ? { ...answer, id: message.id, error: modernError(answer.error) }
+          : resultReply(message.id, modernResult(message.method, answer.result, this.serverInfo)),
+      );
     }
     if (isRequest(answer)) return this.childAsks(call, answer);
-    if (answer.method !== 'notifications/message' || envelope.logLevel === undefined) return;
-    if (this.session.server.mode === 'session' && logLevelAllows(envelope.logLevel, paramsOf(answer).level)) reply.deliver(answer);
+    if (answer.method !== "notifications/message" || envelope.logLevel === undefined) return;
+    if (this.session.server.mode === "session" && logLevelAllows(envelope.logLevel, paramsOf(answer).level))
+      reply.deliver(answer);
   }
 
   /** The child asks the client something while it serves a call: answered from earlier rounds, or asked now. */
   private childAsks(call: CallContext, request: JsonRpcRequest): void {
-    if (request.method === 'ping') return this.answerChild(resultReply(request.id, {}));
+    if (request.method === "ping") return this.answerChild(resultReply(request.id, {}));
     const { _meta, ...asked } = paramsOf(request);
     const required = requiredCapabilities(request.method, asked);
     const refusal = this.refusal(call, request.method, required);
-    if (refusal) return this.answerChild(errorReply(request.id, ErrorCode.methodNotFound, `${request.method} cannot reach the client: ${refusal}`));
+    if (refusal)
+      return this.answerChild(
+        errorReply(request.id, ErrorCode.methodNotFound, `${request.method} cannot reach the client: ${refusal}`),
+      );
     const step = call.replay.next(request.method, digest(asked));
-    if ('answer' in step) return this.answerChild(resultReply(request.id, step.answer.result));
-    if ('diverged' in step) {
+    if ("answer" in step) return this.answerChild(resultReply(request.id, step.answer.result));
+    if ("diverged" in step) {
       this.endAttempt(call, [request.id]);
-      return call.reply.deliver(errorReply(call.message.id, ErrorCode.internalError,
-        `when the call ran again with the client's answers, the server asked something else (${request.method}) than before; ` +
-        'send the request again without inputResponses and requestState'));
+      return call.reply.deliver(
+        errorReply(
+          call.message.id,
+          ErrorCode.internalError,
+          `when the call ran again with the client's answers, the server asked something else (${request.method}) than before; ` +
+            "send the request again without inputResponses and requestState",
+        ),
+      );
     }
-    call.questions.push({ key: `input-${step.ask}`, method: request.method, digest: digest(asked), params: asked, required: required!, id: request.id });
+    call.questions.push({
+      key: `input-${step.ask}`,
+      method: request.method,
+      digest: digest(asked),
+      params: asked,
+      required: required!,
+      id: request.id,
+    });
     if (call.questions.length === 1) setTimeout(() => void this.askClient(call), INPUT_BURST_MS);
   }
 
@@ -201,61 +269,97 @@ export class ModernOnLegacyChild extends ModernServing {
 
   /** Stops this attempt of the call: cancelled first, so that nothing the child answers after counts. */
   private endAttempt(call: CallContext, requests: JsonRpcId[]): void {
-    this.session.cancel(call.childId, 'the client is asked for input; the call runs again with the answers');
-    for (const id of requests) this.answerChild(errorReply(id, ErrorCode.internalError, 'request cancelled: the call was answered with input_required'));
+    this.session.cancel(call.childId, "the client is asked for input; the call runs again with the answers");
+    for (const id of requests)
+      this.answerChild(
+        errorReply(id, ErrorCode.internalError, "request cancelled: the call was answered with input_required"),
+      );
   }
 
   /** Ends the attempt with an input_required result asking the client what the child asked. */
   private async askClient(call: CallContext): Promise<void> {
     const { questions } = call;
-    this.endAttempt(call, questions.map((question) => question.id));
+    this.endAttempt(
+      call,
+      questions.map((question) => question.id),
+    );
     // The child was told its client can answer everything: this one may not, and 2026-07-28 says so with -32021.
     const missing = questions.filter((question) => !declares(call.envelope.clientCapabilities, question.required));
     if (missing.length > 0) {
       const requiredCapabilities = Object.assign({}, ...missing.map((question) => question.required));
-      return call.reply.deliver(errorReply(call.message.id, ErrorCode.missingClientCapability,
-        `${call.message.method} needs the client capability ${Object.keys(requiredCapabilities).join(', ')} ` +
-        `(the server sent ${missing.map((question) => question.method).join(', ')})`, { requiredCapabilities }));
+      return call.reply.deliver(
+        errorReply(
+          call.message.id,
+          ErrorCode.missingClientCapability,
+          `${call.message.method} needs the client capability ${Object.keys(requiredCapabilities).join(", ")} ` +
+            `(the server sent ${missing.map((question) => question.method).join(", ")})`,
+          { requiredCapabilities },
+        ),
+      );
     }
     const requestState = await this.states.seal({
-      request: call.requestDigest, principal: call.principal, answers: call.replay.answers,
+      request: call.requestDigest,
+      principal: call.principal,
+      answers: call.replay.answers,
       pending: questions.map(({ key, method, digest: asked }) => ({ key, method, digest: asked })),
     });
-    call.reply.deliver(resultReply(call.message.id, {
-      resultType: 'input_required',
-      inputRequests: Object.fromEntries(questions.map((question) => [question.key, { method: question.method, params: question.params }])),
-      requestState,
-      _meta: { [META.serverInfo]: this.serverInfo },
-    }));
+    call.reply.deliver(
+      resultReply(call.message.id, {
+        resultType: "input_required",
+        inputRequests: Object.fromEntries(
+          questions.map((question) => [question.key, { method: question.method, params: question.params }]),
+        ),
+        requestState,
+        _meta: { [META.serverInfo]: this.serverInfo },
+      }),
+    );
   }
 
   /** Why the child's request cannot be put to the client at all, if it cannot. */
   private refusal(call: CallContext, method: string, required: unknown): string | undefined {
     if (!CALL_METHODS.has(call.message.method)) {
-      return `a 2026-07-28 client is asked for input only in answer to ${[...CALL_METHODS].join(', ')}`;
+      return `a 2026-07-28 client is asked for input only in answer to ${[...CALL_METHODS].join(", ")}`;
     }
     if (required === undefined) return `${method} is not a request a 2026-07-28 client answers`;
-    if (this.session.server.inputRequired === 'refuse') return 'this server is configured with "inputRequired": "refuse"';
+    if (this.session.server.inputRequired === "refuse")
+      return 'this server is configured with "inputRequired": "refuse"';
     return undefined;
   }
 
   private listen(message: JsonRpcRequest, reply: PostReply): void {
     const filter = paramsOf(message).notifications;
-    if (typeof filter !== 'object' || filter === null) {
-      return reply.deliver(errorReply(message.id, ErrorCode.invalidParams, "Invalid params: 'notifications' is required"));
+    if (typeof filter !== "object" || filter === null) {
+      return reply.deliver(
+        errorReply(message.id, ErrorCode.invalidParams, "Invalid params: 'notifications' is required"),
+      );
     }
     if (!reply.streaming) {
-      return reply.deliver(errorReply(message.id, ErrorCode.invalidRequest, 'subscriptions/listen is answered with an SSE stream: accept text/event-stream'));
+      return reply.deliver(
+        errorReply(
+          message.id,
+          ErrorCode.invalidRequest,
+          "subscriptions/listen is answered with an SSE stream: accept text/event-stream",
+        ),
+      );
     }
     const honored = this.honored(filter as Record<string, unknown>);
     const stamp = (notification: JsonRpcMessage): JsonRpcMessage => {
       const params = paramsOf(notification);
-      return { ...notification, params: { ...params, _meta: { ...metaOf(params), [META.subscriptionId]: message.id } } };
+      return {
+        ...notification,
+        params: { ...params, _meta: { ...metaOf(params), [META.subscriptionId]: message.id } },
+      };
     };
-    reply.deliver(stamp({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honored } }));
-    const end = () => reply.deliver(resultReply(message.id, {
-      resultType: 'complete', _meta: { [META.subscriptionId]: message.id, [META.serverInfo]: this.serverInfo },
-    }));
+    reply.deliver(
+      stamp({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { notifications: honored } }),
+    );
+    const end = () =>
+      reply.deliver(
+        resultReply(message.id, {
+          resultType: "complete",
+          _meta: { [META.subscriptionId]: message.id, [META.serverInfo]: this.serverInfo },
+        }),
+      );
     if (Object.keys(honored).length === 0) return end();
     const uris = (honored.resourceSubscriptions as string[] | undefined) ?? [];
     for (const uri of uris) this.subscribe(uri);
@@ -277,8 +381,11 @@ export class ModernOnLegacyChild extends ModernServing {
     const honored: Record<string, unknown> = {};
     if (filter.toolsListChanged === true && caps.tools?.listChanged === true) honored.toolsListChanged = true;
     if (filter.promptsListChanged === true && caps.prompts?.listChanged === true) honored.promptsListChanged = true;
-    if (filter.resourcesListChanged === true && caps.resources?.listChanged === true) honored.resourcesListChanged = true;
-    const uris = Array.isArray(filter.resourceSubscriptions) ? filter.resourceSubscriptions.filter((uri) => typeof uri === 'string') : [];
+    if (filter.resourcesListChanged === true && caps.resources?.listChanged === true)
+      honored.resourcesListChanged = true;
+    const uris = Array.isArray(filter.resourceSubscriptions)
+      ? filter.resourceSubscriptions.filter((uri) => typeof uri === "string")
+      : [];
     if (uris.length > 0 && caps.resources?.subscribe === true) honored.resourceSubscriptions = uris;
     return honored;
   }
@@ -286,14 +393,14 @@ export class ModernOnLegacyChild extends ModernServing {
   private subscribe(uri: string): void {
     const listens = this.subscriptions.get(uri) ?? 0;
     this.subscriptions.set(uri, listens + 1);
-    if (listens === 0) void this.childRequest('resources/subscribe', uri);
+    if (listens === 0) void this.childRequest("resources/subscribe", uri);
   }
 
   private unsubscribe(uri: string): void {
     const listens = (this.subscriptions.get(uri) ?? 1) - 1;
     if (listens > 0) return void this.subscriptions.set(uri, listens);
     this.subscriptions.delete(uri);
-    if (!this.session.ended) void this.childRequest('resources/unsubscribe', uri);
+    if (!this.session.ended) void this.childRequest("resources/unsubscribe", uri);
   }
 
   private async childRequest(method: string, uri: string): Promise<void> {
@@ -311,12 +418,17 @@ interface CallContext {
   principal: string;
   childId: string;
   /** What the child asked in this attempt that no earlier round answered. */
-  questions: Array<Question & { params: Record<string, unknown>; required: Record<string, Record<string, unknown>>; id: JsonRpcId }>;
+  questions: Array<
+    Question & { params: Record<string, unknown>; required: Record<string, Record<string, unknown>>; id: JsonRpcId }
+  >;
 }
 
 /** The answers a retry brings, in the order the child asked: up to the first one missing (asked again then). */
 function answered(pending: Question[], inputResponses: unknown): Answer[] {
-  const responses = (typeof inputResponses === 'object' && inputResponses !== null ? inputResponses : {}) as Record<string, unknown>;
+  const responses = (typeof inputResponses === "object" && inputResponses !== null ? inputResponses : {}) as Record<
+    string,
+    unknown
+  >;
   const answers: Answer[] = [];
   for (const question of pending) {
     const result = responses[question.key];
@@ -329,15 +441,21 @@ function answered(pending: Question[], inputResponses: unknown): Answer[] {
 /** Whether a listen filter asks for this change notification. */
 function wanted(honored: Record<string, unknown>, notification: JsonRpcMessage): boolean {
   switch (notification.method) {
-    case 'notifications/tools/list_changed': return honored.toolsListChanged === true;
-    case 'notifications/prompts/list_changed': return honored.promptsListChanged === true;
-    case 'notifications/resources/list_changed': return honored.resourcesListChanged === true;
-    case 'notifications/resources/updated':
-      return ((honored.resourceSubscriptions as string[] | undefined) ?? []).includes(String(paramsOf(notification).uri));
-    default: return false;
+    case "notifications/tools/list_changed":
+      return honored.toolsListChanged === true;
+    case "notifications/prompts/list_changed":
+      return honored.promptsListChanged === true;
+    case "notifications/resources/list_changed":
+      return honored.resourcesListChanged === true;
+    case "notifications/resources/updated":
+      return ((honored.resourceSubscriptions as string[] | undefined) ?? []).includes(
+        String(paramsOf(notification).uri),
+      );
+    default:
+      return false;
   }
 }
 
 function digest(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('base64url');
+  return createHash("sha256").update(canonicalJson(value)).digest("base64url");
 }

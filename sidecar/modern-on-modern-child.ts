@@ -1,12 +1,18 @@
 // A 2026-07-28 request for a child that speaks 2026-07-28: it goes as it is, under the pooled session's id and
 // progress token; a listen's notifications carry the listen's id, which goes back to the client's.
-import { envelopeOf, metaOf, withEnvelope } from './eras.ts';
+import { envelopeOf, metaOf, withEnvelope } from "./eras.ts";
 import {
-  errorReply, isRequest, isResponse, paramsOf, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest,
-} from './jsonrpc.ts';
-import { ModernServing } from './modern-serving.ts';
-import { ErrorCode, META } from './protocol.ts';
-import { noReplies, type PostReply } from './reply-sinks.ts';
+  errorReply,
+  isRequest,
+  isResponse,
+  paramsOf,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+} from "./jsonrpc.ts";
+import { ModernServing } from "./modern-serving.ts";
+import { ErrorCode, META } from "./protocol.ts";
+import { noReplies, type PostReply } from "./reply-sinks.ts";
 
 export class ModernOnModernChild extends ModernServing {
   protected toolListParams(params: Record<string, unknown>, message: JsonRpcRequest): Record<string, unknown> {
@@ -16,8 +22,16 @@ export class ModernOnModernChild extends ModernServing {
   protected handle(message: JsonRpcRequest, reply: PostReply): void {
     const childId = this.forward(message, paramsOf(message), reply, (answer) => {
       if (isRequest(answer)) {
-        this.session.dispatch([errorReply(answer.id, ErrorCode.methodNotFound,
-          `${answer.method}: a 2026-07-28 server asks the client through input_required results, not requests`)], noReplies);
+        this.session.dispatch(
+          [
+            errorReply(
+              answer.id,
+              ErrorCode.methodNotFound,
+              `${answer.method}: a 2026-07-28 server asks the client through input_required results, not requests`,
+            ),
+          ],
+          noReplies,
+        );
         return;
       }
       reply.deliver(restamp(isResponse(answer) ? { ...answer, id: message.id } : answer, childId, message.id));
@@ -27,7 +41,7 @@ export class ModernOnModernChild extends ModernServing {
 
 /** The listen id a 2026-07-28 child stamps on a listen's messages, as the client knows it. */
 function restamp(message: JsonRpcMessage, childId: string, clientId: JsonRpcId): JsonRpcMessage {
-  const field = isResponse(message) ? 'result' : 'params';
+  const field = isResponse(message) ? "result" : "params";
   const body = (message[field] ?? {}) as Record<string, unknown>;
   const meta = metaOf(body);
   if (meta[META.subscriptionId] !== childId) return message;

@@ -7,18 +7,18 @@
 // time is what ties them to it. At the session limit calls share the least busy session, and then a child's own
 // requests and log messages go to the oldest call in flight. A shared server has one child whatever the sessions.
 // Each session's child is probed once: a 2025 child is served through ModernOnLegacyChild, a 2026-07-28 one as it is.
-import type { IncomingHttpHeaders } from 'node:http';
-import type { ServerConfig } from './catalog.ts';
-import { refusedAsModernOnly } from './eras.ts';
-import { identityOf } from './identity.ts';
-import { answerForClient, isRequest, type JsonRpcMessage } from './jsonrpc.ts';
-import { ModernOnLegacyChild, RequestStates } from './modern-on-legacy-child.ts';
-import { ModernOnModernChild } from './modern-on-modern-child.ts';
-import type { ModernServing } from './modern-serving.ts';
-import { CLIENT_INFO, LATEST_LEGACY_VERSION, MODERN_VERSION } from './protocol.ts';
-import { noReplies } from './reply-sinks.ts';
-import type { MessageSink, Session } from './session.ts';
-import type { SessionRegistry } from './sessions.ts';
+import type { IncomingHttpHeaders } from "node:http";
+import type { ServerConfig } from "./catalog.ts";
+import { refusedAsModernOnly } from "./eras.ts";
+import { identityOf } from "./identity.ts";
+import { answerForClient, isRequest, type JsonRpcMessage } from "./jsonrpc.ts";
+import { ModernOnLegacyChild, RequestStates } from "./modern-on-legacy-child.ts";
+import { ModernOnModernChild } from "./modern-on-modern-child.ts";
+import type { ModernServing } from "./modern-serving.ts";
+import { CLIENT_INFO, LATEST_LEGACY_VERSION, MODERN_VERSION } from "./protocol.ts";
+import { noReplies } from "./reply-sinks.ts";
+import type { MessageSink, Session } from "./session.ts";
+import type { SessionRegistry } from "./sessions.ts";
 
 /** Everything a 2025 client can answer: what a 2025 child serving 2026-07-28 clients is told its client can do. */
 const EVERY_CLIENT_CAPABILITY = { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
@@ -45,9 +45,7 @@ interface Refusal {
   retryAfterSeconds: number;
 }
 
-export type Lease =
-  | { ok: true; serve: ModernServing['serve']; release(): void }
-  | Refusal;
+export type Lease = { ok: true; serve: ModernServing["serve"]; release(): void } | Refusal;
 
 /**
  * Change notifications of a pooled session's child (list changes, resource updates) for the listens open on it;
@@ -61,8 +59,13 @@ export class ChangeFeed implements MessageSink {
 
   deliver(message: JsonRpcMessage): void {
     if (isRequest(message)) {
-      this.session.log.debug('the child asked a client something outside any call; refused', { method: message.method });
-      this.session.dispatch([answerForClient(message, 'it was sent outside any request of a 2026-07-28 client')], noReplies);
+      this.session.log.debug("the child asked a client something outside any call; refused", {
+        method: message.method,
+      });
+      this.session.dispatch(
+        [answerForClient(message, "it was sent outside any request of a 2026-07-28 client")],
+        noReplies,
+      );
       return;
     }
     for (const listener of this.listeners) listener(message);
@@ -79,10 +82,10 @@ export class ModernPool {
 
   /** A pooled session to serve one request on; a call holds it until its reply is over. */
   async lease(server: ServerConfig, headers: IncomingHttpHeaders, call: boolean): Promise<Lease> {
-    const key = `${server.name}\0${identityOf(server, headers).digest.toString('hex')}`;
+    const key = `${server.name}\0${identityOf(server, headers).digest.toString("hex")}`;
     this.forgetEmptyGroups();
     let group = this.groups.get(key);
-    if (!group) this.groups.set(key, group = { ready: [], opening: new Set() });
+    if (!group) this.groups.set(key, (group = { ready: [], opening: new Set() }));
     const found = await this.find(group, server, headers, call);
     if (!found.ok) return found;
     const pooled = found.pooled;
@@ -103,14 +106,18 @@ export class ModernPool {
   }
 
   /** The session for a request; a call's is counted busy from the moment it is chosen (no await in between). */
-  private async find(group: Group, server: ServerConfig, headers: IncomingHttpHeaders, call: boolean):
-    Promise<{ ok: true; pooled: Pooled } | Refusal> {
+  private async find(
+    group: Group,
+    server: ServerConfig,
+    headers: IncomingHttpHeaders,
+    call: boolean,
+  ): Promise<{ ok: true; pooled: Pooled } | Refusal> {
     const chosen = (pooled: Pooled) => {
       if (call) pooled.calls++;
       return { ok: true as const, pooled };
     };
     // A request that is not a call may go anywhere; so may a call when more children would not be separate ones.
-    const anyWillDo = !call || server.mode === 'shared';
+    const anyWillDo = !call || server.mode === "shared";
     for (;;) {
       group.ready = group.ready.filter((pooled) => !pooled.session.ended);
       const idle = group.ready.find((pooled) => pooled.calls === 0);
@@ -130,7 +137,12 @@ export class ModernPool {
   }
 
   /** A new session for the group; `call`: it is born busy with the call that opened it. */
-  private async open(group: Group, server: ServerConfig, headers: IncomingHttpHeaders, call: boolean): Promise<Pooled | Refusal> {
+  private async open(
+    group: Group,
+    server: ServerConfig,
+    headers: IncomingHttpHeaders,
+    call: boolean,
+  ): Promise<Pooled | Refusal> {
     const opening = this.start(server, headers);
     group.opening.add(opening);
     try {
@@ -154,36 +166,39 @@ export class ModernPool {
 
   /** Opens a session and finds out which era its child speaks. */
   private async start(server: ServerConfig, headers: IncomingHttpHeaders): Promise<Pooled | Refusal> {
-    const opened = await this.sessions.open(server, 'stateless', headers);
+    const opened = await this.sessions.open(server, "stateless", headers);
     if (!opened.ok) return opened;
     const { session } = opened;
     const feed = new ChangeFeed(session);
     session.standalone = feed;
     const pooled = (serving: ModernServing): Pooled => ({ ok: true, session, server: serving, calls: 0 });
     // A shared child is always a 2025 one to its sessions (SharedChild bridges a 2026-only child itself).
-    const dedicated = server.mode === 'session';
+    const dedicated = server.mode === "session";
     if (dedicated && server.protocol === MODERN_VERSION) return pooled(new ModernOnModernChild(session));
-    const reply = await session.request('initialize', {
+    const reply = await session.request("initialize", {
       protocolVersion: LATEST_LEGACY_VERSION,
-      capabilities: server.inputRequired === 'replay' ? EVERY_CLIENT_CAPABILITY : {},
+      capabilities: server.inputRequired === "replay" ? EVERY_CLIENT_CAPABILITY : {},
       clientInfo: CLIENT_INFO,
     });
-    if (reply.error && dedicated && server.protocol === 'auto' && refusedAsModernOnly(reply)) {
-      session.log.info('the child speaks 2026-07-28: serving 2026-07-28 clients as they are');
+    if (reply.error && dedicated && server.protocol === "auto" && refusedAsModernOnly(reply)) {
+      session.log.info("the child speaks 2026-07-28: serving 2026-07-28 clients as they are");
       return pooled(new ModernOnModernChild(session));
     }
     if (reply.error) {
-      session.end('initialize-failed');
+      session.end("initialize-failed");
       return {
-        ok: false, status: 502, code: reply.error.code, message: `initialize failed: ${reply.error.message}`,
+        ok: false,
+        status: 502,
+        code: reply.error.code,
+        message: `initialize failed: ${reply.error.message}`,
         retryAfterSeconds: this.sessions.services.global.retryAfterSeconds,
       };
     }
-    session.notify('notifications/initialized');
+    session.notify("notifications/initialized");
     const initialized = reply.result as Record<string, unknown>;
     // The child's log messages are filtered per request (the envelope's logLevel): it is asked to send them all.
     if (dedicated && (initialized.capabilities as { logging?: unknown } | undefined)?.logging !== undefined) {
-      await session.request('logging/setLevel', { level: 'debug' });
+      await session.request("logging/setLevel", { level: "debug" });
     }
     return pooled(new ModernOnLegacyChild(session, initialized, feed, this.states));
   }

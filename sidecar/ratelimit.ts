@@ -1,7 +1,7 @@
 // Rate limiting: a token bucket per (server, client), so that one noisy client cannot starve a
 // server's other clients. Buckets that have refilled completely carry no state and are dropped.
-import type { RateLimit, ServerConfig } from './catalog.ts';
-import type { Services } from './services.ts';
+import type { RateLimit, ServerConfig } from "./catalog.ts";
+import type { Services } from "./services.ts";
 
 /** How often full buckets are swept out, so that memory follows active clients only. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -16,7 +16,12 @@ interface Bucket {
  * One request (or WebSocket frame) of `client` to `server` at `endpoint`: undefined when within its rate limit,
  * else the seconds to wait (counted in the metrics).
  */
-export function throttle(services: Services, server: ServerConfig, client: string, endpoint: string): number | undefined {
+export function throttle(
+  services: Services,
+  server: ServerConfig,
+  client: string,
+  endpoint: string,
+): number | undefined {
   const retryAfter = services.rateLimiter.take(server.name, client, server.rateLimit);
   if (retryAfter !== undefined) services.metrics.rateLimited.inc({ server: server.name, endpoint });
   return retryAfter;

@@ -1,8 +1,8 @@
 // Sinks for the replies to one POST: gathered into one JSON body, or streamed as SSE.
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { idKey, isResponse, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
-import type { MessageSink } from './session.ts';
-import { SseStream, type SseOptions } from './sse-stream.ts';
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { idKey, isResponse, type JsonRpcId, type JsonRpcMessage } from "./jsonrpc.ts";
+import type { MessageSink } from "./session.ts";
+import { SseStream, type SseOptions } from "./sse-stream.ts";
 
 /** Waits for the replies to the given request ids; carries nothing else. */
 export class ReplyCollector implements MessageSink {
@@ -14,7 +14,9 @@ export class ReplyCollector implements MessageSink {
 
   constructor(requestIds: JsonRpcId[]) {
     this.waiting = new Set(requestIds.map(idKey));
-    this.done = new Promise((resolve) => { this.resolve = resolve; });
+    this.done = new Promise((resolve) => {
+      this.resolve = resolve;
+    });
   }
 
   deliver(message: JsonRpcMessage): void {
@@ -52,10 +54,13 @@ export class PostReply implements MessageSink {
   private readonly endHandlers: Array<(abandoned: boolean) => void> = [];
   private finished = false;
 
-  constructor(private readonly res: ServerResponse, private readonly options: PostReplyOptions) {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly options: PostReplyOptions,
+  ) {
     this.streaming = options.sse;
     this.waiting = new Set(options.requestIds.map(idKey));
-    res.on('close', () => this.over(true));
+    res.on("close", () => this.over(true));
   }
 
   /** The last reply is written, or the client is gone. */
@@ -108,7 +113,10 @@ export class PostReply implements MessageSink {
     const { res, options, replies } = this;
     const body = JSON.stringify(options.batch ? replies : replies[0]);
     const status = options.statusOf?.(replies) ?? 200;
-    const headers: OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const headers: OutgoingHttpHeaders = {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+    };
     res.writeHead(status, { ...headers, ...options.headers });
     res.end(body);
   }

@@ -1,10 +1,10 @@
 // What every part of a running sidecar shares: its configuration, log, metrics, rate limits, the children it runs
 // and the problems it logged.
-import type { GlobalConfig } from './catalog.ts';
-import type { Logger, LogRecord } from './log.ts';
-import type { Metrics } from './metrics.ts';
-import type { RateLimiter } from './ratelimit.ts';
-import type { StdioChild } from './stdio-child.ts';
+import type { GlobalConfig } from "./catalog.ts";
+import type { Logger, LogRecord } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { RateLimiter } from "./ratelimit.ts";
+import type { StdioChild } from "./stdio-child.ts";
 
 /** What every part of a running sidecar shares. */
 export interface Services {

@@ -1,9 +1,9 @@
 // mode "session": a child of the session's own, that lives and dies with it.
-import { ChildLink } from './child-link.ts';
-import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from './jsonrpc.ts';
-import type { Services } from './services.ts';
-import type { ChildConnection, Session } from './session.ts';
-import { describeExit, launchChild, type ExitInfo, type ExitReason, type StdioChild } from './stdio-child.ts';
+import { ChildLink } from "./child-link.ts";
+import { isRequest, isResponse, type JsonRpcId, type JsonRpcMessage } from "./jsonrpc.ts";
+import type { Services } from "./services.ts";
+import type { ChildConnection, Session } from "./session.ts";
+import { describeExit, launchChild, type ExitInfo, type ExitReason, type StdioChild } from "./stdio-child.ts";
 
 /**
  * mode "session": the session owns its child; the child ending ends the session. A 2025 client's session
@@ -15,15 +15,26 @@ export class SessionChild implements ChildConnection {
   private initializeTimer: NodeJS.Timeout | undefined;
   private initializeId: JsonRpcId | undefined;
 
-  constructor(private readonly services: Services, private readonly session: Session, sessionEnv: Record<string, string>) {
-    this.child = launchChild(services, session.server, session.log, sessionEnv, (message) => this.link.fromChild(message));
-    this.link = new ChildLink(this.child, session.server.protocol, session.transport !== 'stateless',
-      (message, related) => this.fromChild(message, related), session.log);
+  constructor(
+    private readonly services: Services,
+    private readonly session: Session,
+    sessionEnv: Record<string, string>,
+  ) {
+    this.child = launchChild(services, session.server, session.log, sessionEnv, (message) =>
+      this.link.fromChild(message),
+    );
+    this.link = new ChildLink(
+      this.child,
+      session.server.protocol,
+      session.transport !== "stateless",
+      (message, related) => this.fromChild(message, related),
+      session.log,
+    );
     void this.child.exited.then((info) => this.onChildExited(info));
   }
 
   send(_session: Session, message: JsonRpcMessage): void {
-    if (isRequest(message) && message.method === 'initialize') this.armInitializeTimeout(message.id);
+    if (isRequest(message) && message.method === "initialize") this.armInitializeTimeout(message.id);
     this.link.send(message);
   }
 
@@ -37,8 +48,10 @@ export class SessionChild implements ChildConnection {
     clearTimeout(this.initializeTimer);
     this.initializeId = id;
     this.initializeTimer = setTimeout(() => {
-      this.session.log.warn('child did not answer initialize in time; stopping it', { timeoutMs: this.services.global.initializeTimeoutMs });
-      void this.child.stop('initialize-timeout');
+      this.session.log.warn("child did not answer initialize in time; stopping it", {
+        timeoutMs: this.services.global.initializeTimeoutMs,
+      });
+      void this.child.stop("initialize-timeout");
     }, this.services.global.initializeTimeoutMs);
   }
 

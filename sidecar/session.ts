@@ -1,20 +1,27 @@
 // One MCP session, whatever the HTTP transport: it tracks the client's requests in flight, routes
 // what the child sends back to the right stream, and ends exactly once, for one reason.
-import { randomBytes } from 'node:crypto';
-import type { ServerConfig } from './catalog.ts';
-import { CALL_METHODS, metaOf } from './eras.ts';
+import { randomBytes } from "node:crypto";
+import type { ServerConfig } from "./catalog.ts";
+import { CALL_METHODS, metaOf } from "./eras.ts";
 import {
-  errorReply, idKey, isRequest, isResponse, paramsOf, progressToken, type JsonRpcId, type JsonRpcMessage,
+  errorReply,
+  idKey,
+  isRequest,
+  isResponse,
+  paramsOf,
+  progressToken,
+  type JsonRpcId,
+  type JsonRpcMessage,
   type JsonRpcRequest,
-} from './jsonrpc.ts';
-import type { Logger } from './log.ts';
-import { methodLabel, type Metrics } from './metrics.ts';
-import { ErrorCode, META } from './protocol.ts';
-import { noReplies, ReplyCollector } from './reply-sinks.ts';
-import type { ExitReason } from './stdio-child.ts';
+} from "./jsonrpc.ts";
+import type { Logger } from "./log.ts";
+import { methodLabel, type Metrics } from "./metrics.ts";
+import { ErrorCode, META } from "./protocol.ts";
+import { noReplies, ReplyCollector } from "./reply-sinks.ts";
+import type { ExitReason } from "./stdio-child.ts";
 
 /** How the client reaches the session; `stateless` sessions are the sidecar's own, serving 2026-07-28 requests. */
-export type Transport = 'streamable' | 'sse' | 'ws' | 'rest' | 'stateless';
+export type Transport = "streamable" | "sse" | "ws" | "rest" | "stateless";
 
 /**
  * What the sidecar shows of a session id to its clients (/status): enough to tell sessions apart,
@@ -36,7 +43,7 @@ export interface MessageSink {
  * nothing says which call, so they go, like the server's requests to the client, to the call in flight (the only
  * one, or else the oldest), whose stream is where the client looks for them.
  */
-const RAISED_BY_A_CALL = new Set(['notifications/message']);
+const RAISED_BY_A_CALL = new Set(["notifications/message"]);
 
 /** The child side of a session: a child of its own, or a share of one. */
 export interface ChildConnection {
@@ -65,7 +72,7 @@ export interface SessionOptions {
 
 export class Session {
   /** 256 random bits, in the visible-ASCII range the spec requires. */
-  readonly id = randomBytes(32).toString('base64url');
+  readonly id = randomBytes(32).toString("base64url");
   readonly server: ServerConfig;
   readonly transport: Transport;
   /** Whose credentials its child holds: every request on the session must carry the same. */
@@ -110,7 +117,7 @@ export class Session {
     this.touch();
     for (const message of messages) {
       if (this.ended) {
-        if (isRequest(message)) sink.deliver(errorReply(message.id, ErrorCode.serverUnavailable, 'session has ended'));
+        if (isRequest(message)) sink.deliver(errorReply(message.id, ErrorCode.serverUnavailable, "session has ended"));
         continue;
       }
       if (isRequest(message) && !this.track(message, sink)) continue;
@@ -122,14 +129,14 @@ export class Session {
   async request(method: string, params: Record<string, unknown>): Promise<JsonRpcMessage> {
     const id = `sidecar-${this.nextOwnId++}`;
     const collector = new ReplyCollector([id]);
-    this.dispatch([{ jsonrpc: '2.0', id, method, params }], collector);
+    this.dispatch([{ jsonrpc: "2.0", id, method, params }], collector);
     const [reply] = await collector.done;
     return reply;
   }
 
   /** A notification of the sidecar's own. */
   notify(method: string, params?: Record<string, unknown>): void {
-    this.dispatch([{ jsonrpc: '2.0', method, ...(params ? { params } : {}) }], noReplies);
+    this.dispatch([{ jsonrpc: "2.0", method, ...(params ? { params } : {}) }], noReplies);
   }
 
   /**
@@ -143,12 +150,18 @@ export class Session {
     if (sink) return sink.deliver(message);
     if (isRequest(message)) {
       // Nobody could answer it: the child gets an answer now rather than waiting for ever.
-      this.child?.send(this, errorReply(message.id, ErrorCode.methodNotFound,
-        `${message.method} cannot reach the client: it has no stream open that could carry it ` +
-        '(a POST answered as SSE, or the GET stream)'));
+      this.child?.send(
+        this,
+        errorReply(
+          message.id,
+          ErrorCode.methodNotFound,
+          `${message.method} cannot reach the client: it has no stream open that could carry it ` +
+            "(a POST answered as SSE, or the GET stream)",
+        ),
+      );
       return;
     }
-    this.log.debug('no open stream for a server message, dropped', { method: message.method });
+    this.log.debug("no open stream for a server message, dropped", { method: message.method });
   }
 
   /** The request in flight whose stream should carry what the child sends while serving it (see RAISED_BY_A_CALL). */
@@ -165,19 +178,22 @@ export class Session {
     const request = this.pending.get(idKey(id));
     if (!request) return;
     this.forget(idKey(id), request);
-    this.record(request, 'cancelled');
-    this.child?.send(this, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } });
+    this.record(request, "cancelled");
+    this.child?.send(this, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } });
   }
 
   private sinkFor(message: JsonRpcMessage, related: JsonRpcId | undefined): MessageSink | undefined {
     const streaming = (sink: MessageSink | undefined) => (sink?.streaming ? sink : undefined);
     const pendingSink = (id: unknown) =>
-      (typeof id === 'string' || typeof id === 'number' ? streaming(this.pending.get(idKey(id))?.sink) : undefined);
+      typeof id === "string" || typeof id === "number" ? streaming(this.pending.get(idKey(id))?.sink) : undefined;
     const params = paramsOf(message);
-    if (message.method === 'notifications/progress') {
+    if (message.method === "notifications/progress") {
       const token = params.progressToken;
-      return (typeof token === 'string' || typeof token === 'number' ? streaming(this.progress.get(idKey(token))) : undefined) ??
-        this.standalone;
+      return (
+        (typeof token === "string" || typeof token === "number"
+          ? streaming(this.progress.get(idKey(token)))
+          : undefined) ?? this.standalone
+      );
     }
     // A 2026-07-28 child stamps what it sends on a subscriptions/listen stream with the listen's id.
     const listen = pendingSink(metaOf(params)[META.subscriptionId]);
@@ -216,14 +232,14 @@ export class Session {
     for (const close of [...this.closers]) close();
     this.closers.clear();
     this.child?.detach(this, reason);
-    this.log.info('session ended', { reason });
+    this.log.info("session ended", { reason });
     this.options.onEnded(this, reason);
   }
 
   private track(message: JsonRpcRequest, sink: MessageSink): boolean {
     const key = idKey(message.id);
     if (this.pending.has(key)) {
-      sink.deliver(errorReply(message.id, ErrorCode.invalidRequest, 'a request with this id is still in flight'));
+      sink.deliver(errorReply(message.id, ErrorCode.invalidRequest, "a request with this id is still in flight"));
       return false;
     }
     const token = progressToken(message);
@@ -245,15 +261,15 @@ export class Session {
     const key = response.id === undefined || response.id === null ? undefined : idKey(response.id);
     const request = key === undefined ? undefined : this.pending.get(key);
     if (!request) {
-      this.log.debug('reply to no request in flight, dropped', { id: response.id });
+      this.log.debug("reply to no request in flight, dropped", { id: response.id });
       return;
     }
     this.forget(key!, request);
-    this.record(request, response.error ? 'error' : 'ok');
+    this.record(request, response.error ? "error" : "ok");
     request.sink.deliver(response);
   }
 
-  private record(request: PendingRequest, outcome: 'ok' | 'error' | 'cancelled'): void {
+  private record(request: PendingRequest, outcome: "ok" | "error" | "cancelled"): void {
     const labels = { server: this.server.name, method: methodLabel(request.method) };
     this.options.metrics.rpcDuration.observe(labels, (performance.now() - request.startedAt) / 1000);
     this.options.metrics.rpcRequests.inc({ ...labels, outcome });
@@ -265,6 +281,6 @@ export class Session {
 
   private onIdle(): void {
     if (this.pending.size > 0 || this.openStreams > 0) return this.touch();
-    this.end('idle');
+    this.end("idle");
   }
 }

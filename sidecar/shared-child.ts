@@ -2,23 +2,33 @@
 // rewrites request ids (and progress tokens) so that replies can never cross between sessions,
 // keeps what 2025 makes per session (the logging level, resource subscriptions) per session,
 // and restarts the child with exponential backoff when it dies.
-import type { ServerConfig } from './catalog.ts';
-import { ChildLink } from './child-link.ts';
-import { isLogLevel, logLevelAllows, moreVerbose } from './eras.ts';
+import type { ServerConfig } from "./catalog.ts";
+import { ChildLink } from "./child-link.ts";
+import { isLogLevel, logLevelAllows, moreVerbose } from "./eras.ts";
 import {
-  answerForClient, errorReply, idKey, isRequest, isResponse, paramsOf, progressToken, resultReply, type JsonRpcId,
-  type JsonRpcMessage, type JsonRpcRequest,
-} from './jsonrpc.ts';
-import type { Logger } from './log.ts';
-import { CLIENT_INFO, ErrorCode, LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from './protocol.ts';
-import type { Services } from './services.ts';
-import type { ChildConnection, Session } from './session.ts';
-import { describeExit, launchChild, type ExitInfo, type StdioChild } from './stdio-child.ts';
+  answerForClient,
+  errorReply,
+  idKey,
+  isRequest,
+  isResponse,
+  paramsOf,
+  progressToken,
+  resultReply,
+  type JsonRpcId,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+} from "./jsonrpc.ts";
+import type { Logger } from "./log.ts";
+import { CLIENT_INFO, ErrorCode, LATEST_LEGACY_VERSION, LEGACY_VERSIONS } from "./protocol.ts";
+import type { Services } from "./services.ts";
+import type { ChildConnection, Session } from "./session.ts";
+import { describeExit, launchChild, type ExitInfo, type StdioChild } from "./stdio-child.ts";
 
-export type SharedChildState = 'starting' | 'ready' | 'restarting' | 'stopped';
+export type SharedChildState = "starting" | "ready" | "restarting" | "stopped";
 
 /** Why a shared child's own requests (sampling, elicitation, roots) are refused: the answer its child gets. */
-const UNROUTABLE = 'this server runs in mode "shared" (one process for every session), so a request it sends on its ' +
+const UNROUTABLE =
+  'this server runs in mode "shared" (one process for every session), so a request it sends on its ' +
   'own cannot be tied to one client; run it in mode "session" to use sampling, elicitation or roots';
 
 interface Route {
@@ -39,7 +49,7 @@ interface SessionState {
 }
 
 export class SharedChild implements ChildConnection {
-  state: SharedChildState = 'starting';
+  state: SharedChildState = "starting";
   private child: StdioChild | undefined;
   private link: ChildLink | undefined;
   private initializeResult: Record<string, unknown> | undefined;
@@ -57,14 +67,23 @@ export class SharedChild implements ChildConnection {
   private readyWaiters = new Set<() => void>();
   private readonly log: Logger;
 
-  constructor(private readonly services: Services, private readonly server: ServerConfig) {
+  constructor(
+    private readonly services: Services,
+    private readonly server: ServerConfig,
+  ) {
     this.delayMs = server.restart.initialDelayMs;
-    this.log = services.log.with({ server: server.name, mode: 'shared' });
+    this.log = services.log.with({ server: server.name, mode: "shared" });
   }
 
   start(): void {
     const child = launchChild(this.services, this.server, this.log, {}, (message) => link.fromChild(message));
-    const link = new ChildLink(child, this.server.protocol, true, (message, related) => this.fromChild(message, related), this.log);
+    const link = new ChildLink(
+      child,
+      this.server.protocol,
+      true,
+      (message, related) => this.fromChild(message, related),
+      this.log,
+    );
     this.child = child;
     this.link = link;
     this.childLogLevel = undefined;
@@ -72,25 +91,27 @@ export class SharedChild implements ChildConnection {
     const id = this.nextId++;
     this.initializeId = id;
     this.timer = setTimeout(() => {
-      this.log.warn('shared child did not answer initialize in time; stopping it');
-      void child.stop('initialize-timeout');
+      this.log.warn("shared child did not answer initialize in time; stopping it");
+      void child.stop("initialize-timeout");
     }, this.services.global.initializeTimeoutMs);
     // No client capabilities: nothing the child could ask a client for can be routed to one (see UNROUTABLE).
     link.send({
-      jsonrpc: '2.0', id, method: 'initialize',
+      jsonrpc: "2.0",
+      id,
+      method: "initialize",
       params: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: CLIENT_INFO },
     });
   }
 
   /** Resolves true once the child is ready, false after `timeoutMs` or when stopped. */
   whenReady(timeoutMs: number): Promise<boolean> {
-    if (this.state === 'ready') return Promise.resolve(true);
-    if (this.state === 'stopped') return Promise.resolve(false);
+    if (this.state === "ready") return Promise.resolve(true);
+    if (this.state === "stopped") return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.readyWaiters.delete(done);
-        resolve(this.state === 'ready');
+        resolve(this.state === "ready");
       };
       const timer = setTimeout(done, timeoutMs);
       this.readyWaiters.add(done);
@@ -105,11 +126,15 @@ export class SharedChild implements ChildConnection {
     if (isResponse(message)) return this.answerAsk(session, message);
     if (isRequest(message)) return this.fromSession(session, message);
     switch (message.method) {
-      case 'notifications/initialized': return; // the sidecar sent its own, once
-      case 'notifications/cancelled': return this.forwardCancel(session, message);
+      case "notifications/initialized":
+        return; // the sidecar sent its own, once
+      case "notifications/cancelled":
+        return this.forwardCancel(session, message);
       // The child was told the client has no roots capability: a change of roots means nothing to it.
-      case 'notifications/roots/list_changed': return;
-      default: this.link?.send(message);
+      case "notifications/roots/list_changed":
+        return;
+      default:
+        this.link?.send(message);
     }
   }
 
@@ -124,7 +149,7 @@ export class SharedChild implements ChildConnection {
 
   /** No more restarts; the session registry stops the child itself along with every other. */
   stop(): void {
-    this.state = 'stopped';
+    this.state = "stopped";
     clearTimeout(this.timer);
     this.wakeWaiters();
   }
@@ -133,11 +158,13 @@ export class SharedChild implements ChildConnection {
     const state = this.sessions.get(session)!;
     const params = paramsOf(message);
     switch (message.method) {
-      case 'initialize': return session.receive(this.initializeReply(message));
-      case 'logging/setLevel':
-        if (this.offers('logging') && isLogLevel(params.level)) return this.setLogLevel(session, state, message.id, params.level);
+      case "initialize":
+        return session.receive(this.initializeReply(message));
+      case "logging/setLevel":
+        if (this.offers("logging") && isLogLevel(params.level))
+          return this.setLogLevel(session, state, message.id, params.level);
         break;
-      case 'resources/subscribe': {
+      case "resources/subscribe": {
         const uri = String(params.uri);
         // The first subscriber's request goes to the child (its answer is theirs); after that the child already
         // sends the resource's updates, and the sidecar routes them to each session that subscribed.
@@ -145,7 +172,7 @@ export class SharedChild implements ChildConnection {
         state.subscriptions.add(uri);
         return session.receive(resultReply(message.id, {}));
       }
-      case 'resources/unsubscribe': {
+      case "resources/unsubscribe": {
         const uri = String(params.uri);
         if (state.subscriptions.delete(uri)) this.unsubscribeChild(uri);
         return session.receive(resultReply(message.id, {}));
@@ -155,20 +182,22 @@ export class SharedChild implements ChildConnection {
   }
 
   private forwardRequest(session: Session, state: SessionState, message: JsonRpcRequest): void {
-    if (this.state !== 'ready' || !this.link) {
+    if (this.state !== "ready" || !this.link) {
       return session.receive(errorReply(message.id, ErrorCode.serverUnavailable, `MCP server is ${this.state}`));
     }
     const childId = this.nextId++;
     const token = progressToken(message);
     const route: Route = { session, id: message.id, token };
-    if (message.method === 'resources/subscribe') {
+    if (message.method === "resources/subscribe") {
       route.subscribing = String(paramsOf(message).uri);
       state.subscriptions.add(route.subscribing);
     }
     this.routes.set(childId, route);
     state.childIds.set(idKey(message.id), childId);
-    const params = token === undefined ? message.params
-      : { ...message.params, _meta: { ...(message.params as { _meta?: object })._meta, progressToken: childId } };
+    const params =
+      token === undefined
+        ? message.params
+        : { ...message.params, _meta: { ...(message.params as { _meta?: object })._meta, progressToken: childId } };
     this.link.send({ ...message, id: childId, params });
   }
 
@@ -181,7 +210,7 @@ export class SharedChild implements ChildConnection {
     const wanted = this.childLogLevel === undefined ? level : moreVerbose(this.childLogLevel, level);
     if (wanted !== this.childLogLevel) {
       this.childLogLevel = wanted;
-      this.link?.send({ jsonrpc: '2.0', id: this.nextId++, method: 'logging/setLevel', params: { level: wanted } });
+      this.link?.send({ jsonrpc: "2.0", id: this.nextId++, method: "logging/setLevel", params: { level: wanted } });
     }
     session.receive(resultReply(id, {}));
   }
@@ -194,8 +223,8 @@ export class SharedChild implements ChildConnection {
 
   /** The last session watching `uri` is gone: the child stops sending its updates. */
   private unsubscribeChild(uri: string): void {
-    if (this.subscribers(uri) > 0 || this.state !== 'ready') return;
-    this.link?.send({ jsonrpc: '2.0', id: this.nextId++, method: 'resources/unsubscribe', params: { uri } });
+    if (this.subscribers(uri) > 0 || this.state !== "ready") return;
+    this.link?.send({ jsonrpc: "2.0", id: this.nextId++, method: "resources/unsubscribe", params: { uri } });
   }
 
   private offers(capability: string): boolean {
@@ -219,27 +248,34 @@ export class SharedChild implements ChildConnection {
 
   /** Each session's initialize is answered from the child's one initialize result. */
   private initializeReply(message: JsonRpcMessage & { id: JsonRpcId }): JsonRpcMessage {
-    if (!this.initializeResult) return errorReply(message.id, ErrorCode.serverUnavailable, `MCP server is ${this.state}`);
+    if (!this.initializeResult)
+      return errorReply(message.id, ErrorCode.serverUnavailable, `MCP server is ${this.state}`);
     const requested = paramsOf(message).protocolVersion;
-    const protocolVersion = typeof requested === 'string' && LEGACY_VERSIONS.includes(requested)
-      ? requested : this.initializeResult.protocolVersion;
+    const protocolVersion =
+      typeof requested === "string" && LEGACY_VERSIONS.includes(requested)
+        ? requested
+        : this.initializeResult.protocolVersion;
     return resultReply(message.id, { ...this.initializeResult, protocolVersion });
   }
 
   /** `related`: the child-side id of the call a message belongs to, when the link knows it. */
   private fromChild(message: JsonRpcMessage, related?: JsonRpcId): void {
     if (isResponse(message)) return this.routeReply(message);
-    const route = typeof related === 'number' ? this.routes.get(related) : undefined;
+    const route = typeof related === "number" ? this.routes.get(related) : undefined;
     if (isRequest(message)) {
       if (!route) return this.link?.send(answerForClient(message, UNROUTABLE));
       this.asks.set(idKey(message.id), route.session);
       return route.session.receive(message, route.id);
     }
     switch (message.method) {
-      case 'notifications/progress': return this.routeProgress(message);
-      case 'notifications/cancelled': return;
-      case 'notifications/message': return this.broadcastLog(message);
-      case 'notifications/resources/updated': return this.broadcastUpdate(message);
+      case "notifications/progress":
+        return this.routeProgress(message);
+      case "notifications/cancelled":
+        return;
+      case "notifications/message":
+        return this.broadcastLog(message);
+      case "notifications/resources/updated":
+        return this.broadcastUpdate(message);
     }
     for (const session of this.sessions.keys()) session.receive(message);
   }
@@ -258,8 +294,8 @@ export class SharedChild implements ChildConnection {
 
   private routeReply(message: JsonRpcMessage & { id: JsonRpcId }): void {
     if (message.id === this.initializeId) return this.onInitialized(message);
-    const route = typeof message.id === 'number' ? this.routes.get(message.id) : undefined;
-    if (!route) return this.log.debug('reply for no request in flight, dropped', { id: message.id });
+    const route = typeof message.id === "number" ? this.routes.get(message.id) : undefined;
+    if (!route) return this.log.debug("reply for no request in flight, dropped", { id: message.id });
     this.routes.delete(message.id as number);
     const state = this.sessions.get(route.session);
     state?.childIds.delete(idKey(route.id));
@@ -269,50 +305,57 @@ export class SharedChild implements ChildConnection {
 
   private routeProgress(message: JsonRpcMessage): void {
     const params = message.params as { progressToken?: JsonRpcId };
-    const route = typeof params.progressToken === 'number' ? this.routes.get(params.progressToken) : undefined;
+    const route = typeof params.progressToken === "number" ? this.routes.get(params.progressToken) : undefined;
     if (route?.token === undefined) return;
     route.session.receive({ ...message, params: { ...params, progressToken: route.token } });
   }
 
   private onInitialized(message: JsonRpcMessage): void {
     clearTimeout(this.timer);
-    if (message.error || typeof message.result !== 'object' || message.result === null) {
-      this.log.error('shared child refused initialize; stopping it', { error: message.error });
-      void this.child?.stop('misbehaved');
+    if (message.error || typeof message.result !== "object" || message.result === null) {
+      this.log.error("shared child refused initialize; stopping it", { error: message.error });
+      void this.child?.stop("misbehaved");
       return;
     }
     this.initializeResult = message.result as Record<string, unknown>;
-    this.link!.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    this.link!.send({ jsonrpc: "2.0", method: "notifications/initialized" });
     this.resubscribe();
-    this.state = 'ready';
-    this.log.info('shared child ready', { pid: this.child!.pid });
+    this.state = "ready";
+    this.log.info("shared child ready", { pid: this.child!.pid });
     this.wakeWaiters();
   }
 
   /** A restarted child knows nothing of the sessions' subscriptions and levels: they are set again. */
   private resubscribe(): void {
     const uris = new Set([...this.sessions.values()].flatMap((state) => [...state.subscriptions]));
-    for (const uri of uris) this.link!.send({ jsonrpc: '2.0', id: this.nextId++, method: 'resources/subscribe', params: { uri } });
+    for (const uri of uris)
+      this.link!.send({ jsonrpc: "2.0", id: this.nextId++, method: "resources/subscribe", params: { uri } });
     const levels = [...this.sessions.values()].map((state) => state.logLevel).filter((level) => level !== undefined);
     if (levels.length === 0) return;
     this.childLogLevel = levels.reduce(moreVerbose);
-    this.link!.send({ jsonrpc: '2.0', id: this.nextId++, method: 'logging/setLevel', params: { level: this.childLogLevel } });
+    this.link!.send({
+      jsonrpc: "2.0",
+      id: this.nextId++,
+      method: "logging/setLevel",
+      params: { level: this.childLogLevel },
+    });
   }
 
   private onChildExited(child: StdioChild, info: ExitInfo): void {
     clearTimeout(this.timer);
     this.link?.close();
-    if (this.state === 'stopped') return;
+    if (this.state === "stopped") return;
     const reason = describeExit(info, this.services.global.initializeTimeoutMs);
     for (const session of this.sessions.keys()) session.failPending(`${reason}; restarting`);
     this.routes.clear();
     this.asks.clear();
     for (const state of this.sessions.values()) state.childIds.clear();
     this.initializeResult = undefined;
-    this.state = 'restarting';
+    this.state = "restarting";
     // A child that ran a good while earns a fresh, short backoff.
-    if (Date.now() - child.startedAt > this.server.restart.maxDelayMs) this.delayMs = this.server.restart.initialDelayMs;
-    this.log.warn('shared child will be restarted', { delayMs: this.delayMs });
+    if (Date.now() - child.startedAt > this.server.restart.maxDelayMs)
+      this.delayMs = this.server.restart.initialDelayMs;
+    this.log.warn("shared child will be restarted", { delayMs: this.delayMs });
     this.timer = setTimeout(() => {
       this.services.metrics.restarts.inc({ server: this.server.name });
       this.start();

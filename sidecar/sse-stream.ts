@@ -1,8 +1,8 @@
 // One Server-Sent Events response: unbuffered, with keep-alive comments so that proxies keep it
 // open and a vanished client is noticed by a failed write.
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { JsonRpcMessage } from './jsonrpc.ts';
-import type { MessageSink } from './session.ts';
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { JsonRpcMessage } from "./jsonrpc.ts";
+import type { MessageSink } from "./session.ts";
 
 export interface SseOptions {
   keepAliveIntervalMs: number;
@@ -17,17 +17,20 @@ export class SseStream implements MessageSink {
   private readonly closeHandlers: Array<() => void> = [];
   private open = true;
 
-  constructor(private readonly res: ServerResponse, private readonly options: SseOptions) {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly options: SseOptions,
+  ) {
     res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
+      "content-type": "text/event-stream",
+      "cache-control": "no-cache, no-transform",
+      connection: "keep-alive",
+      "x-accel-buffering": "no",
       ...options.headers,
     });
     res.flushHeaders();
-    this.keepAlive = setInterval(() => this.write(': keep-alive\n\n'), options.keepAliveIntervalMs);
-    res.on('close', () => this.finish());
+    this.keepAlive = setInterval(() => this.write(": keep-alive\n\n"), options.keepAliveIntervalMs);
+    res.on("close", () => this.finish());
   }
 
   onClose(handler: () => void): void {
@@ -40,7 +43,7 @@ export class SseStream implements MessageSink {
   }
 
   deliver(message: JsonRpcMessage): void {
-    this.event('message', JSON.stringify(message));
+    this.event("message", JSON.stringify(message));
   }
 
   close(): void {

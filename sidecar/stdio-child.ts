@@ -2,23 +2,43 @@
 // by signalling the whole group (SIGTERM, then SIGKILL after a grace period) so that grandchildren
 // started through npx/uvx/shells die with it. `launchChild` starts one counted in the metrics and among the
 // children that shutdown waits for.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerConfig } from './catalog.ts';
-import { isMessage, type JsonRpcMessage } from './jsonrpc.ts';
-import { LineSplitter } from './lines.ts';
-import type { Logger } from './log.ts';
-import type { Services } from './services.ts';
+import { spawn, type ChildProcess } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ServerConfig } from "./catalog.ts";
+import { isMessage, type JsonRpcMessage } from "./jsonrpc.ts";
+import { LineSplitter } from "./lines.ts";
+import type { Logger } from "./log.ts";
+import type { Services } from "./services.ts";
 
 /** Variables a child may inherit from the sidecar; everything else (secrets included) stays behind. */
-const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'SHELL', 'TMPDIR', 'TZ'];
+const INHERITED_ENV = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "LANG",
+  "LC_ALL",
+  "LC_CTYPE",
+  "TERM",
+  "SHELL",
+  "TMPDIR",
+  "TZ",
+];
 const STDERR_LINE_BYTES = 16 * 1024;
 const LOG_SAMPLE_CHARS = 200;
 const GROUP_POLL_MS = 20;
 
 /** Why a child ended: the reason it was stopped for, or what it did on its own. */
-export type ExitReason = 'crashed' | 'spawn-error' | 'deleted' | 'idle' | 'disconnected' | 'shutdown' |
-  'initialize-timeout' | 'initialize-failed' | 'misbehaved';
+export type ExitReason =
+  | "crashed"
+  | "spawn-error"
+  | "deleted"
+  | "idle"
+  | "disconnected"
+  | "shutdown"
+  | "initialize-timeout"
+  | "initialize-failed"
+  | "misbehaved";
 
 export interface ExitInfo {
   reason: ExitReason;
@@ -65,19 +85,23 @@ export class StdioChild {
 
   constructor(private readonly options: ChildOptions) {
     const { server } = options;
-    this.exited = new Promise((resolve) => { this.resolveExited = resolve; });
-    this.ended = new Promise((resolve) => { this.resolveEnded = resolve; });
+    this.exited = new Promise((resolve) => {
+      this.resolveExited = resolve;
+    });
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
+    });
     this.process = spawn(server.command, server.args, {
       cwd: server.cwd,
       env: childEnvironment(server, options.sessionEnv),
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ["pipe", "pipe", "pipe"],
     });
     this.log = options.log.with({ pid: this.process.pid });
     this.wireOutput();
-    this.process.on('exit', (code, signal) => void this.afterExit(code, signal));
-    this.process.on('error', (error) => this.onSpawnError(error));
-    this.process.stdin!.on('error', (error) => this.log.debug('child stdin error', { error: error.message }));
+    this.process.on("exit", (code, signal) => void this.afterExit(code, signal));
+    this.process.on("error", (error) => this.onSpawnError(error));
+    this.process.stdin!.on("error", (error) => this.log.debug("child stdin error", { error: error.message }));
   }
 
   get pid(): number | undefined {
@@ -103,10 +127,10 @@ export class StdioChild {
         stdin.uncork();
       });
     }
-    stdin.write(JSON.stringify(message) + '\n');
+    stdin.write(JSON.stringify(message) + "\n");
     if (stdin.writableLength > this.options.maxLineBytes * 2) {
-      this.log.warn('child is not reading its stdin; stopping it', { buffered: stdin.writableLength });
-      void this.stop('misbehaved');
+      this.log.warn("child is not reading its stdin; stopping it", { buffered: stdin.writableLength });
+      void this.stop("misbehaved");
     }
   }
 
@@ -118,7 +142,7 @@ export class StdioChild {
     this.stopReason ??= reason;
     if (this.finished || Date.now() + killAfterMs >= this.killDeadline) return this.ended;
     if (this.running) this.process.stdin!.end();
-    this.signalGroup('SIGTERM');
+    this.signalGroup("SIGTERM");
     clearTimeout(this.killTimer);
     this.armKill(killAfterMs);
     return this.ended;
@@ -129,43 +153,44 @@ export class StdioChild {
     const stdout = new LineSplitter(maxLineBytes, {
       line: (text) => this.onStdoutLine(text, onMessage),
       oversize: (bytes, sample) =>
-        this.log.warn('child stdout line over the limit, discarded', { bytes, limit: maxLineBytes, sample }),
+        this.log.warn("child stdout line over the limit, discarded", { bytes, limit: maxLineBytes, sample }),
     });
     const stderr = new LineSplitter(STDERR_LINE_BYTES, {
-      line: (text) => this.log.info('child stderr', { line: text }),
-      oversize: (bytes, sample) => this.log.info('child stderr', { line: sample, truncatedFrom: bytes }),
+      line: (text) => this.log.info("child stderr", { line: text }),
+      oversize: (bytes, sample) => this.log.info("child stderr", { line: sample, truncatedFrom: bytes }),
     });
-    this.process.stdout!.on('data', (chunk: Buffer) => stdout.push(chunk));
-    this.process.stdout!.on('end', () => stdout.flush());
-    this.process.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk));
-    this.process.stderr!.on('end', () => stderr.flush());
+    this.process.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk));
+    this.process.stdout!.on("end", () => stdout.flush());
+    this.process.stderr!.on("data", (chunk: Buffer) => stderr.push(chunk));
+    this.process.stderr!.on("end", () => stderr.flush());
   }
 
   private onStdoutLine(text: string, onMessage: (message: JsonRpcMessage) => void): void {
-    if (text.trim() === '') return;
+    if (text.trim() === "") return;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
-      this.log.warn('child wrote non-JSON to stdout, ignored', { sample: text.slice(0, LOG_SAMPLE_CHARS) });
+      this.log.warn("child wrote non-JSON to stdout, ignored", { sample: text.slice(0, LOG_SAMPLE_CHARS) });
       return;
     }
     if (isMessage(value)) onMessage(value);
-    else this.log.warn('child wrote a non-JSON-RPC value to stdout, ignored', { sample: text.slice(0, LOG_SAMPLE_CHARS) });
+    else
+      this.log.warn("child wrote a non-JSON-RPC value to stdout, ignored", { sample: text.slice(0, LOG_SAMPLE_CHARS) });
   }
 
   private onSpawnError(error: Error): void {
     if (this.process.pid !== undefined) {
-      this.log.warn('child process error', { error: error.message });
+      this.log.warn("child process error", { error: error.message });
       return;
     }
-    this.log.error('cannot start child', { command: this.options.server.command, error: error.message });
-    this.finish({ reason: 'spawn-error', code: null, signal: null });
+    this.log.error("cannot start child", { command: this.options.server.command, error: error.message });
+    this.finish({ reason: "spawn-error", code: null, signal: null });
   }
 
   private async afterExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
-    const reason = this.stopReason ?? 'crashed';
-    this.log[reason === 'crashed' ? 'warn' : 'info']('child exited', { reason, code, signal });
+    const reason = this.stopReason ?? "crashed";
+    this.log[reason === "crashed" ? "warn" : "info"]("child exited", { reason, code, signal });
     this.resolveExited({ reason, code, signal });
     await this.emptyGroup();
     this.finish({ reason, code, signal });
@@ -182,7 +207,7 @@ export class StdioChild {
   private async emptyGroup(): Promise<void> {
     if (!this.groupAlive()) return;
     if (this.killTimer === undefined) {
-      this.signalGroup('SIGTERM');
+      this.signalGroup("SIGTERM");
       this.armKill(this.options.gracePeriodMs);
     }
     // After SIGKILL nothing can survive; members may linger only as zombies for their new parent to reap.
@@ -193,7 +218,7 @@ export class StdioChild {
     this.killDeadline = Date.now() + afterMs;
     this.killTimer = setTimeout(() => {
       this.killed = true;
-      this.signalGroup('SIGKILL');
+      this.signalGroup("SIGKILL");
     }, afterMs);
   }
 
@@ -213,17 +238,27 @@ export class StdioChild {
 }
 
 /** Starts a child for `server`, counted in the metrics and among the children that shutdown waits for. */
-export function launchChild(services: Services, server: ServerConfig, log: Logger, sessionEnv: Record<string, string>,
-  onMessage: (message: JsonRpcMessage) => void): StdioChild {
+export function launchChild(
+  services: Services,
+  server: ServerConfig,
+  log: Logger,
+  sessionEnv: Record<string, string>,
+  onMessage: (message: JsonRpcMessage) => void,
+): StdioChild {
   const child = new StdioChild({
-    server, sessionEnv, log, onMessage, maxLineBytes: services.global.maxLineBytes, gracePeriodMs: services.global.gracePeriodMs,
+    server,
+    sessionEnv,
+    log,
+    onMessage,
+    maxLineBytes: services.global.maxLineBytes,
+    gracePeriodMs: services.global.gracePeriodMs,
   });
   services.children.add(child);
   void child.ended.then(() => services.children.delete(child));
   const labels = { server: server.name };
   services.metrics.spawns.inc(labels);
   if (child.pid !== undefined) services.metrics.children.inc(labels);
-  log.info('child started', { pid: child.pid, command: server.command });
+  log.info("child started", { pid: child.pid, command: server.command });
   void child.exited.then((info) => {
     if (child.pid !== undefined) services.metrics.children.dec(labels);
     services.metrics.exits.inc({ ...labels, reason: info.reason });
@@ -234,9 +269,13 @@ export function launchChild(services: Services, server: ServerConfig, log: Logge
 /** The error text in-flight requests get when their child is gone. */
 export function describeExit(info: ExitInfo, initializeTimeoutMs: number): string {
   switch (info.reason) {
-    case 'crashed': return `MCP server process exited (code ${info.code}, signal ${info.signal})`;
-    case 'spawn-error': return 'MCP server process could not be started';
-    case 'initialize-timeout': return `MCP server did not answer initialize within ${initializeTimeoutMs} ms`;
-    default: return `MCP server process stopped (${info.reason})`;
+    case "crashed":
+      return `MCP server process exited (code ${info.code}, signal ${info.signal})`;
+    case "spawn-error":
+      return "MCP server process could not be started";
+    case "initialize-timeout":
+      return `MCP server did not answer initialize within ${initializeTimeoutMs} ms`;
+    default:
+      return `MCP server process stopped (${info.reason})`;
   }
 }

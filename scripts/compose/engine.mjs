@@ -37,10 +37,14 @@ const PACKAGES = { dockerd: "docker.io", "docker-compose": "docker-compose", ipt
 /** Installs whatever of the engine (and debootstrap, when `needDebootstrap`) is missing; returns the packages. */
 export async function ensureEngine({ needDebootstrap }) {
   const wanted = needDebootstrap ? { ...PACKAGES, debootstrap: "debootstrap" } : PACKAGES;
-  const missing = Object.entries(wanted).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg);
+  const missing = Object.entries(wanted)
+    .filter(([command]) => !onPath(command))
+    .map(([, pkg]) => pkg);
   if (missing.length === 0) return [];
   if (!onPath("apt-get")) {
-    throw new Error(`missing ${missing.join(", ")} and no apt-get to install them: the compose demo needs a Debian-like machine`);
+    throw new Error(
+      `missing ${missing.join(", ")} and no apt-get to install them: the compose demo needs a Debian-like machine`,
+    );
   }
   say(`installing ${missing.join(" ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -68,7 +72,10 @@ function tables() {
 
 /** The names of the host's network interfaces. */
 function links() {
-  return capture("ip", ["-o", "link", "show"]).split("\n").map((line) => line.split(": ")[1]?.split("@")[0]).filter(Boolean);
+  return capture("ip", ["-o", "link", "show"])
+    .split("\n")
+    .map((line) => line.split(": ")[1]?.split("@")[0])
+    .filter(Boolean);
 }
 
 /** The bridges of Docker's user-defined networks (br- and 12 hex digits of the network's id). */
@@ -85,9 +92,16 @@ function snapshotHost() {
 
 /** Other dockerd processes on the machine (a developer's): while one runs, the shared iptables chains are its too. */
 function otherDaemons(ours) {
-  return readdirSync("/proc").filter((pid) => /^\d+$/.test(pid) && Number(pid) !== ours).filter((pid) => {
-    try { return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "dockerd"; } catch { return false; }
-  }).map(Number);
+  return readdirSync("/proc")
+    .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== ours)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "dockerd";
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 /**
@@ -101,7 +115,10 @@ function restoreHost(before, ourPid) {
   const left = [];
   const others = otherDaemons(ourPid);
   const alone = others.length === 0;
-  if (!alone) left.push(`another dockerd runs (pid ${others.join(", ")}): Docker's shared iptables chains, FORWARD policy and ip_forward are left to it`);
+  if (!alone)
+    left.push(
+      `another dockerd runs (pid ${others.join(", ")}): Docker's shared iptables chains, FORWARD policy and ip_forward are left to it`,
+    );
   // Bridges of networks the daemon still had when it stopped (it crashed, or was killed): theirs are ours too.
   const bridges = alone ? links().filter((l) => NETWORK_BRIDGE.test(l) && !before.bridges.includes(l)) : [];
   const after = tables();
@@ -114,7 +131,10 @@ function restoreHost(before, ourPid) {
     };
     for (const rule of now.rules.filter((r) => !had.rules.includes(r) && ours(r)).reverse()) {
       // Docker's rules carry no quoted words, so the saved line splits back into iptables' arguments.
-      if (/["']/.test(rule)) { left.push(`iptables -t ${name} ${rule} (quoted, not undone)`); continue; }
+      if (/["']/.test(rule)) {
+        left.push(`iptables -t ${name} ${rule} (quoted, not undone)`);
+        continue;
+      }
       const deleted = succeeds("iptables", ["-t", name, "-D", ...rule.split(" ").slice(1)]);
       (deleted ? undone : left).push(`iptables -t ${name} ${rule}`);
     }
@@ -129,7 +149,9 @@ function restoreHost(before, ourPid) {
       undone.push(`iptables -t ${name} -P ${chain} ${was} (was ${policy})`);
     }
     if (!(name in before.iptables)) {
-      left.push(`the iptables ${name} table, empty (it did not exist; iptables cannot delete a table, \`nft delete table ip ${name}\` can)`);
+      left.push(
+        `the iptables ${name} table, empty (it did not exist; iptables cannot delete a table, \`nft delete table ip ${name}\` can)`,
+      );
     }
   }
   for (const bridge of bridges) (succeeds("ip", ["link", "del", bridge]) ? undone : left).push(`bridge ${bridge}`);
@@ -160,11 +182,19 @@ function removeEmptyTree(dir) {
 // --- The daemon ---------------------------------------------------------------------------------------------------
 
 function commandLine(pid) {
-  try { return readFileSync(`/proc/${pid}/cmdline`, "utf8"); } catch { return null; }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return null;
+  }
 }
 
 function alive(pid) {
-  try { return !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].startsWith("Z"); } catch { return false; }
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].startsWith("Z");
+  } catch {
+    return false;
+  }
 }
 
 /** The engine's programs that name their state directory: the daemon, its containerd, the containers' shims (whose
@@ -173,12 +203,20 @@ const ENGINE_PROGRAMS = new Set(["dockerd", "containerd", "containerd-shim"]);
 
 /** The engine's processes whose command line names RUN_DIR: ours, not a developer's Docker. */
 function runProcesses() {
-  return readdirSync("/proc").filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
-    try {
-      return ENGINE_PROGRAMS.has(readFileSync(`/proc/${pid}/comm`, "utf8").trim()) &&
-        readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(RUN_DIR);
-    } catch { return false; }
-  }).map(Number).filter(alive);
+  return readdirSync("/proc")
+    .filter((pid) => /^\d+$/.test(pid))
+    .filter((pid) => {
+      try {
+        return (
+          ENGINE_PROGRAMS.has(readFileSync(`/proc/${pid}/comm`, "utf8").trim()) &&
+          readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(RUN_DIR)
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number)
+    .filter(alive);
 }
 
 async function until(check, timeoutMs, what) {
@@ -196,7 +234,10 @@ function ping() {
       resolve(reply.statusCode === 200);
     });
     request.once("error", () => resolve(false));
-    request.once("timeout", () => { request.destroy(); resolve(false); });
+    request.once("timeout", () => {
+      request.destroy();
+      resolve(false);
+    });
   });
 }
 
@@ -219,7 +260,8 @@ function clientEnv() {
 export async function cleanUpInterruptedRun() {
   if (!existsSync(RUN_DIR)) return;
   const owner = existsSync(OWNER) ? JSON.parse(readFileSync(OWNER, "utf8")) : null;
-  if (owner && commandLine(owner.pid) === owner.cmdline) throw new Error(`another compose demo is running (pid ${owner.pid}, ${RUN_DIR})`);
+  if (owner && commandLine(owner.pid) === owner.cmdline)
+    throw new Error(`another compose demo is running (pid ${owner.pid}, ${RUN_DIR})`);
   say(`cleaning up after an interrupted run (${RUN_DIR})`);
   const report = await stopEngine();
   say(`undone: ${report.undone.join("; ")}`);
@@ -233,7 +275,9 @@ export async function cleanUpInterruptedRun() {
 export async function startEngine() {
   await cleanUpInterruptedRun();
   if (links().includes(BRIDGE.name)) {
-    throw new Error(`a network interface named ${BRIDGE.name} exists but ${RUN_DIR} does not: remove it (ip link del ${BRIDGE.name}) if it is a leftover of this demo`);
+    throw new Error(
+      `a network interface named ${BRIDGE.name} exists but ${RUN_DIR} does not: remove it (ip link del ${BRIDGE.name}) if it is a leftover of this demo`,
+    );
   }
   mkdirSync(join(RUN_DIR, "client"), { recursive: true });
   writeFileSync(OWNER, JSON.stringify({ pid: process.pid, cmdline: commandLine(process.pid) }));
@@ -250,27 +294,47 @@ async function startDaemon() {
   writeFileSync(STATE, JSON.stringify(snapshotHost()));
   // Its own configuration file, so a developer's /etc/docker/daemon.json (data-root, bridge...) does not apply; and
   // its identity key beside it, not in /etc/docker (where dockerd 20.10 writes key.json by default).
-  writeFileSync(join(RUN_DIR, "daemon.json"), `${JSON.stringify({ "deprecated-key-path": join(RUN_DIR, "key.json") })}\n`);
+  writeFileSync(
+    join(RUN_DIR, "daemon.json"),
+    `${JSON.stringify({ "deprecated-key-path": join(RUN_DIR, "key.json") })}\n`,
+  );
   capture("ip", ["link", "add", BRIDGE.name, "type", "bridge"]);
   capture("ip", ["addr", "add", BRIDGE.address, "dev", BRIDGE.name]);
   capture("ip", ["link", "set", BRIDGE.name, "up"]);
   const output = openSync(join(RUN_DIR, "dockerd.log"), "a");
-  const daemon = spawn("dockerd", [
-    "--config-file", join(RUN_DIR, "daemon.json"),
-    "--data-root", join(RUN_DIR, "data"),
-    "--exec-root", join(RUN_DIR, "exec"),
-    "--pidfile", PIDFILE,
-    "--host", `unix://${SOCKET}`,
-    "--bridge", BRIDGE.name,
-    // If the host runs a containerd of its own, dockerd uses it: namespaces of our own keep the two apart.
-    "--containerd-namespace", "mcp-proxy-wasm-demo",
-    "--containerd-plugins-namespace", "mcp-proxy-wasm-demo-plugins",
-  ], { detached: true, stdio: ["ignore", output, output] });
+  const daemon = spawn(
+    "dockerd",
+    [
+      "--config-file",
+      join(RUN_DIR, "daemon.json"),
+      "--data-root",
+      join(RUN_DIR, "data"),
+      "--exec-root",
+      join(RUN_DIR, "exec"),
+      "--pidfile",
+      PIDFILE,
+      "--host",
+      `unix://${SOCKET}`,
+      "--bridge",
+      BRIDGE.name,
+      // If the host runs a containerd of its own, dockerd uses it: namespaces of our own keep the two apart.
+      "--containerd-namespace",
+      "mcp-proxy-wasm-demo",
+      "--containerd-plugins-namespace",
+      "mcp-proxy-wasm-demo-plugins",
+    ],
+    { detached: true, stdio: ["ignore", output, output] },
+  );
   daemon.unref();
-  await until(async () => {
-    if (!alive(daemon.pid)) throw new Error(`dockerd exited at start:\n${readFileSync(join(RUN_DIR, "dockerd.log"), "utf8").slice(-3000)}`);
-    return ping();
-  }, 60_000, "dockerd to answer on its socket");
+  await until(
+    async () => {
+      if (!alive(daemon.pid))
+        throw new Error(`dockerd exited at start:\n${readFileSync(join(RUN_DIR, "dockerd.log"), "utf8").slice(-3000)}`);
+      return ping();
+    },
+    60_000,
+    "dockerd to answer on its socket",
+  );
   return clientEnv();
 }
 
@@ -281,11 +345,18 @@ async function startDaemon() {
 async function removeWorkloads(report) {
   if (!(await ping())) return;
   const env = clientEnv();
-  const containers = capture("docker", ["ps", "--all", "--quiet"], { env, allowFailure: true }).split("\n").filter(Boolean);
+  const containers = capture("docker", ["ps", "--all", "--quiet"], { env, allowFailure: true })
+    .split("\n")
+    .filter(Boolean);
   if (containers.length > 0 && succeeds("docker", ["rm", "--force", "--volumes", ...containers], env)) {
     report.undone.push(`${containers.length} container(s) left running`);
   }
-  const networks = capture("docker", ["network", "ls", "--quiet", "--filter", "type=custom"], { env, allowFailure: true }).split("\n").filter(Boolean);
+  const networks = capture("docker", ["network", "ls", "--quiet", "--filter", "type=custom"], {
+    env,
+    allowFailure: true,
+  })
+    .split("\n")
+    .filter(Boolean);
   if (networks.length > 0 && succeeds("docker", ["network", "rm", ...networks], env)) {
     report.undone.push(`${networks.length} network(s) left`);
   }
@@ -296,13 +367,19 @@ async function stopDaemon(pid) {
   if (pid && alive(pid)) {
     process.kill(pid, "SIGTERM");
     await until(() => !alive(pid), 30_000, `dockerd (pid ${pid}) to stop`).catch(() => {
-      appendLog(`dockerd did not stop within 30 s of SIGTERM; the engine's processes:\n${capture("ps", ["-o", "pid,ppid,stat,etime,args", "-p", runProcesses().join(",") || String(pid)], { allowFailure: true })}`);
+      appendLog(
+        `dockerd did not stop within 30 s of SIGTERM; the engine's processes:\n${capture("ps", ["-o", "pid,ppid,stat,etime,args", "-p", runProcesses().join(",") || String(pid)], { allowFailure: true })}`,
+      );
       process.kill(pid, "SIGKILL");
     });
   }
   // Normally nothing: after a crash of dockerd its containerd and shims may outlive it.
   for (const stray of runProcesses()) {
-    try { process.kill(stray, "SIGKILL"); } catch { /* gone */ }
+    try {
+      process.kill(stray, "SIGKILL");
+    } catch {
+      /* gone */
+    }
   }
   await until(() => runProcesses().length === 0, 30_000, "the engine's processes to end");
 }
@@ -316,7 +393,10 @@ export async function stopEngine() {
   const pid = existsSync(PIDFILE) ? Number(readFileSync(PIDFILE, "utf8")) : 0;
   await removeWorkloads(report);
   await stopDaemon(pid);
-  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((m) => m?.startsWith(RUN_DIR));
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((m) => m?.startsWith(RUN_DIR));
   for (const mount of mounts.reverse()) capture("umount", ["-l", mount], { allowFailure: true });
   if (links().includes(BRIDGE.name)) {
     capture("ip", ["link", "del", BRIDGE.name]);
@@ -329,7 +409,8 @@ export async function stopEngine() {
   } else {
     report.left.push("no record of the host's state before the run: iptables and ip_forward left as they are");
   }
-  if (existsSync(join(RUN_DIR, "dockerd.log"))) appendLog(`\n--- dockerd's log ---\n${readFileSync(join(RUN_DIR, "dockerd.log"), "utf8")}`);
+  if (existsSync(join(RUN_DIR, "dockerd.log")))
+    appendLog(`\n--- dockerd's log ---\n${readFileSync(join(RUN_DIR, "dockerd.log"), "utf8")}`);
   rmSync(RUN_DIR, { recursive: true, force: true });
   report.undone.push(RUN_DIR);
   return report;

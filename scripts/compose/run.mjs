@@ -37,7 +37,11 @@ const running = new Set();
 /** Ends every long command still running, children included (a teardown after Ctrl-C or a failure). */
 export function killRunning() {
   for (const child of running) {
-    try { process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ }
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -59,7 +63,11 @@ export function runLogged(command, args, { env = process.env, cwd, timeoutMs }) 
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      try { process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ }
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
     }, timeoutMs);
     child.once("error", (error) => {
       clearTimeout(timer);
@@ -69,7 +77,7 @@ export function runLogged(command, args, { env = process.env, cwd, timeoutMs }) 
       running.delete(child);
       clearTimeout(timer);
       if (code === 0) return resolve(tail);
-      const why = timedOut ? `still running after ${timeoutMs / 1000} s` : signal ?? `exit ${code}`;
+      const why = timedOut ? `still running after ${timeoutMs / 1000} s` : (signal ?? `exit ${code}`);
       reject(new Error(`${shown} failed (${why}); its last output:\n${tail}`));
     });
   });
@@ -79,7 +87,9 @@ export function runLogged(command, args, { env = process.env, cwd, timeoutMs }) 
 export function capture(command, args, { env = process.env, cwd, allowFailure = false } = {}) {
   const run = spawnSync(command, args, { env, cwd, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
   if (run.status !== 0 && !allowFailure) {
-    throw new Error(`${command} ${args.join(" ")} failed (${run.error?.message ?? run.signal ?? `exit ${run.status}`}): ${run.stderr || run.stdout}`);
+    throw new Error(
+      `${command} ${args.join(" ")} failed (${run.error?.message ?? run.signal ?? `exit ${run.status}`}): ${run.stderr || run.stdout}`,
+    );
   }
   return run.stdout ?? "";
 }

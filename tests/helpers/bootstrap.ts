@@ -56,7 +56,8 @@ function wasmFilter(spec: BootstrapSpec) {
     const value = typeof spec.pluginConfig === "string" ? spec.pluginConfig : JSON.stringify(spec.pluginConfig);
     config.configuration = { "@type": "type.googleapis.com/google.protobuf.StringValue", value };
   }
-  if (spec.allowOnHeadersStopIteration !== undefined) config.allow_on_headers_stop_iteration = spec.allowOnHeadersStopIteration;
+  if (spec.allowOnHeadersStopIteration !== undefined)
+    config.allow_on_headers_stop_iteration = spec.allowOnHeadersStopIteration;
   if (spec.failOpen !== undefined) config.fail_open = spec.failOpen;
   return {
     name: "envoy.filters.http.wasm",
@@ -67,15 +68,25 @@ function wasmFilter(spec: BootstrapSpec) {
 export function bootstrapYaml(spec: BootstrapSpec): string {
   const httpFilters = [
     ...(spec.wasm ? [wasmFilter(spec)] : []),
-    { name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } },
+    {
+      name: "envoy.filters.http.router",
+      typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" },
+    },
   ];
   const hcm: Record<string, unknown> = {
     "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
     stat_prefix: "ingress",
-    route_config: { name: "local", virtual_hosts: [
-      ...(spec.virtualHosts ?? []).map((host) => ({ name: host.name, domains: host.domains, routes: host.routes.map(route) })),
-      { name: "all", domains: ["*"], routes: spec.routes.map(route) },
-    ] },
+    route_config: {
+      name: "local",
+      virtual_hosts: [
+        ...(spec.virtualHosts ?? []).map((host) => ({
+          name: host.name,
+          domains: host.domains,
+          routes: host.routes.map(route),
+        })),
+        { name: "all", domains: ["*"], routes: spec.routes.map(route) },
+      ],
+    },
     http_filters: httpFilters,
   };
   if (spec.streamIdleTimeout !== undefined) hcm.stream_idle_timeout = spec.streamIdleTimeout;
@@ -83,18 +94,24 @@ export function bootstrapYaml(spec: BootstrapSpec): string {
   const bootstrap: Record<string, unknown> = {
     admin: { address: { socket_address: { address: "127.0.0.1", port_value: 0 } } },
     static_resources: {
-      listeners: [{
-        name: "main",
-        address: { socket_address: { address: "127.0.0.1", port_value: 0 } },
-        filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
-      }],
+      listeners: [
+        {
+          name: "main",
+          address: { socket_address: { address: "127.0.0.1", port_value: 0 } },
+          filter_chains: [{ filters: [{ name: "envoy.filters.network.http_connection_manager", typed_config: hcm }] }],
+        },
+      ],
       clusters: Object.entries(spec.clusters).map(([name, port]) => ({
         name,
         type: "STATIC",
         connect_timeout: spec.connectTimeout ?? "1s",
         load_assignment: {
           cluster_name: name,
-          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }],
+          endpoints: [
+            {
+              lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }],
+            },
+          ],
         },
       })),
     },

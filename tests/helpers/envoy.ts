@@ -77,8 +77,20 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
   const config = join(dir, "envoy.yaml");
   const adminPath = join(dir, "admin-address");
   writeFileSync(config, options.yaml);
-  const args = ["-c", config, "--concurrency", String(options.concurrency ?? 2), "--use-dynamic-base-id",
-    "--admin-address-path", adminPath, "-l", options.logLevel ?? "info", "--log-format", LOG_FORMAT, ...(options.args ?? [])];
+  const args = [
+    "-c",
+    config,
+    "--concurrency",
+    String(options.concurrency ?? 2),
+    "--use-dynamic-base-id",
+    "--admin-address-path",
+    adminPath,
+    "-l",
+    options.logLevel ?? "info",
+    "--log-format",
+    LOG_FORMAT,
+    ...(options.args ?? []),
+  ];
   const [command, argv] = HAS_SETPRIV ? ["setpriv", ["--pdeathsig", "KILL", "--", path, ...args]] : [path, args];
   const child = spawn(command, argv, { cwd: options.cwd ?? dir, stdio: ["ignore", "pipe", "pipe"] });
   const logs: LogLine[] = [];
@@ -113,8 +125,11 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
       pid: child.pid!,
       version,
       logs,
-      pluginLogs: (prefix = "") => logs.filter((l) => l.logger === "wasm").map((l) => pluginMessage(l.message))
-        .filter((m): m is string => m !== undefined && m.startsWith(prefix)),
+      pluginLogs: (prefix = "") =>
+        logs
+          .filter((l) => l.logger === "wasm")
+          .map((l) => pluginMessage(l.message))
+          .filter((m): m is string => m !== undefined && m.startsWith(prefix)),
       stats: () => readStats(adminUrl),
       stat: async (name) => {
         const all = await readStats(adminUrl);
@@ -128,7 +143,9 @@ export async function startEnvoy(options: EnvoyOptions): Promise<Envoy> {
     await close();
     // Envoy's start-up banner is long: show its errors, then the last lines.
     const errors = logs.filter((l) => l.level === "error" || l.level === "critical");
-    const tail = [...errors, ...logs.slice(-15)].map((l) => `[${l.level}][${l.logger}] ${l.message.slice(0, 600)}`).join("\n");
+    const tail = [...errors, ...logs.slice(-15)]
+      .map((l) => `[${l.level}][${l.logger}] ${l.message.slice(0, 600)}`)
+      .join("\n");
     throw new Error(`${(error as Error).message}\nEnvoy ${version}'s log:\n${tail}`);
   }
 }
@@ -153,7 +170,12 @@ function pluginMessage(message: string): string | undefined {
   return match?.[1];
 }
 
-async function waitForAdmin(child: ChildProcess, adminPath: string, exited: Promise<string>, logs: LogLine[]): Promise<string> {
+async function waitForAdmin(
+  child: ChildProcess,
+  adminPath: string,
+  exited: Promise<string>,
+  logs: LogLine[],
+): Promise<string> {
   let exitCode: string | undefined;
   void exited.then((code) => (exitCode = code));
   const deadline = Date.now() + START_TIMEOUT_MS;
@@ -163,7 +185,10 @@ async function waitForAdmin(child: ChildProcess, adminPath: string, exited: Prom
       const address = readFileSync(adminPath, "utf8").trim();
       if (address) {
         const adminUrl = `http://${address}`;
-        const ready = await fetch(`${adminUrl}/ready`).then((r) => r.text(), () => "");
+        const ready = await fetch(`${adminUrl}/ready`).then(
+          (r) => r.text(),
+          () => "",
+        );
         if (ready.trim() === "LIVE") return adminUrl;
       }
     }
@@ -174,7 +199,7 @@ async function waitForAdmin(child: ChildProcess, adminPath: string, exited: Prom
 }
 
 async function boundListeners(adminUrl: string): Promise<{ name: string; url: string }[]> {
-  const body = await (await fetch(`${adminUrl}/listeners?format=json`)).json() as {
+  const body = (await (await fetch(`${adminUrl}/listeners?format=json`)).json()) as {
     listener_statuses?: { name: string; local_address: { socket_address: { address: string; port_value: number } } }[];
   };
   return (body.listener_statuses ?? []).map((l) => {
@@ -185,7 +210,9 @@ async function boundListeners(adminUrl: string): Promise<{ name: string; url: st
 }
 
 async function readStats(adminUrl: string): Promise<Map<string, number>> {
-  const body = await (await fetch(`${adminUrl}/stats?format=json`)).json() as { stats: { name?: string; value?: number }[] };
+  const body = (await (await fetch(`${adminUrl}/stats?format=json`)).json()) as {
+    stats: { name?: string; value?: number }[];
+  };
   const out = new Map<string, number>();
   for (const s of body.stats) if (s.name !== undefined && typeof s.value === "number") out.set(s.name, s.value);
   return out;

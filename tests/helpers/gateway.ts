@@ -18,14 +18,17 @@ let built = false;
 
 export function filterWasm(): string {
   if (!built) {
-    const { status, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: repoRoot });
+    const { status, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], {
+      cwd: repoRoot,
+    });
     if (status !== 0) throw new Error(`build failed: ${stderr}`);
     built = true;
   }
   return join(repoRoot, "build/mcp-proxy.wasm");
 }
 
-export interface GatewaySpec extends Omit<BootstrapSpec, "wasm" | "routes" | "pluginConfig">, Omit<EnvoyOptions, "yaml"> {
+export interface GatewaySpec
+  extends Omit<BootstrapSpec, "wasm" | "routes" | "pluginConfig">, Omit<EnvoyOptions, "yaml"> {
   pluginConfig: unknown;
   /** Default: one route "/" to the first cluster. */
   routes?: RouteSpec[];
@@ -42,21 +45,33 @@ export interface Gateway {
 export async function startGateway(t: TestContext, spec: GatewaySpec): Promise<Gateway> {
   const { concurrency, release, cwd, logLevel, args, ...bootstrap } = spec;
   const routes = spec.routes ?? [{ prefix: "/", cluster: Object.keys(spec.clusters)[0] }];
-  const yaml = bootstrapYaml({ ...bootstrap, wasm: filterWasm(), routes,
-    allowOnHeadersStopIteration: spec.allowOnHeadersStopIteration ?? true });
+  const yaml = bootstrapYaml({
+    ...bootstrap,
+    wasm: filterWasm(),
+    routes,
+    allowOnHeadersStopIteration: spec.allowOnHeadersStopIteration ?? true,
+  });
   const envoy = await ownEnvoy(t, { yaml, concurrency, release, cwd, logLevel, args });
   return { envoy, url: envoy.url };
 }
 
 /** Higress's single-server config for a Streamable HTTP backend on the route's cluster. */
-export function httpServer(extra: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Record<string, unknown> {
-  return { server: { name: "fixture", type: "mcp-proxy", transport: "http", mcpServerURL: "http://backend/mcp", ...extra }, ...top };
+export function httpServer(
+  extra: Record<string, unknown> = {},
+  top: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    server: { name: "fixture", type: "mcp-proxy", transport: "http", mcpServerURL: "http://backend/mcp", ...extra },
+    ...top,
+  };
 }
 
 /** POSTs one JSON-RPC body (a string is sent as is). */
 export function post(url: string, body: unknown, headers: [string, string][] = [], path = "/mcp"): Promise<Reply> {
   return send(url, {
-    method: "POST", path, body: typeof body === "string" ? body : JSON.stringify(body),
+    method: "POST",
+    path,
+    body: typeof body === "string" ? body : JSON.stringify(body),
     headers: [["content-type", "application/json"], ["accept", "application/json, text/event-stream"], ...headers],
   });
 }
@@ -68,8 +83,15 @@ export function json(reply: Reply): any {
 /** The JSON-RPC messages of a reply: its JSON body, or the data of each event of an SSE body, in order. */
 export function messages(reply: Reply): any[] {
   if (!header(reply, "content-type")?.startsWith("text/event-stream")) return [json(reply)];
-  return reply.body.split(/\r?\n\r?\n/)
-    .map((event) => event.split(/\r?\n/).filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim()).join("\n"))
+  return reply.body
+    .split(/\r?\n\r?\n/)
+    .map((event) =>
+      event
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith("data:"))
+        .map((line) => line.slice(5).trim())
+        .join("\n"),
+    )
     .filter((data) => data)
     .map((data) => JSON.parse(data));
 }
@@ -79,7 +101,12 @@ export function response(reply: Reply): any {
   return messages(reply).at(-1);
 }
 
-export async function connectClient(t: TestContext, url: string, headers: Record<string, string> = {}, path = "/mcp"): Promise<Client> {
+export async function connectClient(
+  t: TestContext,
+  url: string,
+  headers: Record<string, string> = {},
+  path = "/mcp",
+): Promise<Client> {
   const client = new Client({ name: "e2e", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${url}${path}`), { requestInit: { headers } }));
   t.after(() => client.close());
@@ -92,8 +119,13 @@ export function metric(envoy: Envoy, name: string): Promise<number> {
 }
 
 /** Polls a stat until `check` accepts its value; fails with `what` after `timeoutMs`. */
-export async function waitForStat(envoy: Envoy, name: string, check: (value: number) => boolean, what: string,
-  timeoutMs = 10_000): Promise<number> {
+export async function waitForStat(
+  envoy: Envoy,
+  name: string,
+  check: (value: number) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await envoy.stat(name);
@@ -123,7 +155,11 @@ export function accessLog(t: TestContext): AccessLog {
     entries: () => {
       const text = existsSync(path) ? readFileSync(path, "utf8") : "";
       // Complete lines only: a flush may be under way.
-      return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter((line) => line).map((line) => JSON.parse(line));
+      return text
+        .slice(0, text.lastIndexOf("\n") + 1)
+        .split("\n")
+        .filter((line) => line)
+        .map((line) => JSON.parse(line));
     },
   };
 }
@@ -131,9 +167,18 @@ export function accessLog(t: TestContext): AccessLog {
 /** server-everything in `mode` on a free port, its process group killed when the test ends; resolves with the port. */
 export async function startEverything(t: TestContext, mode: "streamableHttp" | "sse"): Promise<number> {
   const port = await closedPort();
-  const child = spawn(join(repoRoot, "node_modules/.bin/mcp-server-everything"), [mode],
-    { env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  t.after(() => { try { process.kill(-child.pid!, "SIGTERM"); } catch { /* already gone */ } });
+  const child = spawn(join(repoRoot, "node_modules/.bin/mcp-server-everything"), [mode], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  t.after(() => {
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+  });
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (out += d));

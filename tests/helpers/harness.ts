@@ -20,8 +20,12 @@ export interface Started {
 }
 
 /** Starts Envoy on bootstrapYaml(spec) with the named test filter (root id = filter name by default). */
-export async function startWith(t: TestContext, filter: string | undefined, spec: Omit<BootstrapSpec, "wasm">,
-  options: Omit<EnvoyOptions, "yaml"> = {}): Promise<Started> {
+export async function startWith(
+  t: TestContext,
+  filter: string | undefined,
+  spec: Omit<BootstrapSpec, "wasm">,
+  options: Omit<EnvoyOptions, "yaml"> = {},
+): Promise<Started> {
   const wasm = filter === undefined ? undefined : await buildTestFilter(filter);
   const yaml = bootstrapYaml({ rootId: filter, pluginName: filter, ...spec, wasm });
   const envoy = await ownEnvoy(t, { ...options, yaml });
@@ -65,20 +69,29 @@ export function send(url: string, spec: RequestSpec = {}): Promise<Reply> {
     if (spec.body !== undefined && !headers.some(([k]) => /^(content-length|transfer-encoding)$/i.test(k))) {
       headers.push(["content-length", String(Buffer.byteLength(spec.body))]);
     }
-    const req = httpRequest(`${url}${spec.path ?? "/"}`, { method: spec.method ?? "GET", agent: false,
-      headers: headers.flat() as unknown as Record<string, string> }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        // A test may ask for keep-alive; the connection must not outlive the exchange.
-        res.socket?.destroy();
-        resolve({ status: res.statusCode ?? 0, headers: rawPairs(res.rawHeaders), body: Buffer.concat(chunks).toString() });
-      });
-      res.on("error", reject);
-    });
+    const req = httpRequest(
+      `${url}${spec.path ?? "/"}`,
+      { method: spec.method ?? "GET", agent: false, headers: headers.flat() as unknown as Record<string, string> },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          // A test may ask for keep-alive; the connection must not outlive the exchange.
+          res.socket?.destroy();
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: rawPairs(res.rawHeaders),
+            body: Buffer.concat(chunks).toString(),
+          });
+        });
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     // A reply that never comes fails the test instead of hanging the run.
-    req.setTimeout(spec.timeoutMs ?? 10_000, () => req.destroy(new Error(`no complete reply to ${spec.path ?? "/"} in time`)));
+    req.setTimeout(spec.timeoutMs ?? 10_000, () =>
+      req.destroy(new Error(`no complete reply to ${spec.path ?? "/"} in time`)),
+    );
     if (spec.chunks) writeChunks(req, spec.chunks).catch(reject);
     else req.end(spec.body);
   });
@@ -95,8 +108,11 @@ export function header(reply: { headers: [string, string][] }, name: string): st
 }
 
 /** Polls until `check` returns a value other than undefined/false; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 5000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -108,10 +124,14 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 
 /** Waits until the plugin logged a message starting with `prefix`; returns every such message. */
 export function waitForLog(envoy: Envoy, prefix: string, count = 1, timeoutMs = 5000): Promise<string[]> {
-  return waitFor(`${count} plugin log(s) starting with "${prefix}"`, () => {
-    const lines = envoy.pluginLogs(prefix);
-    return lines.length >= count && lines;
-  }, timeoutMs);
+  return waitFor(
+    `${count} plugin log(s) starting with "${prefix}"`,
+    () => {
+      const lines = envoy.pluginLogs(prefix);
+      return lines.length >= count && lines;
+    },
+    timeoutMs,
+  );
 }
 
 /** The value after `key=` in the first plugin log line starting with `prefix` (filters log "prefix key=value ..."). */
@@ -123,7 +143,11 @@ export function loggedValue(envoy: Envoy, prefix: string): string | undefined {
  * Starts Envoy on `yaml` expecting it to refuse the configuration: resolves with its error and the tail of its log
  * (the refusal is logged last, as Envoy exits); fails the test if Envoy starts.
  */
-export async function envoyRefusal(t: TestContext, yaml: string, options: Omit<EnvoyOptions, "yaml"> = {}): Promise<string> {
+export async function envoyRefusal(
+  t: TestContext,
+  yaml: string,
+  options: Omit<EnvoyOptions, "yaml"> = {},
+): Promise<string> {
   let envoy: Envoy;
   try {
     envoy = await ownEnvoy(t, { ...options, yaml });

@@ -19,7 +19,14 @@ export function processInfo(pid: number): ProcessInfo | undefined {
     // Fields after the parenthesised command name: state ppid pgrp ... (rss, in pages, is index 21 here).
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-    return { pid, ppid: Number(fields[1]), pgid: Number(fields[2]), state: fields[0], rssKb: Number(fields[21]) * 4, cmdline };
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+      state: fields[0],
+      rssKb: Number(fields[21]) * 4,
+      cmdline,
+    };
   } catch {
     return undefined; // exited while we looked
   }
@@ -27,6 +34,8 @@ export function processInfo(pid: number): ProcessInfo | undefined {
 
 /** Every process on the machine, zombies included. */
 export function processes(): ProcessInfo[] {
-  return readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))
-    .map((entry) => processInfo(Number(entry))).filter((p): p is ProcessInfo => p !== undefined);
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .map((entry) => processInfo(Number(entry)))
+    .filter((p): p is ProcessInfo => p !== undefined);
 }

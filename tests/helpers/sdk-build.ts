@@ -28,7 +28,10 @@ export interface CompileOptions {
  * Compiles `source` (a .ts path or {name, text}) as every filter is compiled (scripts/compile.mjs), against the
  * patched SDK in node_modules or against a copy of it (`sdkRoot`) in which one patch fix is reverted.
  */
-export async function compileFilter(source: string | { name: string; text: string }, options: CompileOptions = {}): Promise<Compiled> {
+export async function compileFilter(
+  source: string | { name: string; text: string },
+  options: CompileOptions = {},
+): Promise<Compiled> {
   const sdkRoot = options.sdkRoot ?? repoRoot;
   const name = typeof source === "string" ? basename(source, ".ts") : source.name;
   // The entry sits under sdkRoot so that its SDK import resolves to sdkRoot's node_modules.
@@ -38,12 +41,22 @@ export async function compileFilter(source: string | { name: string; text: strin
   if (typeof source === "string") copyFileSync(source, entry);
   else writeFileSync(entry, source.text);
   const wasm = options.outFile ?? join(dir, `${name}.wasm`);
-  const { ok, stderr } = await compileWithProjectToolchain({ entry: `${name}.ts`, baseDir: dir, outFile: wasm, target: "test" });
+  const { ok, stderr } = await compileWithProjectToolchain({
+    entry: `${name}.ts`,
+    baseDir: dir,
+    outFile: wasm,
+    target: "test",
+  });
   return { ok, stderr, wasm };
 }
 
-const toolchainInputs = ["asconfig.json", "scripts/compile.mjs", "assembly/runtime.ts", "assembly/exports.ts", "assembly/collector.ts"]
-  .map((f) => join(repoRoot, f));
+const toolchainInputs = [
+  "asconfig.json",
+  "scripts/compile.mjs",
+  "assembly/runtime.ts",
+  "assembly/exports.ts",
+  "assembly/collector.ts",
+].map((f) => join(repoRoot, f));
 
 /**
  * Path of build/tests/NAME.wasm, compiled from tests/filters/NAME.ts as scripts/build.mjs does if out of date.
@@ -54,12 +67,20 @@ export async function buildTestFilter(name: string): Promise<string> {
   const wasm = join(repoRoot, "build/tests", `${name}.wasm`);
   const inputs = Math.max(...[source, PATCH, ...toolchainInputs].map((f) => statSync(f).mtimeMs));
   if (existsSync(wasm) && statSync(wasm).mtimeMs >= inputs) return wasm;
-  const { ok, stderr } = await compileWithProjectToolchain({ entry: `tests/filters/${name}.ts`, outFile: wasm, target: "test" });
+  const { ok, stderr } = await compileWithProjectToolchain({
+    entry: `tests/filters/${name}.ts`,
+    outFile: wasm,
+    target: "test",
+  });
   if (!ok) throw new Error(`building test filter ${name} failed: ${stderr}`);
   return wasm;
 }
 
-interface Hunk { file: string; header: string; text: string }
+interface Hunk {
+  file: string;
+  header: string;
+  text: string;
+}
 
 function hunks(patch: string): Hunk[] {
   const out: Hunk[] = [];
@@ -76,8 +97,16 @@ function subPatch(markers: string[]): string {
   const selected = hunks(readFileSync(PATCH, "utf8")).filter((h) => markers.some((m) => h.text.includes(m)));
   if (selected.length === 0) throw new Error(`no hunk of the SDK patch contains ${markers.join(" / ")}`);
   const files = [...new Set(selected.map((h) => h.file))];
-  return files.map((f) => selected[selected.findIndex((h) => h.file === f)].header +
-    selected.filter((h) => h.file === f).map((h) => h.text).join("")).join("");
+  return files
+    .map(
+      (f) =>
+        selected[selected.findIndex((h) => h.file === f)].header +
+        selected
+          .filter((h) => h.file === f)
+          .map((h) => h.text)
+          .join(""),
+    )
+    .join("");
 }
 
 export interface Fix {
@@ -98,7 +127,9 @@ export function sdkWithout(fix: Fix): string {
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === patchTime) return root;
   rmSync(root, { recursive: true, force: true });
   cpSync(join(repoRoot, SDK), sdk, { recursive: true });
-  const reverted = spawnSync("patch", ["-R", "-p1", "--no-backup-if-mismatch", "-d", root], { input: subPatch(fix.markers) });
+  const reverted = spawnSync("patch", ["-R", "-p1", "--no-backup-if-mismatch", "-d", root], {
+    input: subPatch(fix.markers),
+  });
   if (reverted.status !== 0) throw new Error(`reverting ${fix.name} failed: ${reverted.stdout}${reverted.stderr}`);
   if (fix.dropExports) {
     const index = join(sdk, "assembly/index.ts");

@@ -43,8 +43,13 @@ async function upstream(name: string, handler: Handler): Promise<Upstream> {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const echoed = { upstream: name, method: req.method ?? "", path: req.url ?? "", headers: pairs(req.rawHeaders),
-        body: Buffer.concat(chunks).toString() };
+      const echoed = {
+        upstream: name,
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: pairs(req.rawHeaders),
+        body: Buffer.concat(chunks).toString(),
+      };
       requests.push(echoed);
       handler(req, res, echoed);
     });
@@ -113,7 +118,9 @@ export interface SilentUpstream {
 /** Records each request's head on arrival and never answers (for a route whose request must never complete). */
 export async function silentUpstream(): Promise<SilentUpstream> {
   const requests: SilentUpstream["requests"] = [];
-  const server = createServer((req) => { requests.push({ path: req.url ?? "", headers: req.headers }); });
+  const server = createServer((req) => {
+    requests.push({ path: req.url ?? "", headers: req.headers });
+  });
   return { port: await listen(server), requests, close: () => stop(server) };
 }
 

@@ -17,7 +17,11 @@ export function pythonReady(): void {
 }
 
 /** A sidecar catalog entry for one of the environment's servers, e.g. `pythonServer("mcp-server-time")`. */
-export function pythonServer(command: string, args: string[] = [], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function pythonServer(
+  command: string,
+  args: string[] = [],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   pythonReady();
   return { command: join(venvBin as string, command), args, ...extra };
 }
@@ -55,16 +59,22 @@ export interface ClientReport {
 export function runPythonClient(specs: ClientSpec[], timeoutMs = 120_000): Promise<ClientReport[]> {
   pythonReady();
   return new Promise((resolve, reject) => {
-    const child = spawn(venvPython as string, [clientScript, JSON.stringify(specs)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(venvPython as string, [clientScript, JSON.stringify(specs)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", (error) => { clearTimeout(timer); reject(error); });
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      if (signal) reject(new Error(`the Python client was still running after ${timeoutMs} ms:\n${stderr.slice(-2000)}`));
+      if (signal)
+        reject(new Error(`the Python client was still running after ${timeoutMs} ms:\n${stderr.slice(-2000)}`));
       else if (code !== 0) reject(new Error(`the Python client exited ${code}:\n${stderr.slice(-2000)}`));
       else resolve(JSON.parse(stdout));
     });

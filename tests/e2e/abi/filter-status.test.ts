@@ -20,11 +20,14 @@ async function heldPost(t: TestContext, allowOnHeadersStopIteration?: boolean) {
   const upstream = await own(t, echoUpstream());
   const side = await own(t, sseUpstream());
   const { envoy, url } = await startWith(t, "callout", {
-    routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port, side: side.port }, allowOnHeadersStopIteration,
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: upstream.port, side: side.port },
+    allowOnHeadersStopIteration,
   });
   const replied = send(url, { method: "POST", path: "/held", body: BODY });
   await side.opened();
-  if (allowOnHeadersStopIteration) await waitFor("the whole body at the filter", () => bodyLines(envoy.pluginLogs()).some((l) => l.includes("eos=1")));
+  if (allowOnHeadersStopIteration)
+    await waitFor("the whole body at the filter", () => bodyLines(envoy.pluginLogs()).some((l) => l.includes("eos=1")));
   side.end();
   const reply = await replied;
   assert.equal(reply.status, 200);

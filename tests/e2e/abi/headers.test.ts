@@ -15,11 +15,24 @@ const OK = "0";
 
 async function exchange(t: TestContext) {
   const upstream = await own(t, echoUpstream());
-  const { envoy, url } = await startWith(t, "headers", { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } });
+  const { envoy, url } = await startWith(t, "headers", {
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: upstream.port },
+  });
   const reply = await send(url, {
-    method: "POST", path: "/p?q=1", body: "hello",
-    headers: [["Host", "svc.local"], ["X-Custom", "A"], ["x-dup", "1"], ["X-Dup", "2"], ["Connection", "keep-alive"],
-      ["Keep-Alive", "timeout=5"], ["Proxy-Connection", "keep-alive"], ["Transfer-Encoding", "chunked"]],
+    method: "POST",
+    path: "/p?q=1",
+    body: "hello",
+    headers: [
+      ["Host", "svc.local"],
+      ["X-Custom", "A"],
+      ["x-dup", "1"],
+      ["X-Dup", "2"],
+      ["Connection", "keep-alive"],
+      ["Keep-Alive", "timeout=5"],
+      ["Proxy-Connection", "keep-alive"],
+      ["Transfer-Encoding", "chunked"],
+    ],
   });
   assert.equal(reply.status, 200);
   await waitForLog(envoy, "resp-remove-absent");
@@ -28,14 +41,17 @@ async function exchange(t: TestContext) {
 
 /** The "SIDE-hdr name=value" lines as pairs. */
 function pairsLogged(lines: string[], side: string): [string, string][] {
-  return lines.filter((l) => l.startsWith(`${side}-hdr `)).map((l) => {
-    const rest = l.slice(side.length + 5);
-    const eq = rest.indexOf("=", rest.startsWith(":") ? 1 : 0);
-    return [rest.slice(0, eq), rest.slice(eq + 1)];
-  });
+  return lines
+    .filter((l) => l.startsWith(`${side}-hdr `))
+    .map((l) => {
+      const rest = l.slice(side.length + 5);
+      const eq = rest.indexOf("=", rest.startsWith(":") ? 1 : 0);
+      return [rest.slice(0, eq), rest.slice(eq + 1)];
+    });
 }
 
-const bytesOf = (pairs: [string, string][]) => pairs.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+const bytesOf = (pairs: [string, string][]) =>
+  pairs.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
 
 test("Envoy request header map: pseudo-headers first (:authority from Host, no host), lowercased, duplicates kept, hop-by-hop removed, then x-forwarded-proto and x-request-id", async (t) => {
   const { envoy } = await exchange(t);
@@ -43,8 +59,15 @@ test("Envoy request header map: pseudo-headers first (:authority from Host, no h
   const requestId = pairs.find(([k]) => k === "x-request-id")?.[1] ?? "";
   assert.match(requestId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   assert.deepEqual(pairs, [
-    [":authority", "svc.local"], [":path", "/p?q=1"], [":method", "POST"], [":scheme", "http"],
-    ["x-custom", "A"], ["x-dup", "1"], ["x-dup", "2"], ["x-forwarded-proto", "http"], ["x-request-id", requestId],
+    [":authority", "svc.local"],
+    [":path", "/p?q=1"],
+    [":method", "POST"],
+    [":scheme", "http"],
+    ["x-custom", "A"],
+    ["x-dup", "1"],
+    ["x-dup", "2"],
+    ["x-forwarded-proto", "http"],
+    ["x-request-id", requestId],
   ]);
 });
 
@@ -73,17 +96,30 @@ async function rawUpstream(t: TestContext, head: string[]): Promise<number> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy();
-    server.close(() => resolve());
-  }));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
   return (server.address() as AddressInfo).port;
 }
 
 test("Envoy response header map: :status first, upstream headers lowercased in order with duplicates, hop-by-hop connection and transfer-encoding included (Envoy strips them only when it encodes the reply); x-envoy-upstream-service-time added last", async (t) => {
-  const port = await rawUpstream(t, ["HTTP/1.1 200 OK", "X-Upper: A", "x-dup: 1", "X-Dup: 2", "Connection: keep-alive",
-    "Keep-Alive: timeout=5", "Transfer-Encoding: chunked"]);
-  const { envoy, url } = await startWith(t, "headers", { routes: [{ prefix: "/", cluster: "raw" }], clusters: { raw: port } });
+  const port = await rawUpstream(t, [
+    "HTTP/1.1 200 OK",
+    "X-Upper: A",
+    "x-dup: 1",
+    "X-Dup: 2",
+    "Connection: keep-alive",
+    "Keep-Alive: timeout=5",
+    "Transfer-Encoding: chunked",
+  ]);
+  const { envoy, url } = await startWith(t, "headers", {
+    routes: [{ prefix: "/", cluster: "raw" }],
+    clusters: { raw: port },
+  });
   const reply = await send(url, { path: "/raw" });
   assert.deepEqual([reply.status, reply.body], [200, "hello"]);
   await waitForLog(envoy, "resp-remove-absent");
@@ -91,8 +127,18 @@ test("Envoy response header map: :status first, upstream headers lowercased in o
   const serviceTime = pairs.at(-1)!;
   assert.equal(serviceTime[0], "x-envoy-upstream-service-time");
   // The upstream's keep-alive header is dropped by Envoy 1.40.0 and kept by 1.36.4.
-  assert.deepEqual(pairs.filter(([k]) => k !== "keep-alive"), [[":status", "200"], ["x-upper", "A"], ["x-dup", "1"], ["x-dup", "2"],
-    ["connection", "keep-alive"], ["transfer-encoding", "chunked"], serviceTime]);
+  assert.deepEqual(
+    pairs.filter(([k]) => k !== "keep-alive"),
+    [
+      [":status", "200"],
+      ["x-upper", "A"],
+      ["x-dup", "1"],
+      ["x-dup", "2"],
+      ["connection", "keep-alive"],
+      ["transfer-encoding", "chunked"],
+      serviceTime,
+    ],
+  );
   assert.equal(header(reply, "connection"), "close", "the client's reply has Envoy's own connection header");
 });
 
@@ -100,15 +146,37 @@ test("Envoy forwards the request upstream with Host from :authority and without 
   const { upstream } = await exchange(t);
   const seen = upstream.requests[0];
   assert.equal(seen.body, "hello");
-  assert.deepEqual(seen.headers.filter(([k]) => k === "host"), [["host", "svc.local"]]);
-  assert.deepEqual(seen.headers.filter(([k]) => k === "x-dup"), [["x-dup", "1"], ["x-dup", "2"]]);
-  for (const hop of ["keep-alive", "proxy-connection"]) assert.ok(!seen.headers.some(([k]) => k === hop), `${hop} not forwarded`);
+  assert.deepEqual(
+    seen.headers.filter(([k]) => k === "host"),
+    [["host", "svc.local"]],
+  );
+  assert.deepEqual(
+    seen.headers.filter(([k]) => k === "x-dup"),
+    [
+      ["x-dup", "1"],
+      ["x-dup", "2"],
+    ],
+  );
+  for (const hop of ["keep-alive", "proxy-connection"])
+    assert.ok(!seen.headers.some(([k]) => k === hop), `${hop} not forwarded`);
 });
 
 test("Envoy header map writes: replace sets one value in place of all duplicates and adds an absent header, remove drops every value, add appends; the upstream and the client see the changes", async (t) => {
   const upstream = await own(t, echoUpstream());
-  const { url } = await startWith(t, "headers", { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } });
-  const reply = await send(url, { path: "/mutate", headers: [["x-mutate", "1"], ["x-rep", "1"], ["x-rep", "2"], ["x-gone", "1"], ["x-gone", "2"]] });
+  const { url } = await startWith(t, "headers", {
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: upstream.port },
+  });
+  const reply = await send(url, {
+    path: "/mutate",
+    headers: [
+      ["x-mutate", "1"],
+      ["x-rep", "1"],
+      ["x-rep", "2"],
+      ["x-gone", "1"],
+      ["x-gone", "2"],
+    ],
+  });
   assert.equal(reply.status, 200);
   const seen = upstream.requests[0].headers;
   const values = (headers: [string, string][], name: string) => headers.filter(([k]) => k === name).map(([, v]) => v);

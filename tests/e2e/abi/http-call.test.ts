@@ -15,7 +15,8 @@ const BAD_ARGUMENT = "2";
 async function callOut(t: TestContext, sidePort: number, callHeaders: [string, string][]) {
   const upstream = await own(t, echoUpstream());
   const { envoy, url } = await startWith(t, "callout", {
-    routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port, side: sidePort },
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: upstream.port, side: sidePort },
   });
   const reply = await send(url, { path: "/front", headers: callHeaders });
   assert.equal(reply.status, 200, "the request goes upstream after the call either way");
@@ -29,7 +30,10 @@ const calloutLine = (lines: string[]) => lines.find((l) => l.startsWith("callout
 
 test("Envoy sends proxy_http_call over real HTTP to the named cluster and calls back on the root context, after the calling callback returned; num_headers counts :status, which comes first", async (t) => {
   const side = await own(t, echoUpstream("side"));
-  const lines = await callOut(t, side.port, [["x-call-path", "/lookup?x=1"], ["x-call-body", "ping"]]);
+  const lines = await callOut(t, side.port, [
+    ["x-call-path", "/lookup?x=1"],
+    ["x-call-body", "ping"],
+  ]);
   assert.ok(lines.includes("http_call result=0"), lines.join("\n"));
   assert.ok(lines.includes("on_http_call_response ctx=1 known=1"), lines.join("\n"));
   assert.ok(lines.indexOf("returned from on_request_headers") < lines.indexOf("on_http_call_response ctx=1 known=1"));
@@ -40,18 +44,21 @@ test("Envoy sends proxy_http_call over real HTTP to the named cluster and calls 
   const seen = side.requests[0];
   assert.deepEqual([seen.method, seen.path, seen.body], ["GET", "/lookup?x=1", "ping"]);
   assert.ok(seen.headers.some(([k, v]) => k === "host" && v === "side"));
-  assert.ok(seen.headers.some(([k, v]) => k === "content-length" && v === "4"), "a non-empty body adds content-length");
+  assert.ok(
+    seen.headers.some(([k, v]) => k === "content-length" && v === "4"),
+    "a non-empty body adds content-length",
+  );
   assert.ok(line.endsWith(`body=${JSON.stringify(seen)}`), line);
 });
 
-test("Envoy answers a proxy_http_call whose cluster refuses connections with a 503 \"upstream connect error or disconnect/reset before headers. reset reason: ...\"", async (t) => {
+test('Envoy answers a proxy_http_call whose cluster refuses connections with a 503 "upstream connect error or disconnect/reset before headers. reset reason: ..."', async (t) => {
   const lines = await callOut(t, await closedPort(), []);
   const line = calloutLine(lines);
   assert.match(line, /^callout status=503 /);
   assert.match(line, / body=upstream connect error or disconnect\/reset before headers\. reset reason: \S/);
 });
 
-test("Envoy answers a proxy_http_call that exceeds its timeout with a 504 \"upstream request timeout\"", async (t) => {
+test('Envoy answers a proxy_http_call that exceeds its timeout with a 504 "upstream request timeout"', async (t) => {
   const side = await own(t, slowUpstream(60_000));
   const lines = await callOut(t, side.port, [["x-call-timeout", "100"]]);
   assert.match(calloutLine(lines), /^callout status=504 .* body=upstream request timeout$/);
@@ -78,7 +85,8 @@ test("Envoy does not cancel a proxy_http_call when its stream ends: the callback
   // The side cluster sends its response headers at once and ends the response when the test says.
   const side = await own(t, sseUpstream());
   const { envoy, url } = await startWith(t, "callout", {
-    routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port, side: side.port },
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: upstream.port, side: side.port },
   });
   const client = request(`${url}/front`, { agent: false });
   client.on("error", () => {});

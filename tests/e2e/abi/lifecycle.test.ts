@@ -8,7 +8,12 @@ import { own, send, startWith, waitForLog } from "../../helpers/harness.ts";
 
 async function start(t: TestContext, concurrency?: number) {
   const upstream = await own(t, echoUpstream());
-  return startWith(t, "lifecycle", { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } }, { concurrency });
+  return startWith(
+    t,
+    "lifecycle",
+    { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } },
+    { concurrency },
+  );
 }
 
 /** The callbacks of one context, without the "cb " prefix and the context id. */
@@ -23,7 +28,10 @@ test("Envoy starts each VM as: root on_context_create(1, 0), on_vm_start(1), on_
   const { envoy } = await start(t, workers);
   await waitForLog(envoy, START_UP[2], workers + 1);
   const lines = envoy.pluginLogs("cb ");
-  assert.ok(lines.every((l) => START_UP.includes(l)), lines.join("\n"));
+  assert.ok(
+    lines.every((l) => START_UP.includes(l)),
+    lines.join("\n"),
+  );
   // VMs start on several threads at once, so their lines interleave: in every prefix of the log each step has been
   // reached at most as often as the step before it, and in the end every VM took all three.
   const counts = [0, 0, 0];
@@ -48,12 +56,27 @@ test("Envoy creates a stream context lazily at the first request headers (ids 2,
   for (const ctx of [2, 3]) {
     const calls = callbacksOf(lines, ctx);
     const responseBodies = calls.filter((c) => c.startsWith("on_response_body"));
-    assert.deepEqual(calls.filter((c) => !c.startsWith("on_response_body")), [
-      "on_context_create parent=1", "on_request_headers eos=1", "on_response_headers eos=0", "on_log", "on_done", "on_delete",
-    ], `context ${ctx}`);
-    assert.ok(responseBodies.length >= 1 && responseBodies.at(-1)!.endsWith("eos=1"), `response body callbacks of ${ctx}: ${responseBodies}`);
+    assert.deepEqual(
+      calls.filter((c) => !c.startsWith("on_response_body")),
+      [
+        "on_context_create parent=1",
+        "on_request_headers eos=1",
+        "on_response_headers eos=0",
+        "on_log",
+        "on_done",
+        "on_delete",
+      ],
+      `context ${ctx}`,
+    );
+    assert.ok(
+      responseBodies.length >= 1 && responseBodies.at(-1)!.endsWith("eos=1"),
+      `response body callbacks of ${ctx}: ${responseBodies}`,
+    );
     // Response body callbacks come between on_response_headers and on_log.
-    assert.ok(calls.indexOf(responseBodies[0]) > calls.indexOf("on_response_headers eos=0") && calls.indexOf(responseBodies.at(-1)!) < calls.indexOf("on_log"));
+    assert.ok(
+      calls.indexOf(responseBodies[0]) > calls.indexOf("on_response_headers eos=0") &&
+        calls.indexOf(responseBodies.at(-1)!) < calls.indexOf("on_log"),
+    );
   }
   assert.ok(!lines.some((l) => l.startsWith("cb on_request_body")), "a GET has no request body callback");
 });
@@ -69,5 +92,8 @@ test("Envoy delivers a request body as on_request_body callbacks after on_reques
   assert.ok(bodies.at(-1)!.endsWith("eos=1"), `${bodies}`);
   const total = bodies.reduce((sum, c) => sum + Number(/size=(\d+)/.exec(c)![1]), 0);
   assert.equal(total, body.length);
-  assert.ok(calls.indexOf(bodies.at(-1)!) < calls.indexOf("on_response_headers eos=0"), "request body before response headers");
+  assert.ok(
+    calls.indexOf(bodies.at(-1)!) < calls.indexOf("on_response_headers eos=0"),
+    "request body before response headers",
+  );
 });

@@ -15,7 +15,10 @@ import { header, own, send, startWith, waitFor, waitForLog } from "../../helpers
 /** One request in `mode`; returns the reply and the plugin's log once it holds `logged` lines (Envoy logs apart from replying). */
 async function localReply(t: TestContext, mode: string, logged: number) {
   const upstream = await own(t, echoUpstream());
-  const { envoy, url } = await startWith(t, "localreply", { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } });
+  const { envoy, url } = await startWith(t, "localreply", {
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: upstream.port },
+  });
   const reply = await send(url, { path: "/denied", headers: [["x-mode", mode]] });
   assert.equal(upstream.requests.length, 0, "the upstream was never contacted");
   return { reply, lines: await waitForLog(envoy, "", logged) };
@@ -31,17 +34,21 @@ test("Envoy sends a request-phase local reply after the callback returns, throug
   assert.equal(header(reply, "content-type"), "text/plain");
   assert.equal(header(reply, "content-length"), String("denied by filter".length));
   assert.ok(lines.includes("send_local_response result=0"));
-  assert.ok(lines.indexOf("after send_local_response path=/denied") < lines.indexOf("on_response_headers status=403"), lines.join("\n"));
+  assert.ok(
+    lines.indexOf("after send_local_response path=/denied") < lines.indexOf("on_response_headers status=403"),
+    lines.join("\n"),
+  );
 });
 
 test("Envoy answers a request held at its headers with a local reply sent from a proxy_http_call callback: the plugin's status, headers and content-type, and the upstream is never contacted", async (t) => {
   const upstream = await own(t, echoUpstream());
   const side = await own(t, echoUpstream("side"));
   const { envoy, url } = await startWith(t, "callout", {
-    routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port, side: side.port },
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: upstream.port, side: side.port },
   });
   const reply = await send(url, { path: "/front", headers: [["x-reply-in-callback", "1"]] });
-  assert.deepEqual([reply.status, reply.body], [502, "{\"side\":200}"]);
+  assert.deepEqual([reply.status, reply.body], [502, '{"side":200}']);
   assert.equal(header(reply, "content-type"), "application/json");
   assert.equal(header(reply, "x-from-callback"), "1");
   assert.equal(header(reply, "content-length"), String(reply.body.length));
@@ -53,7 +60,9 @@ test("Envoy answers a request held at its headers with a local reply sent from a
 test("Envoy sends a local reply from on_response_body while response headers are held directly to the client: encoder filters skipped, plugin content-type kept, upstream reset", async (t) => {
   const sse = await own(t, sseUpstream());
   const { envoy, url } = await startWith(t, "localreply", {
-    routes: [{ prefix: "/", cluster: "sse" }], clusters: { sse: sse.port }, allowOnHeadersStopIteration: true,
+    routes: [{ prefix: "/", cluster: "sse" }],
+    clusters: { sse: sse.port },
+    allowOnHeadersStopIteration: true,
   });
   const replied = send(url, { path: "/events", headers: [["x-mode", "direct"]] });
   await sse.opened();
@@ -66,16 +75,30 @@ test("Envoy sends a local reply from on_response_body while response headers are
   assert.equal(header(reply, "content-length"), String("short and stout".length));
   assert.equal(header(reply, "x-seen-by-filter"), undefined, "the upstream's response headers were discarded");
   const lines = await waitForLog(envoy, "", 4);
-  assert.deepEqual(lines.filter((l) => l.startsWith("on_response_headers")), ["on_response_headers status=200"], "no encoder callback for the reply");
-  assert.ok(lines.includes("send_local_response result=0") && lines.includes("after send_local_response"), lines.join("\n"));
-  assert.deepEqual(await sse.closed(), { finished: false }, "the upstream request was reset before the upstream ended it");
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith("on_response_headers")),
+    ["on_response_headers status=200"],
+    "no encoder callback for the reply",
+  );
+  assert.ok(
+    lines.includes("send_local_response result=0") && lines.includes("after send_local_response"),
+    lines.join("\n"),
+  );
+  assert.deepEqual(
+    await sse.closed(),
+    { finished: false },
+    "the upstream request was reset before the upstream ended it",
+  );
 });
 
 test("Envoy accepts a second local reply in the same callback (Ok) and ignores it: the first one is sent", async (t) => {
   // two send_local_response, on_response_headers, on_response_body
   const { reply, lines } = await localReply(t, "twice", 4);
   assert.deepEqual([reply.status, reply.body, header(reply, "x-reply")], [403, "first reply", "first"]);
-  assert.deepEqual(lines.filter((l) => l.startsWith("send_local_response")), ["send_local_response result=0", "send_local_response result=0"]);
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith("send_local_response")),
+    ["send_local_response result=0", "send_local_response result=0"],
+  );
 });
 
 test("Envoy replaces a local reply with a second one sent from the filter's on_response_headers for the first: the second goes straight to the client", async (t) => {
@@ -83,6 +106,12 @@ test("Envoy replaces a local reply with a second one sent from the filter's on_r
   const { reply, lines } = await localReply(t, "again", 3);
   assert.deepEqual([reply.status, reply.body, header(reply, "x-reply")], [500, "second reply", "second"]);
   assert.equal(header(reply, "x-seen-by-filter"), undefined, "no encoder callback ran for the second reply");
-  assert.deepEqual(lines.filter((l) => l.startsWith("on_response_headers")), ["on_response_headers status=403"]);
-  assert.deepEqual(lines.filter((l) => l.startsWith("send_local_response")), ["send_local_response result=0", "send_local_response result=0"]);
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith("on_response_headers")),
+    ["on_response_headers status=403"],
+  );
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith("send_local_response")),
+    ["send_local_response result=0", "send_local_response result=0"],
+  );
 });

@@ -17,7 +17,10 @@ async function routed(t: TestContext, spec: RequestSpec) {
   const b = await own(t, echoUpstream("b"));
   const { envoy, url } = await startWith(t, "properties", {
     pluginName: PLUGIN_NAME,
-    routes: [{ name: "route_a", prefix: "/a", cluster: "cluster_a" }, { name: "route_b", prefix: "/b", cluster: "cluster_b" }],
+    routes: [
+      { name: "route_a", prefix: "/a", cluster: "cluster_a" },
+      { name: "route_b", prefix: "/b", cluster: "cluster_b" },
+    ],
     clusters: { cluster_a: a.port, cluster_b: b.port },
   });
   const reply = await send(url, spec);
@@ -29,9 +32,17 @@ async function routed(t: TestContext, spec: RequestSpec) {
 const prop = (lines: string[], name: string) => lines.filter((l) => l.startsWith(`prop ${name} `));
 
 test("Envoy properties in a stream context: plugin_root_id, plugin_name, request.path/url_path/host/method/headers, source.address, xds.cluster_name, xds.route_name, response.code", async (t) => {
-  const { reply, lines } = await routed(t, { method: "GET", path: "/a/x?y=1", headers: [["Host", "svc.local"], ["X-Probe", "p1"]] });
+  const { reply, lines } = await routed(t, {
+    method: "GET",
+    path: "/a/x?y=1",
+    headers: [
+      ["Host", "svc.local"],
+      ["X-Probe", "p1"],
+    ],
+  });
   assert.equal(reply.status, 200);
-  const expect = (name: string, value: string) => assert.deepEqual(prop(lines, name)[0], `prop ${name} result=0 value=${value}`, lines.join("\n"));
+  const expect = (name: string, value: string) =>
+    assert.deepEqual(prop(lines, name)[0], `prop ${name} result=0 value=${value}`, lines.join("\n"));
   expect("plugin_root_id", "properties");
   expect("plugin_name", PLUGIN_NAME);
   expect("request.path", "/a/x?y=1");
@@ -45,7 +56,7 @@ test("Envoy properties in a stream context: plugin_root_id, plugin_name, request
   expect("xds.route_name", "route_a");
 });
 
-test("Envoy property paths are NUL-joined segments: \"request.path\" as one segment is NotFound", async (t) => {
+test('Envoy property paths are NUL-joined segments: "request.path" as one segment is NotFound', async (t) => {
   const { lines } = await routed(t, { path: "/a/x" });
   assert.ok(lines.includes("prop dotted-request.path result=1"), lines.join("\n"));
 });
@@ -60,7 +71,10 @@ test("Envoy serves plugin_root_id and plugin_name in the root context too", asyn
 test("Envoy has no xds.cluster_name or xds.route_name (NotFound) for a request that no route matches", async (t) => {
   const { reply, lines } = await routed(t, { path: "/nowhere" });
   assert.equal(reply.status, 404);
-  assert.deepEqual(prop(lines, "xds.cluster_name"), ["prop xds.cluster_name result=1 value=", "prop xds.cluster_name result=1 value="]);
+  assert.deepEqual(prop(lines, "xds.cluster_name"), [
+    "prop xds.cluster_name result=1 value=",
+    "prop xds.cluster_name result=1 value=",
+  ]);
   assert.deepEqual(prop(lines, "xds.route_name"), ["prop xds.route_name result=1 value="]);
 });
 
@@ -69,8 +83,11 @@ test("Envoy re-selects the route after the filter rewrites :path: the request go
   assert.equal(reply.status, 200);
   assert.equal(a.requests.length, 0);
   assert.equal(b.requests[0]?.path, "/b/rewritten");
-  assert.deepEqual(prop(lines, "xds.cluster_name"), ["prop xds.cluster_name result=0 value=cluster_a", "prop xds.cluster_name result=0 value=cluster_b"],
-    "matched on the original headers before the filter; re-resolved by the response");
+  assert.deepEqual(
+    prop(lines, "xds.cluster_name"),
+    ["prop xds.cluster_name result=0 value=cluster_a", "prop xds.cluster_name result=0 value=cluster_b"],
+    "matched on the original headers before the filter; re-resolved by the response",
+  );
 });
 
 test("Envoy answers 404 when the rewritten :path matches no route", async (t) => {

@@ -31,7 +31,9 @@ test("Envoy streams an SSE response event by event: the client receives each eve
   const res = await open(url, t);
   assert.equal(res.headers["content-type"], "text/event-stream");
   let received = "";
-  res.on("data", (c: Buffer) => { received += c.toString(); });
+  res.on("data", (c: Buffer) => {
+    received += c.toString();
+  });
   for (const event of ["one", "two", "three"]) {
     sse.send(event);
     await waitFor(`event ${event} at the client`, () => received.includes(`data: ${event}\n\n`));
@@ -41,8 +43,11 @@ test("Envoy streams an SSE response event by event: the client receives each eve
   await new Promise((resolve) => res.on("end", resolve));
 });
 
-test("Envoy answers 503 with \"upstream connect error or disconnect/reset before headers\" when the cluster refuses connections", async (t) => {
-  const { url } = await start(t, { routes: [{ prefix: "/", cluster: "down" }], clusters: { down: await closedPort() } });
+test('Envoy answers 503 with "upstream connect error or disconnect/reset before headers" when the cluster refuses connections', async (t) => {
+  const { url } = await start(t, {
+    routes: [{ prefix: "/", cluster: "down" }],
+    clusters: { down: await closedPort() },
+  });
   const reply = await send(url);
   assert.equal(reply.status, 503);
   assert.match(reply.body, /^upstream connect error or disconnect\/reset before headers\. reset reason: \S/);
@@ -54,29 +59,59 @@ test("Envoy answers 503 with \"upstream connect error or disconnect/reset before
  * Http::Utility::maybeRequestTimeoutCode).
  */
 const timeouts: { behaviour: string; route: RouteSpec; streamIdleTimeout?: string; status: number; body: string }[] = [
-  { behaviour: "504 \"upstream request timeout\" when the route timeout expires", route: { prefix: "/", cluster: "slow", timeout: "0.2s" }, status: 504, body: "upstream request timeout" },
-  { behaviour: "504 \"stream timeout\" when stream_idle_timeout expires after the whole request, before response headers", route: { prefix: "/", cluster: "slow" }, streamIdleTimeout: "0.2s", status: 504, body: "stream timeout" },
-  { behaviour: "504 \"stream timeout\" from a route's idle_timeout, which replaces stream_idle_timeout", route: { prefix: "/", cluster: "slow", idleTimeout: "0.2s" }, status: 504, body: "stream timeout" },
+  {
+    behaviour: '504 "upstream request timeout" when the route timeout expires',
+    route: { prefix: "/", cluster: "slow", timeout: "0.2s" },
+    status: 504,
+    body: "upstream request timeout",
+  },
+  {
+    behaviour: '504 "stream timeout" when stream_idle_timeout expires after the whole request, before response headers',
+    route: { prefix: "/", cluster: "slow" },
+    streamIdleTimeout: "0.2s",
+    status: 504,
+    body: "stream timeout",
+  },
+  {
+    behaviour: '504 "stream timeout" from a route\'s idle_timeout, which replaces stream_idle_timeout',
+    route: { prefix: "/", cluster: "slow", idleTimeout: "0.2s" },
+    status: 504,
+    body: "stream timeout",
+  },
 ];
 
 for (const c of timeouts) {
   test(`Envoy answers ${c.behaviour}`, async (t) => {
     const slow = await own(t, slowUpstream(60_000));
-    const { url } = await start(t, { routes: [c.route], clusters: { slow: slow.port }, streamIdleTimeout: c.streamIdleTimeout });
+    const { url } = await start(t, {
+      routes: [c.route],
+      clusters: { slow: slow.port },
+      streamIdleTimeout: c.streamIdleTimeout,
+    });
     const reply = await send(url);
     assert.deepEqual([reply.status, reply.body], [c.status, c.body]);
   });
 }
 
-test("Envoy answers 408 \"stream timeout\" when stream_idle_timeout expires while the request body is still incomplete", async (t) => {
+test('Envoy answers 408 "stream timeout" when stream_idle_timeout expires while the request body is still incomplete', async (t) => {
   const slow = await own(t, slowUpstream(60_000));
-  const { url } = await start(t, { routes: [{ prefix: "/", cluster: "slow" }], clusters: { slow: slow.port }, streamIdleTimeout: "0.2s" });
+  const { url } = await start(t, {
+    routes: [{ prefix: "/", cluster: "slow" }],
+    clusters: { slow: slow.port },
+    streamIdleTimeout: "0.2s",
+  });
   const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(`${url}/partial`, { method: "POST", agent: false, headers: { "content-length": "100" } }, (res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => { body += c.toString(); });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      `${url}/partial`,
+      { method: "POST", agent: false, headers: { "content-length": "100" } },
+      (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("error", reject);
     req.write("only part of the body");
     t.after(() => req.destroy());
@@ -86,7 +121,11 @@ test("Envoy answers 408 \"stream timeout\" when stream_idle_timeout expires whil
 
 test("Envoy resets the downstream stream when stream_idle_timeout expires after the response started", async (t) => {
   const sse = await own(t, sseUpstream());
-  const { url } = await start(t, { routes: [{ prefix: "/", cluster: "sse" }], clusters: { sse: sse.port }, streamIdleTimeout: "0.3s" });
+  const { url } = await start(t, {
+    routes: [{ prefix: "/", cluster: "sse" }],
+    clusters: { sse: sse.port },
+    streamIdleTimeout: "0.3s",
+  });
   const res = await open(url, t);
   const outcome = await new Promise<string>((resolve) => {
     res.on("end", () => resolve("ended"));

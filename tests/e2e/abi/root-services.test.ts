@@ -14,7 +14,12 @@ import { own, send, startWith, waitForLog } from "../../helpers/harness.ts";
 
 async function withFilter(t: TestContext, filter: string, options: Omit<EnvoyOptions, "yaml"> = {}) {
   const upstream = await own(t, echoUpstream());
-  return startWith(t, filter, { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } }, options);
+  return startWith(
+    t,
+    filter,
+    { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } },
+    options,
+  );
 }
 
 test("Envoy shared data: get of a missing key is NotFound; set then get returns value and cas; a stale cas is CasMismatch; the right cas is Ok; values outlive the stream (shared data is process-wide)", async (t) => {
@@ -31,7 +36,11 @@ test("Envoy shared data: get of a missing key is NotFound; set then get returns 
   assert.equal(got("set-stale-cas")[0], "set-stale-cas result=8");
   assert.equal(got("set-cas")[0], "set-cas result=0");
   assert.match(got("get-v2")[0], /^get-v2 result=0 value=v2 cas=\d+$/);
-  assert.match(got("get-first")[1], /^get-first result=0 value=v2 cas=\d+$/, "the second stream sees the first one's value");
+  assert.match(
+    got("get-first")[1],
+    /^get-first result=0 value=v2 cas=\d+$/,
+    "the second stream sees the first one's value",
+  );
 });
 
 test("Envoy shared queues: every VM's root registers the same queue (one token); resolve finds it; enqueue wakes on_queue_ready on a root context, later; dequeue returns the item then Empty", async (t) => {
@@ -39,11 +48,19 @@ test("Envoy shared queues: every VM's root registers the same queue (one token);
   assert.equal((await send(url)).status, 200);
   await waitForLog(envoy, "dequeue-again");
   const lines = envoy.pluginLogs();
-  assert.ok(lines.filter((l) => l.startsWith("register ")).every((l) => l === "register result=0"), lines.join("\n"));
+  assert.ok(
+    lines.filter((l) => l.startsWith("register ")).every((l) => l === "register result=0"),
+    lines.join("\n"),
+  );
   // "during-enqueue=0": on_queue_ready does not run inside enqueue (it may run on another worker's VM, whose log line
   // can come before the enqueuing worker's, so the flag is checked rather than the order of the lines).
-  for (const expected of ["resolve result=0 same-token=1", "enqueue result=0", "on_queue_ready ctx=1 same-token=1 during-enqueue=0",
-    "dequeue result=0 data=hello", "dequeue-again result=7 data="]) {
+  for (const expected of [
+    "resolve result=0 same-token=1",
+    "enqueue result=0",
+    "on_queue_ready ctx=1 same-token=1 during-enqueue=0",
+    "dequeue result=0 data=hello",
+    "dequeue-again result=7 data=",
+  ]) {
     assert.ok(lines.includes(expected), `${expected}\n${lines.join("\n")}`);
   }
 });
@@ -59,7 +76,10 @@ test("Envoy tick timer: on_tick comes to each VM's root context every period, an
   // a fault on a slow machine, never invent one.
   await new Promise((r) => setTimeout(r, 200));
   const lines = envoy.pluginLogs("tick ");
-  assert.ok(lines.every((l) => TICKS.includes(l)), lines.join("\n"));
+  assert.ok(
+    lines.every((l) => TICKS.includes(l)),
+    lines.join("\n"),
+  );
   // VMs tick on several threads: in every prefix of the log a VM's tick n follows its tick n-1.
   const counts = [0, 0, 0];
   for (const line of lines) {
@@ -73,16 +93,27 @@ test("Envoy tick timer: on_tick comes to each VM's root context every period, an
 test("Envoy metrics: counter, gauge and histogram defined by the plugin; get_metric reads them back; admin /stats shows them as wasmcustom.NAME, the histogram once stats are flushed", async (t) => {
   const upstream = await own(t, echoUpstream());
   // Histograms reach the admin API at each stats flush (every 5 s by default).
-  const bootstrap = parse(bootstrapYaml({ wasm: await buildTestFilter("metrics"), rootId: "metrics", pluginName: "metrics",
-    routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port } }));
+  const bootstrap = parse(
+    bootstrapYaml({
+      wasm: await buildTestFilter("metrics"),
+      rootId: "metrics",
+      pluginName: "metrics",
+      routes: [{ prefix: "/", cluster: "echo" }],
+      clusters: { echo: upstream.port },
+    }),
+  );
   bootstrap.stats_flush_interval = "0.1s";
   const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap) });
   for (let i = 0; i < 3; i++) assert.equal((await send(envoy.url)).status, 200);
   await waitForLog(envoy, "get_metric gauge", 3);
   const lines = envoy.pluginLogs();
-  for (const name of ["emutest_requests", "emutest_level", "emutest_sizes"]) assert.ok(lines.includes(`define ${name} result=0`), name);
+  for (const name of ["emutest_requests", "emutest_level", "emutest_sizes"])
+    assert.ok(lines.includes(`define ${name} result=0`), name);
   // Metrics are process-wide: whichever worker served a request, its counter read counts every request so far.
-  assert.deepEqual(lines.filter((l) => l.startsWith("get_metric counter")), [1, 2, 3].map((n) => `get_metric counter result=0 value=${n}`));
+  assert.deepEqual(
+    lines.filter((l) => l.startsWith("get_metric counter")),
+    [1, 2, 3].map((n) => `get_metric counter result=0 value=${n}`),
+  );
   assert.ok(lines.includes("get_metric gauge result=0 value=42"));
   assert.equal(await envoy.stat("wasmcustom.emutest_requests"), 3);
   assert.equal(await envoy.stat("emutest_level"), 42);
@@ -105,7 +136,8 @@ const LEVELS = ["trace", "debug", "info", "warn", "error", "critical"];
 
 /** The level Envoy logged each "level NAME" line at, as [Envoy level, message]. */
 function levelLines(envoy: { logs: { level: string; logger: string; message: string }[] }): [string, string][] {
-  return envoy.logs.filter((l) => l.logger === "wasm" && / level \w+$/.test(l.message))
+  return envoy.logs
+    .filter((l) => l.logger === "wasm" && / level \w+$/.test(l.message))
     .map((l) => [l.level, l.message.slice(l.message.lastIndexOf("level "))]);
 }
 
@@ -113,7 +145,10 @@ test("Envoy proxy_log keeps the plugin's level for each line (trace .. critical)
   const { envoy } = await withFilter(t, "loglevels", { concurrency: 1, args: ["--component-log-level", "wasm:trace"] });
   await waitForLog(envoy, "level critical");
   // Envoy names warn "warning"; the first VM's six lines.
-  assert.deepEqual(levelLines(envoy).slice(0, 6), LEVELS.map((n) => [n === "warn" ? "warning" : n, `level ${n}`]));
+  assert.deepEqual(
+    levelLines(envoy).slice(0, 6),
+    LEVELS.map((n) => [n === "warn" ? "warning" : n, `level ${n}`]),
+  );
 });
 
 test("Envoy drops plugin log lines below its wasm logger's level (info by default): trace and debug never appear", async (t) => {

@@ -14,16 +14,29 @@ import { envoyRefusal, own, send, waitFor, waitForLog } from "../../helpers/harn
 
 const FIXES = {
   allocator: { name: "allocator", markers: ["__pin"] },
-  procExit: { name: "proc_exit", markers: ["@external(\"wasi_snapshot_preview1\", \"proc_exit\")"] },
+  procExit: { name: "proc_exit", markers: ['@external("wasi_snapshot_preview1", "proc_exit")'] },
   setBufferBytes: { name: "set_buffer_bytes", markers: ["proxy_set_buffer_bytes"], dropExports: ["set_buffer_bytes"] },
   onConfigure: { name: "on_configure", markers: ["configuration_size == 0"] },
   getMetric: { name: "get_metric", markers: ["Patched: was proxy_record_metric"] },
   sharedData: { name: "shared_data", markers: ["SharedDataResult"] },
   httpCallback: { name: "http_callback", markers: ["AssemblyScript function types are invariant"] },
-  propertyOrNull: { name: "property_or_null", markers: ["get_property_or_null"], dropExports: ["get_property_or_null"] },
+  propertyOrNull: {
+    name: "property_or_null",
+    markers: ["get_property_or_null"],
+    dropExports: ["get_property_or_null"],
+  },
   dequeue: { name: "dequeue", markers: ["TS2564"] },
   // The hunks that only remove debug logs (others that remove some also hold another fix, tested above).
-  debugLogs: { name: "debug_logs", markers: [": onDone()\");", ": onDelete()\");", ": onLog()\");", "ensureRootContext(root_context_id: ", "ensureContext(context_id: "] },
+  debugLogs: {
+    name: "debug_logs",
+    markers: [
+      ': onDone()");',
+      ': onDelete()");',
+      ': onLog()");',
+      "ensureRootContext(root_context_id: ",
+      "ensureContext(context_id: ",
+    ],
+  },
   indexExports: { name: "index_exports", markers: ["Patched: export the rest of the host API"] },
 } satisfies Record<string, Fix>;
 
@@ -56,11 +69,24 @@ function importsOf(wasm: string): string[] {
 
 /** The test bootstrap serving `wasm` (root id and plugin name `rootId`) in front of the echo upstream on `port`. */
 function bootstrap(wasm: string, rootId: string, port: number, pluginConfig?: string): string {
-  return bootstrapYaml({ wasm, rootId, pluginName: rootId, pluginConfig, routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: port } });
+  return bootstrapYaml({
+    wasm,
+    rootId,
+    pluginName: rootId,
+    pluginConfig,
+    routes: [{ prefix: "/", cluster: "echo" }],
+    clusters: { echo: port },
+  });
 }
 
 /** Starts Envoy on `wasm` in front of an echo upstream. */
-async function serve(t: TestContext, wasm: string, rootId: string, pluginConfig?: string, options: Omit<EnvoyOptions, "yaml"> = {}) {
+async function serve(
+  t: TestContext,
+  wasm: string,
+  rootId: string,
+  pluginConfig?: string,
+  options: Omit<EnvoyOptions, "yaml"> = {},
+) {
   const upstream = await own(t, echoUpstream());
   const envoy = await ownEnvoy(t, { ...options, yaml: bootstrap(wasm, rootId, upstream.port, pluginConfig) });
   return { envoy, url: envoy.url, upstream };
@@ -97,7 +123,10 @@ test("SDK fix, set_buffer_bytes: without it the body filter does not build (0.1.
 });
 
 test("SDK fix, set_buffer_bytes: 0.1.8's only body writer, proxy_set_buffer_status, imports proxy_get_buffer_status with 5 parameters, and Envoy refuses the module", async (t) => {
-  const built = await compileFilter({ name: "old-set-buffer", text: `
+  const built = await compileFilter(
+    {
+      name: "old-set-buffer",
+      text: `
 export * from "@solo-io/proxy-runtime/assembly/proxy";
 import { RootContext, Context, registerRootContext, FilterDataStatusValues, BufferTypeValues } from "@solo-io/proxy-runtime/assembly";
 import { proxy_set_buffer_status } from "@solo-io/proxy-runtime/assembly/imports";
@@ -110,22 +139,30 @@ class Stream extends Context {
 }
 class Root extends RootContext { createContext(id: u32): Context { return new Stream(id, this); } }
 registerRootContext((id: u32): RootContext => new Root(id), "old-set-buffer");
-` }, { sdkRoot: sdkWithout(FIXES.setBufferBytes) });
+`,
+    },
+    { sdkRoot: sdkWithout(FIXES.setBufferBytes) },
+  );
   assert.ok(built.ok, built.stderr);
   assert.ok(importsOf(built.wasm).includes("env.proxy_get_buffer_status"));
-  assert.match(await refusal(t, built.wasm, "old-set-buffer"),
-    /Failed to load Wasm module due to an import type mismatch: env\.proxy_get_buffer_status, want: i32 i32 i32 i32 i32 -> i32, but host exports: i32 i32 i32 -> i32/);
+  assert.match(
+    await refusal(t, built.wasm, "old-set-buffer"),
+    /Failed to load Wasm module due to an import type mismatch: env\.proxy_get_buffer_status, want: i32 i32 i32 i32 i32 -> i32, but host exports: i32 i32 i32 -> i32/,
+  );
 });
 
 test("SDK fix, set_buffer_bytes: the patched wrapper imports proxy_set_buffer_bytes and replaces the body in Envoy", async (t) => {
   const wasm = await buildTestFilter("body");
   assert.ok(importsOf(wasm).includes("env.proxy_set_buffer_bytes"));
   const { url, upstream } = await serve(t, wasm, "body");
-  assert.equal((await send(url, { method: "POST", body: "original", headers: [["x-op", "0,8,replaced"]] })).status, 200);
+  assert.equal(
+    (await send(url, { method: "POST", body: "original", headers: [["x-op", "0,8,replaced"]] })).status,
+    200,
+  );
   assert.equal(upstream.requests[0].body, "replaced");
 });
 
-test("SDK fix, onConfigure: with 0.1.8's code an empty plugin configuration traps in proxy_on_configure and Envoy fails to start; patched it reads as \"\"", async (t) => {
+test('SDK fix, onConfigure: with 0.1.8\'s code an empty plugin configuration traps in proxy_on_configure and Envoy fails to start; patched it reads as ""', async (t) => {
   const unpatched = await buildWithout(FIXES.onConfigure, "loglevels");
   assert.ok(unpatched.ok, unpatched.stderr);
   const refused = await refusal(t, unpatched.wasm, "loglevels");
@@ -141,19 +178,28 @@ test("SDK fix, get_metric: 0.1.8 calls proxy_record_metric, so it reads no value
   const old = await serve(t, unpatched.wasm, "metrics");
   for (let i = 0; i < 3; i++) assert.equal((await send(old.url)).status, 200);
   const oldReads = await waitForLog(old.envoy, "get_metric counter", 3);
-  assert.notDeepEqual(oldReads, [1, 2, 3].map((n) => `get_metric counter result=0 value=${n}`));
+  assert.notDeepEqual(
+    oldReads,
+    [1, 2, 3].map((n) => `get_metric counter result=0 value=${n}`),
+  );
   const counter = await old.envoy.stat("emutest_requests");
   assert.ok(counter > 3, `record_metric(id, pointer) must have added the pointer to the counter: ${counter}`);
   const patched = await serve(t, await buildTestFilter("metrics"), "metrics");
   for (let i = 0; i < 3; i++) assert.equal((await send(patched.url)).status, 200);
-  assert.deepEqual(await waitForLog(patched.envoy, "get_metric counter", 3), [1, 2, 3].map((n) => `get_metric counter result=0 value=${n}`));
+  assert.deepEqual(
+    await waitForLog(patched.envoy, "get_metric counter", 3),
+    [1, 2, 3].map((n) => `get_metric counter result=0 value=${n}`),
+  );
   assert.equal(await patched.envoy.stat("emutest_requests"), 3);
 });
 
 test("SDK fix, shared data and queues: 0.1.8's get/set_shared_data and register/resolve_shared_queue cannot express the calls (no value to set, no token or cas out), so the shared filter does not build; patched it works in Envoy", async (t) => {
   const unpatched = await buildWithout(FIXES.sharedData, "shared");
   assert.equal(unpatched.ok, false);
-  assert.match(unpatched.stderr, /get_shared_data|set_shared_data|register_shared_queue|resolve_shared_queue|Expected \d arguments/);
+  assert.match(
+    unpatched.stderr,
+    /get_shared_data|set_shared_data|register_shared_queue|resolve_shared_queue|Expected \d arguments/,
+  );
   const { envoy, url } = await serve(t, await buildTestFilter("shared"), "shared");
   assert.equal((await send(url)).status, 200);
   await waitForLog(envoy, "get-v2 result=0 value=v2");
@@ -173,7 +219,10 @@ async function onlyBuildsWithFix(t: TestContext, fix: Fix, filter: { name: strin
   return serve(t, patched.wasm, filter.name);
 }
 
-const CALLOUT_FILTER = inlineFilter("httpcallback", "Headers, HeaderPair, continue_request, stream_context", `
+const CALLOUT_FILTER = inlineFilter(
+  "httpcallback",
+  "Headers, HeaderPair, continue_request, stream_context",
+  `
     const headers: Headers = [];
     const pairs = [":method", "GET", ":path", "/from-callout", ":authority", "echo"];
     for (let i = 0; i < pairs.length; i += 2) {
@@ -184,25 +233,45 @@ const CALLOUT_FILTER = inlineFilter("httpcallback", "Headers, HeaderPair, contin
         say("callout status=" + stream_context.headers.http_callback.get(":status") + " size=" + size.toString());
         continue_request();
       });
-    return FilterHeadersStatusValues.StopIteration;`);
+    return FilterHeadersStatusValues.StopIteration;`,
+);
 
 test("SDK fix, httpCall callback type: 0.1.8 stores the Context-typed callback as a BaseContext one, which AssemblyScript 0.27 refuses; patched, RootContext.httpCall works in Envoy", async (t) => {
-  const { envoy, url, upstream } = await onlyBuildsWithFix(t, FIXES.httpCallback, CALLOUT_FILTER, /TS2322|not assignable/);
+  const { envoy, url, upstream } = await onlyBuildsWithFix(
+    t,
+    FIXES.httpCallback,
+    CALLOUT_FILTER,
+    /TS2322|not assignable/,
+  );
   assert.equal((await send(url, { path: "/client" })).status, 200);
   assert.match((await waitForLog(envoy, "callout status="))[0], /^callout status=200 size=[1-9]/);
-  assert.deepEqual(upstream.requests.map((r) => r.path), ["/from-callout", "/client"]);
+  assert.deepEqual(
+    upstream.requests.map((r) => r.path),
+    ["/from-callout", "/client"],
+  );
 });
 
-const PROPERTY_FILTER = inlineFilter("propertyornull", "get_property_or_null", `
+const PROPERTY_FILTER = inlineFilter(
+  "propertyornull",
+  "get_property_or_null",
+  `
     say("missing is null=" + (get_property_or_null("no\\0such") === null ? "yes" : "no"));
     const cluster = get_property_or_null("xds\\0cluster_name");
     say("cluster=" + (cluster === null ? "null" : String.UTF8.decode(cluster)));
-    return FilterHeadersStatusValues.Continue;`);
+    return FilterHeadersStatusValues.Continue;`,
+);
 
 /** 0.1.8's package index exported no host API: get_property came from the runtime module. */
-const GET_PROPERTY_FILTER = withPreamble(inlineFilter("getproperty", "stream_context", `
+const GET_PROPERTY_FILTER = withPreamble(
+  inlineFilter(
+    "getproperty",
+    "stream_context",
+    `
     say("missing has " + get_property("no\\0such").byteLength.toString() + " bytes");
-    return FilterHeadersStatusValues.Continue;`), `import { get_property } from "@solo-io/proxy-runtime/assembly/runtime";`);
+    return FilterHeadersStatusValues.Continue;`,
+  ),
+  `import { get_property } from "@solo-io/proxy-runtime/assembly/runtime";`,
+);
 
 /** `filter` with top-level declarations of its own (an import, an external) after its first line. */
 function withPreamble(filter: { name: string; text: string }, preamble: string) {
@@ -222,15 +291,24 @@ test("SDK fix, get_property_or_null: 0.1.8 only has get_property, which traps in
   const reply = await send(trapping.url);
   assert.deepEqual([reply.status, reply.body], [503, ""]);
   assert.equal(trapping.upstream.requests.length, 0);
-  await waitFor("Envoy's log of the trap", () => trapping.envoy.logs.some((l) => l.level === "error" &&
-    l.message.startsWith("Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable")));
+  await waitFor("Envoy's log of the trap", () =>
+    trapping.envoy.logs.some(
+      (l) =>
+        l.level === "error" &&
+        l.message.startsWith("Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable"),
+    ),
+  );
 });
 
 /**
  * Registers its queue through the raw import: the patch's hunk that fixes dequeue also changes the queue wrappers
  * (tested above), so only dequeue_shared_queue is the SDK's here.
  */
-const DEQUEUE_FILTER = withPreamble(inlineFilter("dequeue", "enqueue_shared_queue, dequeue_shared_queue", `
+const DEQUEUE_FILTER = withPreamble(
+  inlineFilter(
+    "dequeue",
+    "enqueue_shared_queue, dequeue_shared_queue",
+    `
     const name = String.UTF8.encode("q");
     const token = new ArrayBuffer(4);
     say("register result=" + proxy_register_shared_queue(changetype<usize>(name), name.byteLength, changetype<usize>(token)).toString());
@@ -239,12 +317,19 @@ const DEQUEUE_FILTER = withPreamble(inlineFilter("dequeue", "enqueue_shared_queu
     const first = dequeue_shared_queue(queue);
     const second = dequeue_shared_queue(queue);
     say("dequeued=" + String.UTF8.decode(first.data) + " then result=" + second.result.toString());
-    return FilterHeadersStatusValues.Continue;`), `// @ts-ignore: decorator
-@external("env", "proxy_register_shared_queue") declare function proxy_register_shared_queue(name: usize, len: usize, token: usize): u32;`);
+    return FilterHeadersStatusValues.Continue;`,
+  ),
+  `// @ts-ignore: decorator
+@external("env", "proxy_register_shared_queue") declare function proxy_register_shared_queue(name: usize, len: usize, token: usize): u32;`,
+);
 
 test("SDK fix, dequeue_shared_queue: 0.1.8's result class has a field without initializer, which AssemblyScript 0.27 refuses; patched it dequeues in Envoy, then reports Empty", async (t) => {
-  const { envoy, url } = await onlyBuildsWithFix(t, FIXES.dequeue, DEQUEUE_FILTER,
-    /TS2564: Property '[^']*DequeueSharedQueueResult#data' has no initializer[\s\S]*FAILURE 1 compile error/);
+  const { envoy, url } = await onlyBuildsWithFix(
+    t,
+    FIXES.dequeue,
+    DEQUEUE_FILTER,
+    /TS2564: Property '[^']*DequeueSharedQueueResult#data' has no initializer[\s\S]*FAILURE 1 compile error/,
+  );
   assert.equal((await send(url)).status, 200);
   assert.deepEqual(await waitForLog(envoy, "register result="), ["register result=0"]);
   assert.deepEqual(await waitForLog(envoy, "dequeued="), ["dequeued=item then result=7"]);
@@ -260,19 +345,26 @@ test("SDK fix, hot-path debug logs: 0.1.8 logs (building each string and calling
   assert.equal((await send(old.url)).status, 200);
   await waitForLog(old.envoy, "cb on_delete ctx=2");
   const oldLines = sdkLines(old.envoy).filter((l) => !SDK_START_UP.test(l));
-  assert.ok(oldLines.some((l) => l.startsWith("ensureContext(context_id: 2")), old.envoy.pluginLogs().join("\n"));
+  assert.ok(
+    oldLines.some((l) => l.startsWith("ensureContext(context_id: 2")),
+    old.envoy.pluginLogs().join("\n"),
+  );
   t.diagnostic(`0.1.8's own lines besides its start-up ones: ${oldLines.length}`);
   const patched = await serve(t, await buildTestFilter("lifecycle"), "lifecycle", undefined, options);
   assert.equal((await send(patched.url)).status, 200);
   await waitForLog(patched.envoy, "cb on_delete ctx=2");
   const patchedLines = sdkLines(patched.envoy);
-  assert.ok(patchedLines.every((l) => SDK_START_UP.test(l)), `the patched SDK logs only at a VM's start-up:\n${patchedLines.join("\n")}`);
+  assert.ok(
+    patchedLines.every((l) => SDK_START_UP.test(l)),
+    `the patched SDK logs only at a VM's start-up:\n${patchedLines.join("\n")}`,
+  );
 });
 
 /** The SDK's own lines: the lifecycle filter's are "cb ...". */
 const sdkLines = (envoy: { pluginLogs(): string[] }) => envoy.pluginLogs().filter((l) => !l.startsWith("cb "));
 /** The debug lines the patch keeps: once per VM, at its root's start-up. */
-const SDK_START_UP = /^(Registering new root context for \w+ with id: 1|context id: 1: onConfigure\(configuration_size: \d+\))$/;
+const SDK_START_UP =
+  /^(Registering new root context for \w+ with id: 1|context id: 1: onConfigure\(configuration_size: \d+\))$/;
 
 test("SDK fix, index exports: without it the host API (get_buffer_bytes, set_buffer_bytes, metrics, shared data, properties...) is not exported from the package index, so filters importing it through the one path do not build", async () => {
   const unpatched = await buildWithout(FIXES.indexExports, "metrics");

@@ -9,8 +9,12 @@ import { own, send, startWith, waitFor, waitForLog } from "../../helpers/harness
 /** One worker, so that every request meets the VM that trapped. */
 async function start(t: TestContext, failOpen?: boolean) {
   const upstream = await own(t, echoUpstream());
-  const started = await startWith(t, "trap", { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port }, failOpen },
-    { concurrency: 1 });
+  const started = await startWith(
+    t,
+    "trap",
+    { routes: [{ prefix: "/", cluster: "echo" }], clusters: { echo: upstream.port }, failOpen },
+    { concurrency: 1 },
+  );
   return { ...started, upstream };
 }
 
@@ -21,10 +25,23 @@ test("Envoy without fail_open: the trapping request and every later one get 503 
   assert.deepEqual([trapped.status, trapped.body], [503, ""]);
   const later = await send(url, { path: "/ok" });
   assert.deepEqual([later.status, later.body], [503, ""]);
-  await waitFor("Envoy's log of the trap", () => envoy.logs.some((l) => l.level === "error" && l.logger === "wasm" &&
-    l.message === "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable"));
-  assert.deepEqual(envoy.pluginLogs("request "), ["request path=/ok", "request path=/trap"], "the failed VM saw no later request");
-  assert.deepEqual(upstream.requests.map((r) => r.path), ["/ok"]);
+  await waitFor("Envoy's log of the trap", () =>
+    envoy.logs.some(
+      (l) =>
+        l.level === "error" &&
+        l.logger === "wasm" &&
+        l.message === "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable",
+    ),
+  );
+  assert.deepEqual(
+    envoy.pluginLogs("request "),
+    ["request path=/ok", "request path=/trap"],
+    "the failed VM saw no later request",
+  );
+  assert.deepEqual(
+    upstream.requests.map((r) => r.path),
+    ["/ok"],
+  );
 });
 
 test("Envoy with fail_open: after a trap, requests pass through to the upstream without the filter", async (t) => {
@@ -33,7 +50,10 @@ test("Envoy with fail_open: after a trap, requests pass through to the upstream 
   assert.equal(trapped.status, 200);
   const later = await send(url, { path: "/later" });
   assert.equal(later.status, 200);
-  assert.deepEqual(upstream.requests.map((r) => r.path), ["/trap", "/later"]);
+  assert.deepEqual(
+    upstream.requests.map((r) => r.path),
+    ["/trap", "/later"],
+  );
   await waitForLog(envoy, "request path=/trap");
   assert.deepEqual(envoy.pluginLogs("request "), ["request path=/trap"]);
 });

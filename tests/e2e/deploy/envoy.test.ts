@@ -25,10 +25,14 @@ function sockets(bootstrap: Json): { path: string; socket: Json }[] {
   const found: { path: string; socket: Json }[] = [];
   if (bootstrap.admin) found.push({ path: "admin", socket: bootstrap.admin.address.socket_address });
   bootstrap.static_resources.listeners.forEach((l: Json, i: number) =>
-    found.push({ path: `listeners[${i}]`, socket: l.address.socket_address }));
+    found.push({ path: `listeners[${i}]`, socket: l.address.socket_address }),
+  );
   for (const cluster of bootstrap.static_resources.clusters) {
-    cluster.load_assignment.endpoints.forEach((locality: Json) => locality.lb_endpoints.forEach((lb: Json) =>
-      found.push({ path: `cluster ${cluster.name}`, socket: lb.endpoint.address.socket_address })));
+    cluster.load_assignment.endpoints.forEach((locality: Json) =>
+      locality.lb_endpoints.forEach((lb: Json) =>
+        found.push({ path: `cluster ${cluster.name}`, socket: lb.endpoint.address.socket_address }),
+      ),
+    );
   }
   return found;
 }
@@ -50,7 +54,9 @@ function withPorts(ports: Ports): Json {
 function differences(a: unknown, b: unknown, path = ""): string[] {
   if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].flatMap((k) => differences((a as Json)[k], (b as Json)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k));
+    return [...keys].flatMap((k) =>
+      differences((a as Json)[k], (b as Json)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k),
+    );
   }
   return isDeepStrictEqual(a, b) ? [] : [path];
 }
@@ -58,7 +64,8 @@ function differences(a: unknown, b: unknown, path = ""): string[] {
 /** Envoy binds its own sockets on port 0 (tests/helpers/envoy.ts finds them); the backends get free ports. */
 async function freePorts(): Promise<Ports> {
   const ports = {} as Ports;
-  for (const what of Object.keys(DEMO_PORTS) as (keyof Ports)[]) ports[what] = what === "listener" || what === "admin" ? 0 : await closedPort();
+  for (const what of Object.keys(DEMO_PORTS) as (keyof Ports)[])
+    ports[what] = what === "listener" || what === "admin" ? 0 : await closedPort();
   return ports;
 }
 
@@ -76,9 +83,13 @@ async function startShipped(t: TestContext) {
 
 test("the rewrite touches socket ports and listener/admin addresses only", () => {
   const rewritten = withPorts({ listener: 0, admin: 1, sidecar: 2, remote: 3, legacy: 4 });
-  const socketField = /^(admin|static_resources\.listeners\[\d+\])\.address\.socket_address\.(address|port_value)$|^static_resources\.clusters\[\d+\]\.load_assignment\.endpoints\[\d+\]\.lb_endpoints\[\d+\]\.endpoint\.address\.socket_address\.port_value$/;
+  const socketField =
+    /^(admin|static_resources\.listeners\[\d+\])\.address\.socket_address\.(address|port_value)$|^static_resources\.clusters\[\d+\]\.load_assignment\.endpoints\[\d+\]\.lb_endpoints\[\d+\]\.endpoint\.address\.socket_address\.port_value$/;
   const changed = differences(shipped, rewritten);
-  assert.deepEqual(changed.filter((p) => !socketField.test(p)), []);
+  assert.deepEqual(
+    changed.filter((p) => !socketField.test(p)),
+    [],
+  );
   // Every port was rewritten (a socket the map missed would silently keep a fixed port).
   assert.equal(changed.filter((p) => p.endsWith("port_value")).length, sockets(shipped).length);
 });
@@ -88,7 +99,10 @@ const everythingRoutes = ROUTES.filter(([, what]) => what.startsWith("server-eve
 
 test("envoy.yaml as shipped: an SDK client lists and calls tools on every route, under the allowTools policy", async (t) => {
   const { url } = await startShipped(t);
-  assert.deepEqual(everythingRoutes.map(([name]) => name), ["everything", "remote", "legacy"]);
+  assert.deepEqual(
+    everythingRoutes.map(([name]) => name),
+    ["everything", "remote", "legacy"],
+  );
   for (const [name] of everythingRoutes) {
     const c = await connectClient(t, url, {}, `/mcp/${name}`);
     const names = (await c.listTools()).tools.map((tool) => tool.name);
@@ -99,10 +113,17 @@ test("envoy.yaml as shipped: an SDK client lists and calls tools on every route,
     assert.match(JSON.stringify(echo.content), new RegExp(`via ${name}`));
     const sum = await c.callTool({ name: "get-sum", arguments: { a: 2, b: 3 } });
     assert.match(JSON.stringify(sum.content), /5/);
-    await assert.rejects(c.callTool({ name: "get-env", arguments: {} }), /not allowed/i, `${name}: get-env must be refused`);
+    await assert.rejects(
+      c.callTool({ name: "get-env", arguments: {} }),
+      /not allowed/i,
+      `${name}: get-env must be refused`,
+    );
   }
   const time = await connectClient(t, url, {}, "/mcp/time");
-  assert.deepEqual((await time.listTools()).tools.map((tool) => tool.name).sort(), ["convert_time", "get_current_time"]);
+  assert.deepEqual((await time.listTools()).tools.map((tool) => tool.name).sort(), [
+    "convert_time",
+    "get_current_time",
+  ]);
   const now = await time.callTool({ name: "get_current_time", arguments: { timezone: "UTC" } });
   assert.equal((now.structuredContent as { timezone: string }).timezone, "UTC", JSON.stringify(now));
 });
@@ -111,11 +132,16 @@ test("a 16 s tool call completes on every route: longer than Envoy's 15 s route 
   const { url } = await startShipped(t);
   // Legacy SSE: the GET goes through the router, so the route timeout runs; stdio and Streamable HTTP: the call is
   // the filter's own, bounded by the server's `timeout`. All three at once, to keep the test at 16 s.
-  await Promise.all(everythingRoutes.map(async ([name]) => {
-    const c = await connectClient(t, url, {}, `/mcp/${name}`);
-    const result = await c.callTool({ name: "trigger-long-running-operation", arguments: { duration: 16, steps: 2 } });
-    assert.match(JSON.stringify(result.content), /completed/i, `${name}: ${JSON.stringify(result)}`);
-  }));
+  await Promise.all(
+    everythingRoutes.map(async ([name]) => {
+      const c = await connectClient(t, url, {}, `/mcp/${name}`);
+      const result = await c.callTool({
+        name: "trigger-long-running-operation",
+        arguments: { duration: 16, steps: 2 },
+      });
+      assert.match(JSON.stringify(result.content), /completed/i, `${name}: ${JSON.stringify(result)}`);
+    }),
+  );
 });
 
 test("the legacy server's SSE URL is reachable only through the filter's rewrite", async (t) => {

@@ -18,10 +18,11 @@ import { filterWasm, json, post, repoRoot, startGateway } from "../../helpers/ga
 
 type Json = Record<string, any>;
 const read = (path: string) => readFileSync(join(repoRoot, path), "utf8");
-const yamlDocs = (path: string): Json[] => parseAllDocuments(read(path)).map((doc) => {
-  assert.deepEqual(doc.errors, [], path);
-  return doc.toJS();
-});
+const yamlDocs = (path: string): Json[] =>
+  parseAllDocuments(read(path)).map((doc) => {
+    assert.deepEqual(doc.errors, [], path);
+    return doc.toJS();
+  });
 const one = (path: string): Json => {
   const docs = yamlDocs(path);
   assert.equal(docs.length, 1, path);
@@ -36,8 +37,15 @@ const wasm = hcm.http_filters[0].typed_config.config;
 // The documented differences in Kubernetes: the demo Service mcp-demo (namespace mcp) under Istio's cluster names,
 // and the legacy SSE URL on the gateway's host (where its route lives).
 const SERVICE = "mcp-demo.mcp.svc.cluster.local";
-const K8S_CLUSTERS: Record<string, string> = { sidecar: `outbound|8081||${SERVICE}`, remote: `outbound|3001||${SERVICE}`, legacy: `outbound|3002||${SERVICE}` };
-const K8S_URLS: Record<string, string> = { remote: `http://${SERVICE}:3001/mcp`, legacy: "http://mcp.example.com/mcp/legacy/sse" };
+const K8S_CLUSTERS: Record<string, string> = {
+  sidecar: `outbound|8081||${SERVICE}`,
+  remote: `outbound|3001||${SERVICE}`,
+  legacy: `outbound|3002||${SERVICE}`,
+};
+const K8S_URLS: Record<string, string> = {
+  remote: `http://${SERVICE}:3001/mcp`,
+  legacy: "http://mcp.example.com/mcp/legacy/sse",
+};
 
 function inKubernetes(config: Json): Json {
   const copy = structuredClone(config);
@@ -49,7 +57,11 @@ function inKubernetes(config: Json): Json {
 }
 
 function continueMode(config: Json): Json {
-  return { ...config, requestHeadersMode: "continue", servers: config.servers.filter((s: Json) => s.transport !== "sse") };
+  return {
+    ...config,
+    requestHeadersMode: "continue",
+    servers: config.servers.filter((s: Json) => s.transport !== "sse"),
+  };
 }
 
 test("envoy.yaml carries envoy/mcp-proxy.config.json exactly, with the flag, root id and V8", () => {
@@ -64,7 +76,10 @@ test("envoy.yaml carries envoy/mcp-proxy.config.json exactly, with the flag, roo
   const seconds = (d: string) => Number(d.replace(/s$/, "")) * 1000;
   assert.ok(seconds(hcm.stream_idle_timeout) > source.deadlineMs);
   for (const route of hcm.route_config.virtual_hosts[0].routes) {
-    assert.ok(seconds(route.route.timeout) > source.deadlineMs && seconds(route.route.idle_timeout) > source.deadlineMs, route.name);
+    assert.ok(
+      seconds(route.route.timeout) > source.deadlineMs && seconds(route.route.idle_timeout) > source.deadlineMs,
+      route.name,
+    );
   }
   for (const server of source.servers) assert.ok((server.timeout ?? 5000) <= source.deadlineMs, server.name);
 });
@@ -103,13 +118,20 @@ test("Istio: the WasmPlugin in continue mode (no sse), the EnvoyFilter in hold m
  */
 function higressPluginConfig(spec: Json): Json | null {
   const config: Json = spec.defaultConfigDisable === true ? {} : structuredClone(spec.defaultConfig ?? {});
-  const keys: [string, string][] = [["ingress", "_match_route_"], ["service", "_match_service_"], ["domain", "_match_domain_"]];
-  const rules = (spec.matchRules ?? []).filter((rule: Json) => rule.configDisable !== true).map((rule: Json) => {
-    const entry: Json = structuredClone(rule.config ?? {});
-    for (const [from, to] of keys) if (rule[from]?.length > 0) entry[to] = [...rule[from]];
-    if (!keys.some(([, to]) => to in entry)) throw new Error(`match rule without ingress, service or domain: ${JSON.stringify(rule)}`);
-    return entry;
-  });
+  const keys: [string, string][] = [
+    ["ingress", "_match_route_"],
+    ["service", "_match_service_"],
+    ["domain", "_match_domain_"],
+  ];
+  const rules = (spec.matchRules ?? [])
+    .filter((rule: Json) => rule.configDisable !== true)
+    .map((rule: Json) => {
+      const entry: Json = structuredClone(rule.config ?? {});
+      for (const [from, to] of keys) if (rule[from]?.length > 0) entry[to] = [...rule[from]];
+      if (!keys.some(([, to]) => to in entry))
+        throw new Error(`match rule without ingress, service or domain: ${JSON.stringify(rule)}`);
+      return entry;
+    });
   if (rules.length > 0) config._rules_ = rules;
   return rules.length === 0 && spec.defaultConfigDisable === true ? null : config;
 }
@@ -120,12 +142,29 @@ const higressConfig = higressPluginConfig(higressPlugin.spec)!;
 
 test("the Higress conversion helper follows Higress's controller", () => {
   const rule = { ingress: ["ns/a"], service: ["s.ns.svc.cluster.local:80"], config: { allowTools: [] } };
-  assert.deepEqual(higressPluginConfig({ defaultConfig: { deadlineMs: 5 }, matchRules: [rule, { ...rule, domain: ["x"], configDisable: true }] }),
-    { deadlineMs: 5, _rules_: [{ allowTools: [], _match_route_: ["ns/a"], _match_service_: ["s.ns.svc.cluster.local:80"] }] });
-  assert.deepEqual(higressPluginConfig({ defaultConfigDisable: true, defaultConfig: { deadlineMs: 5 }, matchRules: [{ domain: ["x"] }] }),
-    { _rules_: [{ _match_domain_: ["x"] }] });
+  assert.deepEqual(
+    higressPluginConfig({
+      defaultConfig: { deadlineMs: 5 },
+      matchRules: [rule, { ...rule, domain: ["x"], configDisable: true }],
+    }),
+    {
+      deadlineMs: 5,
+      _rules_: [{ allowTools: [], _match_route_: ["ns/a"], _match_service_: ["s.ns.svc.cluster.local:80"] }],
+    },
+  );
+  assert.deepEqual(
+    higressPluginConfig({
+      defaultConfigDisable: true,
+      defaultConfig: { deadlineMs: 5 },
+      matchRules: [{ domain: ["x"] }],
+    }),
+    { _rules_: [{ _match_domain_: ["x"] }] },
+  );
   assert.deepEqual(higressPluginConfig({ defaultConfig: { deadlineMs: 5 } }), { deadlineMs: 5 });
-  assert.equal(higressPluginConfig({ defaultConfigDisable: true, matchRules: [{ ...rule, configDisable: true }] }), null);
+  assert.equal(
+    higressPluginConfig({ defaultConfigDisable: true, matchRules: [{ ...rule, configDisable: true }] }),
+    null,
+  );
   assert.throws(() => higressPluginConfig({ matchRules: [{ config: {} }] }), /without ingress/);
 });
 
@@ -157,7 +196,11 @@ test("Higress: plugin-wide settings in defaultConfig, one matchRule per server, 
   assert.equal(servers.length, expected.length);
   assert.deepEqual(rules, expected);
   const inRules = new Set(rules.flatMap((rule: Json) => rule._match_route_));
-  assert.deepEqual(higressIngresses.map(ingressName).filter((name) => !inRules.has(name)), [], "Ingresses in no rule");
+  assert.deepEqual(
+    higressIngresses.map(ingressName).filter((name) => !inRules.has(name)),
+    [],
+    "Ingresses in no rule",
+  );
   // The legacy SSE URL is routed to the SSE backend's /sse, and lies in the legacy server's rule.
   const sse = higressIngresses.find((d) => d.metadata.annotations["higress.io/rewrite-target"] === "/sse")!;
   assert.equal(sse.spec.rules[0].http.paths[0].path, new URL(K8S_URLS.legacy).pathname);
@@ -170,19 +213,34 @@ test("Higress: on routes named as the Ingresses, each path gets its rule's serve
   // cluster gets 503.
   const routes = higressIngresses.map((ing) => {
     const { path, backend } = ing.spec.rules[0].http.paths[0];
-    return { name: `${ing.metadata.namespace}/${ing.metadata.name}`, prefix: path, cluster: `outbound|${backend.service.port.number}||${SERVICE}` };
+    return {
+      name: `${ing.metadata.namespace}/${ing.metadata.name}`,
+      prefix: path,
+      cluster: `outbound|${backend.service.port.number}||${SERVICE}`,
+    };
   });
   const clusters = Object.fromEntries(routes.map((r) => [r.cluster, 1]));
   routes.sort((a, b) => b.prefix.length - a.prefix.length);
-  const { url, envoy } = await startGateway(t, { pluginConfig: higressConfig, clusters,
-    routes: [...routes, { name: "unrelated", prefix: "/", cluster: routes[0].cluster }] });
+  const { url, envoy } = await startGateway(t, {
+    pluginConfig: higressConfig,
+    clusters,
+    routes: [...routes, { name: "unrelated", prefix: "/", cluster: routes[0].cluster }],
+  });
   const ping = { jsonrpc: "2.0", id: 1, method: "ping" };
   for (const server of source.servers) {
     const reply = await post(url, ping, [], `${server.pathPrefix}/x`);
     assert.deepEqual(json(reply).result, {}, server.pathPrefix);
-    assert.equal(await envoy.stat(`mcp-proxy.requests.${server.name}.ping.ok`), 1, `${server.pathPrefix} answered by ${server.name}`);
+    assert.equal(
+      await envoy.stat(`mcp-proxy.requests.${server.name}.ping.ok`),
+      1,
+      `${server.pathPrefix} answered by ${server.name}`,
+    );
   }
-  assert.equal((await send(url, { path: "/mcp/legacy/sse" })).status, 405, "the raw SSE stream stays closed to clients");
+  assert.equal(
+    (await send(url, { path: "/mcp/legacy/sse" })).status,
+    405,
+    "the raw SSE stream stays closed to clients",
+  );
   assert.equal((await post(url, ping, [], "/elsewhere")).status, 503, "no rule: the route's cluster, not the filter");
 });
 
@@ -193,19 +251,30 @@ test("the filter accepts every shipped configuration (and would refuse sse in co
     ["Istio WasmPlugin", continueMode(inKubernetes(source)), false, continueMode(source).servers.length],
     ["Higress WasmPlugin", higressConfig, true, higressConfig._rules_.length],
   ];
-  const yaml = (config: Json, flag: boolean) => bootstrapYaml({ wasm: filterWasm(), pluginConfig: config,
-    routes: [{ prefix: "/", cluster: "c" }], clusters: { c: 1 }, allowOnHeadersStopIteration: flag });
+  const yaml = (config: Json, flag: boolean) =>
+    bootstrapYaml({
+      wasm: filterWasm(),
+      pluginConfig: config,
+      routes: [{ prefix: "/", cluster: "c" }],
+      clusters: { c: 1 },
+      allowOnHeadersStopIteration: flag,
+    });
   for (const [where, config, flag, servers] of configs) {
     // One worker is enough: the configuration is the same in every VM.
     const envoy = await startEnvoy({ yaml: yaml(config, flag), concurrency: 1 });
     await envoy.close();
     const line = envoy.pluginLogs("mcp-proxy: configured")[0];
-    assert.ok(line?.includes(`${servers} server(s), requestHeadersMode ${config.requestHeadersMode}`), `${where}: ${line}`);
+    assert.ok(
+      line?.includes(`${servers} server(s), requestHeadersMode ${config.requestHeadersMode}`),
+      `${where}: ${line}`,
+    );
   }
   // The difference is necessary: with the sse server kept, "continue" mode is refused and Envoy does not start (the
   // filter fails closed on a configuration it refuses).
-  await assert.rejects(startEnvoy({ yaml: yaml({ ...inKubernetes(source), requestHeadersMode: "continue" }, false), concurrency: 1 }),
-    /"sse" needs requestHeadersMode "hold"/);
+  await assert.rejects(
+    startEnvoy({ yaml: yaml({ ...inKubernetes(source), requestHeadersMode: "continue" }, false), concurrency: 1 }),
+    /"sse" needs requestHeadersMode "hold"/,
+  );
 });
 
 test("docker-compose.yml: the tested Envoy with envoy.yaml and the wasm where envoy.yaml looks, on loopback, the rest in its network namespace", () => {
@@ -216,15 +285,21 @@ test("docker-compose.yml: the tested Envoy with envoy.yaml and the wasm where en
   const configPath = proxy.command[proxy.command.indexOf("-c") + 1];
   assert.equal(mounts.get(configPath), "./envoy/envoy.yaml");
   assert.equal(mounts.get(join(proxy.working_dir, wasm.vm_config.code.local.filename)), "./build/mcp-proxy.wasm");
-  assert.deepEqual(proxy.ports, [`127.0.0.1:10000:${envoy.static_resources.listeners[0].address.socket_address.port_value}`]);
+  assert.deepEqual(proxy.ports, [
+    `127.0.0.1:10000:${envoy.static_resources.listeners[0].address.socket_address.port_value}`,
+  ]);
 
-  const clusterPort = (name: string) => envoy.static_resources.clusters.find((c: Json) => c.name === name)
-    .load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value;
+  const clusterPort = (name: string) =>
+    envoy.static_resources.clusters.find((c: Json) => c.name === name).load_assignment.endpoints[0].lb_endpoints[0]
+      .endpoint.address.socket_address.port_value;
   for (const service of [sidecar, remote, legacy]) assert.equal(service.network_mode, "service:envoy");
   assert.equal(sidecar.build.dockerfile, "sidecar/Dockerfile");
   assert.equal(Number(sidecar.command[sidecar.command.indexOf("--port") + 1]), clusterPort("sidecar"));
   const catalog = sidecar.command[sidecar.command.indexOf("--config") + 1];
   assert.ok(sidecar.volumes.includes(`./envoy/sidecar.json:${catalog}:ro`), sidecar.volumes);
-  assert.deepEqual([remote.entrypoint.at(-1), Number(remote.environment.PORT)], ["streamableHttp", clusterPort("remote")]);
+  assert.deepEqual(
+    [remote.entrypoint.at(-1), Number(remote.environment.PORT)],
+    ["streamableHttp", clusterPort("remote")],
+  );
   assert.deepEqual([legacy.entrypoint.at(-1), Number(legacy.environment.PORT)], ["sse", clusterPort("legacy")]);
 });

@@ -14,7 +14,10 @@ import { repoRoot } from "../../helpers/gateway.ts";
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => { socket.destroy(); resolve(true); });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once("error", () => resolve(false));
   });
 }
@@ -36,18 +39,29 @@ function tree(pid: number) {
 
 test("npm start comes up, serves tools/list at a printed URL, and stops everything on Ctrl-C", async (t) => {
   for (const [what, port] of Object.entries(DEMO_PORTS)) {
-    assert.equal(await listening(port), false, `npm start needs port ${port} (${what}) but something listens there: stop it and rerun`);
+    assert.equal(
+      await listening(port),
+      false,
+      `npm start needs port ${port} (${what}) but something listens there: stop it and rerun`,
+    );
   }
   // detached: npm leads a process group of its own, as a shell's foreground job does.
   const npm = spawn("npm", ["start"], { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   npm.stdout.on("data", (d) => (output += d));
   npm.stderr.on("data", (d) => (output += d));
-  const exited = new Promise<number | string | null>((resolve) => npm.once("exit", (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    npm.once("exit", (code, signal) => resolve(signal ?? code)),
+  );
   const groups = new Set<number>();
   t.after(() => {
     // Whatever happened, nothing stays: the npm job's group and every group it made.
-    for (const group of [npm.pid!, ...groups]) try { process.kill(-group, "SIGKILL"); } catch { /* gone */ }
+    for (const group of [npm.pid!, ...groups])
+      try {
+        process.kill(-group, "SIGKILL");
+      } catch {
+        /* gone */
+      }
   });
 
   const deadline = Date.now() + 90_000;
@@ -59,7 +73,11 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
   const envoy = envoyRelease("newest");
   assert.ok(output.includes(`is up: Envoy ${envoy.version} (2 workers)`), output);
   const urls = [...output.matchAll(/^\s+(http:\/\/127\.0\.0\.1:\d+\/mcp\/\w+)/gm)].map((m) => m[1]);
-  assert.deepEqual(urls.map((u) => new URL(u).pathname), ["/mcp/everything", "/mcp/remote", "/mcp/legacy", "/mcp/time"], output);
+  assert.deepEqual(
+    urls.map((u) => new URL(u).pathname),
+    ["/mcp/everything", "/mcp/remote", "/mcp/legacy", "/mcp/time"],
+    output,
+  );
   const curl = output.split("\n").filter((line) => line.trim().startsWith("curl "));
   assert.equal(curl.length, 1, `one copy-paste command:\n${output}`);
   assert.ok(curl[0].includes(urls[0]) && curl[0].includes('"method":"tools/list"'), curl[0]);
@@ -75,13 +93,19 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
     const body = await reply.text();
     assert.equal(reply.status, 200, `${url}: ${body}`);
     const tools = rpcReply(reply.headers.get("content-type") ?? "", body).result.tools as { name: string }[];
-    assert.ok(tools.some((tool) => tool.name === expectedTool(url)), `${url}: ${body}`);
+    assert.ok(
+      tools.some((tool) => tool.name === expectedTool(url)),
+      `${url}: ${body}`,
+    );
   }
 
   // After the calls, so the sidecar's stdio child (spawned on demand) is counted too.
   const started = tree(npm.pid!);
   started.forEach((p) => groups.add(p.pgid));
-  assert.ok(groups.size >= 5, `npm's group plus sidecar, two backends, Envoy, stdio children: ${JSON.stringify(started)}`);
+  assert.ok(
+    groups.size >= 5,
+    `npm's group plus sidecar, two backends, Envoy, stdio children: ${JSON.stringify(started)}`,
+  );
   // Envoy itself, the pinned binary on the shipped file, not a wrapper or a leftover from elsewhere.
   const envoys = started.filter((p) => p.cmdline.startsWith(`${envoy.path} `));
   assert.equal(envoys.length, 1, JSON.stringify(started));
@@ -94,8 +118,10 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
   clearTimeout(timer);
   assert.ok(how === 0 || how === "SIGINT", `npm start after SIGINT: ${how}\n${output}`);
   // The sidecar may still be reaping its child when npm returns; give the groups a moment to empty.
-  const left = () => processes().filter((p) => p.state !== "Z" && (groups.has(p.pgid) || started.some((s) => s.pid === p.pid)));
+  const left = () =>
+    processes().filter((p) => p.state !== "Z" && (groups.has(p.pgid) || started.some((s) => s.pid === p.pid)));
   for (let i = 0; i < 50 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(left(), [], "processes left behind");
-  for (const [what, port] of Object.entries(DEMO_PORTS)) assert.equal(await listening(port), false, `port ${port} (${what}) still open`);
+  for (const [what, port] of Object.entries(DEMO_PORTS))
+    assert.equal(await listening(port), false, `port ${port} (${what}) still open`);
 });

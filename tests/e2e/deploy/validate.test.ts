@@ -28,13 +28,20 @@ function configFiles(dir: string): string[] {
 
 /** A Bootstrap's top level: static resources, or resources from a management server. */
 function isBootstrap(doc: unknown): boolean {
-  return typeof doc === "object" && doc !== null && !Array.isArray(doc) && ("static_resources" in doc || "dynamic_resources" in doc);
+  return (
+    typeof doc === "object" &&
+    doc !== null &&
+    !Array.isArray(doc) &&
+    ("static_resources" in doc || "dynamic_resources" in doc)
+  );
 }
 
 /** The shipped files holding a bootstrap, relative to the repository root. */
 function shippedBootstraps(): string[] {
   return SEARCHED.flatMap((dir) => configFiles(join(repoRoot, dir)))
-    .filter((path) => parseAllDocuments(readFileSync(path, "utf8")).some((doc) => doc.errors.length === 0 && isBootstrap(doc.toJS())))
+    .filter((path) =>
+      parseAllDocuments(readFileSync(path, "utf8")).some((doc) => doc.errors.length === 0 && isBootstrap(doc.toJS())),
+    )
     .map((path) => relative(repoRoot, path))
     .sort();
 }
@@ -44,8 +51,11 @@ function shippedBootstraps(): string[] {
  * against the working directory.
  */
 function validate(release: EnvoyRelease, file: string): { status: number | null; output: string } {
-  const run = spawnSync(envoyRelease(release).path, ["--mode", "validate", "-c", file],
-    { cwd: repoRoot, encoding: "utf8", timeout: VALIDATE_TIMEOUT_MS });
+  const run = spawnSync(envoyRelease(release).path, ["--mode", "validate", "-c", file], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    timeout: VALIDATE_TIMEOUT_MS,
+  });
   return { status: run.status, output: `${run.stdout}${run.stderr}${run.error ? `\n${run.error.message}` : ""}` };
 }
 
@@ -53,9 +63,13 @@ function validate(release: EnvoyRelease, file: string): { status: number | null;
 function refusedByTheFilter(): string {
   const bootstrap: Json = parse(readFileSync(join(repoRoot, "envoy/envoy.yaml"), "utf8"));
   const hcm = bootstrap.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
-  const configuration = hcm.http_filters.find((f: Json) => f.name === "envoy.filters.http.wasm").typed_config.config.configuration;
+  const configuration = hcm.http_filters.find((f: Json) => f.name === "envoy.filters.http.wasm").typed_config.config
+    .configuration;
   const plugin = JSON.parse(configuration.value);
-  assert.ok(plugin.servers.some((s: Json) => s.transport === "sse"), "envoy.yaml serves an sse server");
+  assert.ok(
+    plugin.servers.some((s: Json) => s.transport === "sse"),
+    "envoy.yaml serves an sse server",
+  );
   configuration.value = JSON.stringify({ ...plugin, requestHeadersMode: "continue" });
   return stringify(bootstrap);
 }

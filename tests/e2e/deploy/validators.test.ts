@@ -79,7 +79,12 @@ test("Istio: the manifests and the demo backends pass istioctl validate and anal
   if (!haveIstioctl(t)) return;
   const { status, output } = validate("istio");
   assert.equal(status, 0, output);
-  for (const file of ["envoy/istio/envoyfilter.yaml", "envoy/istio/routes.yaml", "envoy/istio/wasmplugin.yaml", "envoy/k8s/mcp-demo.yaml"]) {
+  for (const file of [
+    "envoy/istio/envoyfilter.yaml",
+    "envoy/istio/routes.yaml",
+    "envoy/istio/wasmplugin.yaml",
+    "envoy/k8s/mcp-demo.yaml",
+  ]) {
     assert.match(output, new RegExp(`^ok +istioctl validate -f ${file}$`, "m"));
   }
   assert.match(output, /^ok +istioctl analyze --use-kube=false -A .*envoy\/k8s\/mcp-demo\.yaml$/m);
@@ -87,7 +92,9 @@ test("Istio: the manifests and the demo backends pass istioctl validate and anal
 
 test("Istio: an EnvoyFilter without priority fails analyze (IST0151)", { timeout: 300_000 }, (t) => {
   if (!haveIstioctl(t)) return;
-  const file = brokenCopy(t, "envoy/istio/envoyfilter.yaml", ([filter]) => { delete filter.spec.priority; });
+  const file = brokenCopy(t, "envoy/istio/envoyfilter.yaml", ([filter]) => {
+    delete filter.spec.priority;
+  });
   const { status, output } = validate("istio", file);
   assert.equal(status, 1, output);
   assert.match(output, /^ok +istioctl validate/m);
@@ -95,16 +102,20 @@ test("Istio: an EnvoyFilter without priority fails analyze (IST0151)", { timeout
   assert.match(output, /IST0151/);
 });
 
-test("Istio: an unknown field in the EnvoyFilter's Envoy configuration fails validate (istioctl only warns)", { timeout: 300_000 }, (t) => {
-  if (!haveIstioctl(t)) return;
-  const file = brokenCopy(t, "envoy/istio/envoyfilter.yaml", ([filter]) => {
-    filter.spec.configPatches[0].patch.value.typed_config.config.allow_on_header_stop_iteration = true;
-  });
-  const { status, output } = validate("istio", file);
-  assert.equal(status, 1, output);
-  assert.match(output, /^FAIL istioctl validate/m);
-  assert.match(output, /allow_on_header_stop_iteration/);
-});
+test(
+  "Istio: an unknown field in the EnvoyFilter's Envoy configuration fails validate (istioctl only warns)",
+  { timeout: 300_000 },
+  (t) => {
+    if (!haveIstioctl(t)) return;
+    const file = brokenCopy(t, "envoy/istio/envoyfilter.yaml", ([filter]) => {
+      filter.spec.configPatches[0].patch.value.typed_config.config.allow_on_header_stop_iteration = true;
+    });
+    const { status, output } = validate("istio", file);
+    assert.equal(status, 1, output);
+    assert.match(output, /^FAIL istioctl validate/m);
+    assert.match(output, /allow_on_header_stop_iteration/);
+  },
+);
 
 // istioctl analyze without a cluster ignores the Kubernetes objects of files, so it cannot tell whether a route's
 // destination exists: this does, for the Istio and Higress routes and the filter's cluster names.
@@ -117,7 +128,9 @@ test("envoy/k8s: the Service serves every port the routes and the filter's clust
   const deployment = objects.find((o) => o.kind === "Deployment")!;
   const podLabels = deployment.spec.template.metadata.labels;
   for (const [label, value] of Object.entries(service.spec.selector)) assert.equal(podLabels[label], value, label);
-  const containerPorts = deployment.spec.template.spec.containers.flatMap((c: Json) => c.ports.map((p: Json) => p.name));
+  const containerPorts = deployment.spec.template.spec.containers.flatMap((c: Json) =>
+    c.ports.map((p: Json) => p.name),
+  );
   for (const port of service.spec.ports) assert.ok(containerPorts.includes(port.targetPort), port.name);
 
   const named: string[] = [];
@@ -126,10 +139,14 @@ test("envoy/k8s: the Service serves every port the routes and the filter's clust
   }
   for (const ingress of docs("envoy/higress/ingress.yaml")) {
     const { backend } = ingress.spec.rules[0].http.paths[0];
-    named.push(`${backend.service.name}.${ingress.metadata.namespace}.svc.cluster.local:${backend.service.port.number}`);
+    named.push(
+      `${backend.service.name}.${ingress.metadata.namespace}.svc.cluster.local:${backend.service.port.number}`,
+    );
   }
   const clusters = [
-    ...JSON.parse(docs("envoy/istio/envoyfilter.yaml")[0].spec.configPatches[0].patch.value.typed_config.config.configuration.value).servers,
+    ...JSON.parse(
+      docs("envoy/istio/envoyfilter.yaml")[0].spec.configPatches[0].patch.value.typed_config.config.configuration.value,
+    ).servers,
     ...docs("envoy/istio/wasmplugin.yaml")[0].spec.pluginConfig.servers,
     ...docs("envoy/higress/wasmplugin.yaml")[0].spec.matchRules.map((rule: Json) => rule.config.server),
   ].map((server: Json) => server.cluster.split("|"));

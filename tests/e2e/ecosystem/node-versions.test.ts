@@ -25,8 +25,15 @@ type Json = Record<string, any>;
 const shipped: Json = parse(readFileSync(join(repoRoot, "envoy/envoy.yaml"), "utf8"));
 const hcm = shipped.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
 /** The routes of envoy/envoy.yaml, as the test bootstrap takes them. */
-const ROUTES = hcm.route_config.virtual_hosts[0].routes.map(({ name, match, route }: Json) => ({ name, prefix: match.prefix,
-  path: match.path, cluster: route.cluster, prefixRewrite: route.prefix_rewrite, timeout: route.timeout, idleTimeout: route.idle_timeout }));
+const ROUTES = hcm.route_config.virtual_hosts[0].routes.map(({ name, match, route }: Json) => ({
+  name,
+  prefix: match.prefix,
+  path: match.path,
+  cluster: route.cluster,
+  prefixRewrite: route.prefix_rewrite,
+  timeout: route.timeout,
+  idleTimeout: route.idle_timeout,
+}));
 const FILTER_CONFIG = JSON.parse(hcm.http_filters[0].typed_config.config.configuration.value);
 
 /** A tool call per shipped server that shows it answered: server-everything's echo, the time server's clock. */
@@ -66,66 +73,131 @@ function fileId(path: string): string | undefined {
 /** Runs `args` with `node`; its output on failure. */
 function run(node: string, env: NodeJS.ProcessEnv, args: string[]): void {
   const result = spawnSync(node, args, { cwd: repoRoot, env, encoding: "utf8", timeout: 300_000 });
-  assert.equal(result.status, 0, `${args.join(" ")} on ${node}: ${result.error?.message ?? ""}\n${result.stdout}${result.stderr}`);
+  assert.equal(
+    result.status,
+    0,
+    `${args.join(" ")} on ${node}: ${result.error?.message ?? ""}\n${result.stdout}${result.stderr}`,
+  );
 }
 
 /** The driver under `node`, on free ports; resolves once every backend listens. Stopped (group-wide) after the test. */
-async function startDriver(t: TestContext, node: string, env: NodeJS.ProcessEnv): Promise<{ pid: number; ports: Ports; stopped: Promise<number | string | null> }> {
-  const ports: Ports = { listener: 0, admin: 0, sidecar: await closedPort(), remote: await closedPort(), legacy: await closedPort() };
-  const driver = spawn(node, ["--import", "tsx", "--input-type=module", "-e", DRIVER], { cwd: repoRoot,
-    env: { ...env, TEST_PORTS: JSON.stringify(ports) }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  const stopped = new Promise<number | string | null>((resolve) => driver.once("exit", (code, signal) => resolve(signal ?? code)));
+async function startDriver(
+  t: TestContext,
+  node: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ pid: number; ports: Ports; stopped: Promise<number | string | null> }> {
+  const ports: Ports = {
+    listener: 0,
+    admin: 0,
+    sidecar: await closedPort(),
+    remote: await closedPort(),
+    legacy: await closedPort(),
+  };
+  const driver = spawn(node, ["--import", "tsx", "--input-type=module", "-e", DRIVER], {
+    cwd: repoRoot,
+    env: { ...env, TEST_PORTS: JSON.stringify(ports) },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stopped = new Promise<number | string | null>((resolve) =>
+    driver.once("exit", (code, signal) => resolve(signal ?? code)),
+  );
   let output = "";
   driver.stdout.on("data", (d) => (output += d));
   driver.stderr.on("data", (d) => (output += d));
   const pid = driver.pid!;
-  t.after(() => { for (const p of tree(pid)) try { process.kill(-p.pgid, "SIGKILL"); } catch { /* gone */ } });
-  await waitFor(`the backends under ${node}`, () => {
-    if (driver.exitCode !== null) throw new Error(`the driver exited (${driver.exitCode}):\n${output}`);
-    return output.includes("backends up: sidecar, remote, legacy");
-  }, 120_000);
+  t.after(() => {
+    for (const p of tree(pid))
+      try {
+        process.kill(-p.pgid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+  });
+  await waitFor(
+    `the backends under ${node}`,
+    () => {
+      if (driver.exitCode !== null) throw new Error(`the driver exited (${driver.exitCode}):\n${output}`);
+      return output.includes("backends up: sidecar, remote, legacy");
+    },
+    120_000,
+  );
   return { pid, ports, stopped };
 }
 
 for (const [major, version] of Object.entries(NODE_VERSIONS as Record<string, string>)) {
-  test(`Node ${version}: the scripts, and npm start's sidecar and backends behind Envoy + filter, every route answering`, { timeout: 600_000 }, async (t) => {
-    const node: string = nodeBinary(major);
-    pythonReady();
-    const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ""}` };
-    assert.equal(spawnSync("node", ["--version"], { env, encoding: "utf8" }).stdout.trim(), `v${version}`, "first on PATH");
-    // Each script's path that needs nothing new (everything is installed by now).
-    for (const args of [["scripts/envoy.mjs", "--path", "newest"], ["scripts/python.mjs", "--bin"], ["scripts/node-versions.mjs", "--path", major],
-      ["scripts/build.mjs", "--if-needed", "--filter-only"]]) run(node, env, args);
+  test(
+    `Node ${version}: the scripts, and npm start's sidecar and backends behind Envoy + filter, every route answering`,
+    { timeout: 600_000 },
+    async (t) => {
+      const node: string = nodeBinary(major);
+      pythonReady();
+      const env = { ...process.env, PATH: `${dirname(node)}:${process.env.PATH ?? ""}` };
+      assert.equal(
+        spawnSync("node", ["--version"], { env, encoding: "utf8" }).stdout.trim(),
+        `v${version}`,
+        "first on PATH",
+      );
+      // Each script's path that needs nothing new (everything is installed by now).
+      for (const args of [
+        ["scripts/envoy.mjs", "--path", "newest"],
+        ["scripts/python.mjs", "--bin"],
+        ["scripts/node-versions.mjs", "--path", major],
+        ["scripts/build.mjs", "--if-needed", "--filter-only"],
+      ])
+        run(node, env, args);
 
-    const driver = await startDriver(t, node, env);
-    const { url } = await startGateway(t, { pluginConfig: FILTER_CONFIG, routes: ROUTES,
-      clusters: { sidecar: driver.ports.sidecar, remote: driver.ports.remote, legacy: driver.ports.legacy } });
-    // The Python SDK's client in its default mode, on every shipped route (one process: its imports cost seconds).
-    const servers: { name: string; pathPrefix: string }[] = FILTER_CONFIG.servers;
-    const reports = await runPythonClient(servers.map((server) => {
-      const call = CALLS[server.name];
-      assert.ok(call, `a call for the shipped server ${server.name}`);
-      return { url: `${url}${server.pathPrefix}`, calls: [{ name: call.name, arguments: call.arguments }] };
-    }));
-    servers.forEach((server, i) => {
-      const report = connected(reports[i]);
-      assert.ok(report.tools.some((tool) => tool.name === CALLS[server.name].name), server.name);
-      const result = report.calls[0].result;
-      assert.equal(result?.isError, false, `${server.name}: ${JSON.stringify(report.calls[0])}`);
-      assert.match(result!.content.map((c: { text?: string }) => c.text).join("\n"), CALLS[server.name].shows, server.name);
-    });
+      const driver = await startDriver(t, node, env);
+      const { url } = await startGateway(t, {
+        pluginConfig: FILTER_CONFIG,
+        routes: ROUTES,
+        clusters: { sidecar: driver.ports.sidecar, remote: driver.ports.remote, legacy: driver.ports.legacy },
+      });
+      // The Python SDK's client in its default mode, on every shipped route (one process: its imports cost seconds).
+      const servers: { name: string; pathPrefix: string }[] = FILTER_CONFIG.servers;
+      const reports = await runPythonClient(
+        servers.map((server) => {
+          const call = CALLS[server.name];
+          assert.ok(call, `a call for the shipped server ${server.name}`);
+          return { url: `${url}${server.pathPrefix}`, calls: [{ name: call.name, arguments: call.arguments }] };
+        }),
+      );
+      servers.forEach((server, i) => {
+        const report = connected(reports[i]);
+        assert.ok(
+          report.tools.some((tool) => tool.name === CALLS[server.name].name),
+          server.name,
+        );
+        const result = report.calls[0].result;
+        assert.equal(result?.isError, false, `${server.name}: ${JSON.stringify(report.calls[0])}`);
+        assert.match(
+          result!.content.map((c: { text?: string }) => c.text).join("\n"),
+          CALLS[server.name].shows,
+          server.name,
+        );
+      });
 
-    // Every Node process of it ran this release: the driver, the sidecar, both backends and the sidecar's own child.
-    const expected = fileId(node);
-    const nodes = tree(driver.pid).filter((p) => /(^|\/)node /.test(`${p.cmdline} `) || p.cmdline.includes("mcp-server-everything"));
-    assert.ok(nodes.length >= 5, `driver, sidecar, two backends, a stdio child: ${JSON.stringify(nodes)}`);
-    for (const p of nodes) assert.equal(fileId(`/proc/${p.pid}/exe`), expected, `${p.pid} ${p.cmdline}`);
-    assert.ok(tree(driver.pid).some((p) => p.cmdline.includes("mcp-server-time")), "the Python server runs under the sidecar");
+      // Every Node process of it ran this release: the driver, the sidecar, both backends and the sidecar's own child.
+      const expected = fileId(node);
+      const nodes = tree(driver.pid).filter(
+        (p) => /(^|\/)node /.test(`${p.cmdline} `) || p.cmdline.includes("mcp-server-everything"),
+      );
+      assert.ok(nodes.length >= 5, `driver, sidecar, two backends, a stdio child: ${JSON.stringify(nodes)}`);
+      for (const p of nodes) assert.equal(fileId(`/proc/${p.pid}/exe`), expected, `${p.pid} ${p.cmdline}`);
+      assert.ok(
+        tree(driver.pid).some((p) => p.cmdline.includes("mcp-server-time")),
+        "the Python server runs under the sidecar",
+      );
 
-    // npm start's stop: SIGTERM reaches the script, which stops every group it started.
-    const started = tree(driver.pid);
-    process.kill(driver.pid, "SIGTERM");
-    assert.equal(await driver.stopped, 0);
-    await waitFor("every process it started to end", () => started.every((p) => !processes().some((q) => q.pid === p.pid && q.state !== "Z")), 15_000);
-  });
+      // npm start's stop: SIGTERM reaches the script, which stops every group it started.
+      const started = tree(driver.pid);
+      process.kill(driver.pid, "SIGTERM");
+      assert.equal(await driver.stopped, 0);
+      await waitFor(
+        "every process it started to end",
+        () => started.every((p) => !processes().some((q) => q.pid === p.pid && q.state !== "Z")),
+        15_000,
+      );
+    },
+  );
 }

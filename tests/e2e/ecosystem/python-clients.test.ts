@@ -24,8 +24,8 @@ type Expected = Record<Mode, { version: string; server: string | null } | { fail
 
 /** The filter answers the handshake itself: it names the server after its own entry; a pinned client gets no name. */
 const viaFilter = (name: string): Expected => ({
-  "auto": { version: "2026-07-28", server: name },
-  "legacy": { version: "2025-11-25", server: name },
+  auto: { version: "2026-07-28", server: name },
+  legacy: { version: "2025-11-25", server: name },
   "2026-07-28": { version: "2026-07-28", server: null },
 });
 
@@ -40,7 +40,11 @@ interface Endpoint {
 }
 
 const FIXTURE_TOOLS = ["echo", "fail"];
-const fixtureCalls = [{ name: "echo", arguments: { message: "from Python" } }, { name: "fail" }, { name: "add", arguments: { a: 1, b: 2 } }];
+const fixtureCalls = [
+  { name: "echo", arguments: { message: "from Python" } },
+  { name: "fail" },
+  { name: "add", arguments: { a: 1, b: 2 } },
+];
 
 function checkFixture(report: ClientReport): void {
   const [echo, fail, add] = report.calls;
@@ -69,15 +73,25 @@ const timeCalls = [
 function httpEndpoints(kind: "json" | "sse"): Endpoint[] {
   const common = { transport: "http", mcpServerURL: "/mcp", cluster: kind, allowTools: FIXTURE_TOOLS };
   return [
-    { name: kind, filter: common, route: { cluster: kind }, expected: viaFilter(kind), calls: fixtureCalls, check: checkFixture },
     {
-      name: `${kind}-passthrough`, filter: { ...common, mode: "passthrough" }, route: { cluster: kind, prefixRewrite: "/mcp" },
-      calls: fixtureCalls, check: checkFixture,
+      name: kind,
+      filter: common,
+      route: { cluster: kind },
+      expected: viaFilter(kind),
+      calls: fixtureCalls,
+      check: checkFixture,
+    },
+    {
+      name: `${kind}-passthrough`,
+      filter: { ...common, mode: "passthrough" },
+      route: { cluster: kind, prefixRewrite: "/mcp" },
+      calls: fixtureCalls,
+      check: checkFixture,
       // The backend is what the client sees. The fixture (TS SDK 1.x) speaks only the 2025 protocol: "auto" falls
       // back to initialize after its server/discover probe, and a client pinned to 2026-07-28 gets the backend's refusal.
       expected: {
-        "auto": { version: "2025-11-25", server: "fixture" },
-        "legacy": { version: "2025-11-25", server: "fixture" },
+        auto: { version: "2025-11-25", server: "fixture" },
+        legacy: { version: "2025-11-25", server: "fixture" },
         "2026-07-28": { failure: /MCPError: Bad Request: Server not initialized/ },
       },
     },
@@ -88,21 +102,32 @@ const ENDPOINTS: Endpoint[] = [
   ...httpEndpoints("json"),
   ...httpEndpoints("sse"),
   {
-    name: "legacy", route: { cluster: "legacy" }, expected: viaFilter("legacy"), calls: fixtureCalls, check: checkFixture,
+    name: "legacy",
+    route: { cluster: "legacy" },
+    expected: viaFilter("legacy"),
+    calls: fixtureCalls,
+    check: checkFixture,
     // Only the Higress-compatible mode serves legacy SSE (the filter turns each request into the SSE GET).
     filter: { transport: "sse", mcpServerURL: "http://backend/sse", cluster: "legacy", allowTools: FIXTURE_TOOLS },
   },
   {
-    name: "time", route: { cluster: "sidecar" }, expected: viaFilter("time"), calls: timeCalls, check: checkTime,
+    name: "time",
+    route: { cluster: "sidecar" },
+    expected: viaFilter("time"),
+    calls: timeCalls,
+    check: checkTime,
     filter: { transport: "stdio", cluster: "sidecar", allowTools: ["get_current_time"], timeout: 60_000 },
   },
   {
-    name: "time-passthrough", route: { cluster: "sidecar", prefixRewrite: "/servers/time/mcp" }, calls: timeCalls, check: checkTime,
+    name: "time-passthrough",
+    route: { cluster: "sidecar", prefixRewrite: "/servers/time/mcp" },
+    calls: timeCalls,
+    check: checkTime,
     filter: { transport: "stdio", cluster: "sidecar", mode: "passthrough", allowTools: ["get_current_time"] },
     // mcp-server-time serves both eras, through the sidecar: the client gets what the server itself says.
     expected: {
-      "auto": { version: "2026-07-28", server: "mcp-time" },
-      "legacy": { version: "2025-11-25", server: "mcp-time" },
+      auto: { version: "2026-07-28", server: "mcp-time" },
+      legacy: { version: "2025-11-25", server: "mcp-time" },
       "2026-07-28": { version: "2026-07-28", server: null },
     },
   },
@@ -112,7 +137,10 @@ async function startBackends(t: TestContext) {
   const json = await own(t, startSdkBackend("json"));
   const sse = await own(t, startSdkBackend("sse"));
   const legacy = await own(t, startSdkLegacyBackend(""));
-  const sidecar = await own(t, startTestSidecar({ mcpServers: { time: pythonServer("mcp-server-time", ["--local-timezone", "UTC"]) } }));
+  const sidecar = await own(
+    t,
+    startTestSidecar({ mcpServers: { time: pythonServer("mcp-server-time", ["--local-timezone", "UTC"]) } }),
+  );
   return { json, sse, legacy, sidecar };
 }
 
@@ -132,63 +160,100 @@ function checkConnection(endpoint: Endpoint, report: ClientReport): void {
 }
 
 /** Session ids the backend saw DELETEd, and how many DELETE requests reached it. */
-const deletes = (backend: SdkBackend) => ({ deleted: backend.deleted.length, requests: backend.requests.filter((r) => r.httpMethod === "DELETE").length });
-
-test("the Python SDK client (mcp 2.x) in modes auto, legacy and 2026-07-28, through Envoy + filter, for every backend kind", { timeout: 420_000 }, async (t) => {
-  const backends = await startBackends(t);
-  const down = await closedPort();
-  const servers = [...ENDPOINTS.map((e) => ({ name: e.name, pathPrefix: `/mcp/${e.name}`, ...e.filter })),
-    { name: "down", pathPrefix: "/mcp/down", cluster: "down", transport: "http", mcpServerURL: "/mcp" }];
-  const { url, envoy } = await startGateway(t, {
-    pluginConfig: { servers },
-    clusters: { json: backends.json.port, sse: backends.sse.port, legacy: backends.legacy.port, sidecar: backends.sidecar.port, down },
-    // The legacy server's SSE URL must route to its cluster; pass-through routes take the client's path to the backend's.
-    routes: [{ path: "/sse", cluster: "legacy" },
-      ...ENDPOINTS.map((e) => ({ prefix: `/mcp/${e.name}`, ...e.route })).sort((a, b) => b.prefix.length - a.prefix.length),
-      { prefix: "/mcp/down", cluster: "down" }],
-  });
-  const specs: ClientSpec[] = ENDPOINTS.flatMap((e) => MODES.map((mode) => ({ url: `${url}/mcp/${e.name}`, mode, calls: e.calls })));
-  specs.push(...MODES.map((mode) => ({ url: `${url}/mcp/down`, mode })));
-  const reports = await runPythonClient(specs, 240_000);
-
-  for (const endpoint of ENDPOINTS) {
-    await t.test(endpoint.name, () => {
-      const mine = reports.filter((r) => r.url.endsWith(`/mcp/${endpoint.name}`));
-      assert.deepEqual(mine.map((r) => r.mode), [...MODES]);
-      for (const report of mine) {
-        try {
-          checkConnection(endpoint, report);
-        } catch (error) {
-          throw new Error(`mode ${report.mode}: ${(error as Error).message}\n${JSON.stringify(report).slice(0, 2000)}`);
-        }
-      }
-    });
-  }
-
-  await t.test("session end: a pass-through session is DELETEd on its backend; the Higress-compatible mode gives the client no session to end", async () => {
-    // Only "auto" and "legacy" hold a session on the 2025-only fixture (the pinned client never had one); each ends
-    // with one DELETE, passed through. The filter's own backend sessions stay warm for the next client.
-    assert.deepEqual(deletes(backends.json), { deleted: 2, requests: 2 });
-    assert.deepEqual(deletes(backends.sse), { deleted: 2, requests: 2 });
-    // The sidecar ended the child of the one session-holding pass-through connection to mcp-server-time (legacy
-    // mode; "auto" and the pin speak 2026-07-28 there, which has no sessions) on its DELETE.
-    const stats = await (await fetch(`${backends.sidecar.url}/stats`)).json() as Record<string, { exits: Record<string, number> }>;
-    assert.equal(stats.time.exits.deleted, 1, JSON.stringify(stats.time));
-    // The filter's view of the same: DELETEs forwarded on the pass-through servers only. In the Higress-compatible
-    // mode the filter answers the handshake without a session id, so the SDK has nothing to DELETE.
-    const counted = [...(await envoy.stats())].filter(([name, value]) => /\.delete\./.test(name) && value > 0);
-    assert.deepEqual(Object.fromEntries(counted), {
-      "wasmcustom.mcp-proxy.requests.json-passthrough.delete.forwarded": 2,
-      "wasmcustom.mcp-proxy.requests.sse-passthrough.delete.forwarded": 2,
-      "wasmcustom.mcp-proxy.requests.time-passthrough.delete.forwarded": 1,
-    });
-    // A legacy SSE session lives as long as the filter's GET for one request: none is left open.
-    await waitFor("the legacy backend's streams to close", () => backends.legacy.openStreams() === 0, 10_000);
-  });
-
-  await t.test("errors: an unreachable backend is a JSON-RPC error the client raises, in every mode", () => {
-    const failures = reports.filter((r) => r.url.endsWith("/mcp/down"));
-    assert.equal(failures.length, MODES.length);
-    for (const report of failures) assert.match(report.failure ?? "connected", /^MCPError: MCP server "down" (failed initialize: )?is unreachable/, report.mode);
-  });
+const deletes = (backend: SdkBackend) => ({
+  deleted: backend.deleted.length,
+  requests: backend.requests.filter((r) => r.httpMethod === "DELETE").length,
 });
+
+test(
+  "the Python SDK client (mcp 2.x) in modes auto, legacy and 2026-07-28, through Envoy + filter, for every backend kind",
+  { timeout: 420_000 },
+  async (t) => {
+    const backends = await startBackends(t);
+    const down = await closedPort();
+    const servers = [
+      ...ENDPOINTS.map((e) => ({ name: e.name, pathPrefix: `/mcp/${e.name}`, ...e.filter })),
+      { name: "down", pathPrefix: "/mcp/down", cluster: "down", transport: "http", mcpServerURL: "/mcp" },
+    ];
+    const { url, envoy } = await startGateway(t, {
+      pluginConfig: { servers },
+      clusters: {
+        json: backends.json.port,
+        sse: backends.sse.port,
+        legacy: backends.legacy.port,
+        sidecar: backends.sidecar.port,
+        down,
+      },
+      // The legacy server's SSE URL must route to its cluster; pass-through routes take the client's path to the backend's.
+      routes: [
+        { path: "/sse", cluster: "legacy" },
+        ...ENDPOINTS.map((e) => ({ prefix: `/mcp/${e.name}`, ...e.route })).sort(
+          (a, b) => b.prefix.length - a.prefix.length,
+        ),
+        { prefix: "/mcp/down", cluster: "down" },
+      ],
+    });
+    const specs: ClientSpec[] = ENDPOINTS.flatMap((e) =>
+      MODES.map((mode) => ({ url: `${url}/mcp/${e.name}`, mode, calls: e.calls })),
+    );
+    specs.push(...MODES.map((mode) => ({ url: `${url}/mcp/down`, mode })));
+    const reports = await runPythonClient(specs, 240_000);
+
+    for (const endpoint of ENDPOINTS) {
+      await t.test(endpoint.name, () => {
+        const mine = reports.filter((r) => r.url.endsWith(`/mcp/${endpoint.name}`));
+        assert.deepEqual(
+          mine.map((r) => r.mode),
+          [...MODES],
+        );
+        for (const report of mine) {
+          try {
+            checkConnection(endpoint, report);
+          } catch (error) {
+            throw new Error(
+              `mode ${report.mode}: ${(error as Error).message}\n${JSON.stringify(report).slice(0, 2000)}`,
+            );
+          }
+        }
+      });
+    }
+
+    await t.test(
+      "session end: a pass-through session is DELETEd on its backend; the Higress-compatible mode gives the client no session to end",
+      async () => {
+        // Only "auto" and "legacy" hold a session on the 2025-only fixture (the pinned client never had one); each ends
+        // with one DELETE, passed through. The filter's own backend sessions stay warm for the next client.
+        assert.deepEqual(deletes(backends.json), { deleted: 2, requests: 2 });
+        assert.deepEqual(deletes(backends.sse), { deleted: 2, requests: 2 });
+        // The sidecar ended the child of the one session-holding pass-through connection to mcp-server-time (legacy
+        // mode; "auto" and the pin speak 2026-07-28 there, which has no sessions) on its DELETE.
+        const stats = (await (await fetch(`${backends.sidecar.url}/stats`)).json()) as Record<
+          string,
+          { exits: Record<string, number> }
+        >;
+        assert.equal(stats.time.exits.deleted, 1, JSON.stringify(stats.time));
+        // The filter's view of the same: DELETEs forwarded on the pass-through servers only. In the Higress-compatible
+        // mode the filter answers the handshake without a session id, so the SDK has nothing to DELETE.
+        const counted = [...(await envoy.stats())].filter(([name, value]) => /\.delete\./.test(name) && value > 0);
+        assert.deepEqual(Object.fromEntries(counted), {
+          "wasmcustom.mcp-proxy.requests.json-passthrough.delete.forwarded": 2,
+          "wasmcustom.mcp-proxy.requests.sse-passthrough.delete.forwarded": 2,
+          "wasmcustom.mcp-proxy.requests.time-passthrough.delete.forwarded": 1,
+        });
+        // A legacy SSE session lives as long as the filter's GET for one request: none is left open.
+        await waitFor("the legacy backend's streams to close", () => backends.legacy.openStreams() === 0, 10_000);
+      },
+    );
+
+    await t.test("errors: an unreachable backend is a JSON-RPC error the client raises, in every mode", () => {
+      const failures = reports.filter((r) => r.url.endsWith("/mcp/down"));
+      assert.equal(failures.length, MODES.length);
+      for (const report of failures)
+        assert.match(
+          report.failure ?? "connected",
+          /^MCPError: MCP server "down" (failed initialize: )?is unreachable/,
+          report.mode,
+        );
+    });
+  },
+);

@@ -24,8 +24,16 @@ function serverConfig(name: string, tools: string[]): Json {
 
 /** A bootstrap whose single listener carries the filter with `config`, named `pluginName`. */
 function baseBootstrap(backendPort: number, config: Json, pluginName: string, vmId?: string): Json {
-  const bootstrap = parse(bootstrapYaml({ wasm: filterWasm(), pluginName, pluginConfig: config, allowOnHeadersStopIteration: true,
-    routes: [{ prefix: "/", cluster: "backend" }], clusters: { backend: backendPort } }));
+  const bootstrap = parse(
+    bootstrapYaml({
+      wasm: filterWasm(),
+      pluginName,
+      pluginConfig: config,
+      allowOnHeadersStopIteration: true,
+      routes: [{ prefix: "/", cluster: "backend" }],
+      clusters: { backend: backendPort },
+    }),
+  );
   if (vmId !== undefined) wasmConfig(hcmOf(bootstrap.static_resources.listeners[0])).vm_config.vm_id = vmId;
   return bootstrap;
 }
@@ -48,7 +56,12 @@ function hcmWith(template: Json, pluginName: string, config: Json, vmId?: string
   return hcm;
 }
 
-const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } };
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+};
 const list = { jsonrpc: "2.0", id: 2, method: "tools/list" };
 
 /** Each configuration answers as itself, filters by its own allow-list, and counts under its own prefix. */
@@ -68,80 +81,124 @@ async function assertApart(envoy: Envoy, urls: { alpha: string; beta: string }, 
 }
 
 for (const vmId of [undefined, "distinct"]) {
-  test(`two listeners, each with its own configuration of the filter (${vmId === undefined ? "empty vm_id: one VM per worker shared by both" : "a vm_id each: a VM each"})`, { timeout: 60_000 }, async (t) => {
-    const backend = await own(t, startSdkBackend("json"));
-    const bootstrap = baseBootstrap(backend.port, serverConfig("alpha", ["echo"]), "alpha-proxy", vmId && "alpha");
-    const listeners = bootstrap.static_resources.listeners;
-    const second = structuredClone(listeners[0]);
-    second.name = "second";
-    second.filter_chains[0].filters[0].typed_config = hcmWith(hcmOf(listeners[0]), "beta-proxy", serverConfig("beta", ["add"]), vmId && "beta");
-    listeners.push(second);
-    const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap) });
-    await assertApart(envoy, { alpha: envoy.listeners[0].url, beta: envoy.listeners[1].url });
-  });
+  test(
+    `two listeners, each with its own configuration of the filter (${vmId === undefined ? "empty vm_id: one VM per worker shared by both" : "a vm_id each: a VM each"})`,
+    { timeout: 60_000 },
+    async (t) => {
+      const backend = await own(t, startSdkBackend("json"));
+      const bootstrap = baseBootstrap(backend.port, serverConfig("alpha", ["echo"]), "alpha-proxy", vmId && "alpha");
+      const listeners = bootstrap.static_resources.listeners;
+      const second = structuredClone(listeners[0]);
+      second.name = "second";
+      second.filter_chains[0].filters[0].typed_config = hcmWith(
+        hcmOf(listeners[0]),
+        "beta-proxy",
+        serverConfig("beta", ["add"]),
+        vmId && "beta",
+      );
+      listeners.push(second);
+      const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap) });
+      await assertApart(envoy, { alpha: envoy.listeners[0].url, beta: envoy.listeners[1].url });
+    },
+  );
 }
 
 /** POST from a given loopback source address (the second filter chain matches 127.0.0.2). */
 function postFrom(source: string) {
-  return (url: string, body: unknown) => new Promise<import("../../helpers/harness.ts").Reply>((resolve, reject) => {
-    const text = JSON.stringify(body);
-    const req = httpRequest(`${url}/mcp`, { method: "POST", localAddress: source, agent: false,
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": Buffer.byteLength(text) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: [], body: Buffer.concat(chunks).toString() }));
+  return (url: string, body: unknown) =>
+    new Promise<import("../../helpers/harness.ts").Reply>((resolve, reject) => {
+      const text = JSON.stringify(body);
+      const req = httpRequest(
+        `${url}/mcp`,
+        {
+          method: "POST",
+          localAddress: source,
+          agent: false,
+          headers: {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            "content-length": Buffer.byteLength(text),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, headers: [], body: Buffer.concat(chunks).toString() }),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.setTimeout(10_000, () => req.destroy(new Error("no reply in time")));
+      req.end(text);
     });
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error("no reply in time")));
-    req.end(text);
-  });
 }
 
-test("two HCMs on one listener (filter chains by source address), each with its own configuration", { timeout: 60_000 }, async (t) => {
-  const backend = await own(t, startSdkBackend("json"));
-  const bootstrap = baseBootstrap(backend.port, serverConfig("alpha", ["echo"]), "alpha-proxy");
-  const listener = bootstrap.static_resources.listeners[0];
-  const betaChain = structuredClone(listener.filter_chains[0]);
-  betaChain.filter_chain_match = { direct_source_prefix_ranges: [{ address_prefix: "127.0.0.2", prefix_len: 32 }] };
-  betaChain.filters[0].typed_config = hcmWith(hcmOf(listener), "beta-proxy", serverConfig("beta", ["add"]));
-  listener.filter_chains.push(betaChain);
-  const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap) });
-  const byName = { alpha: postFrom("127.0.0.1"), beta: postFrom("127.0.0.2") };
-  const request = (url: string, body: unknown) => byName[url === "alpha" ? "alpha" : "beta"](envoy.url, body);
-  await assertApart(envoy, { alpha: "alpha", beta: "beta" }, request);
-});
+test(
+  "two HCMs on one listener (filter chains by source address), each with its own configuration",
+  { timeout: 60_000 },
+  async (t) => {
+    const backend = await own(t, startSdkBackend("json"));
+    const bootstrap = baseBootstrap(backend.port, serverConfig("alpha", ["echo"]), "alpha-proxy");
+    const listener = bootstrap.static_resources.listeners[0];
+    const betaChain = structuredClone(listener.filter_chains[0]);
+    betaChain.filter_chain_match = { direct_source_prefix_ranges: [{ address_prefix: "127.0.0.2", prefix_len: 32 }] };
+    betaChain.filters[0].typed_config = hcmWith(hcmOf(listener), "beta-proxy", serverConfig("beta", ["add"]));
+    listener.filter_chains.push(betaChain);
+    const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap) });
+    const byName = { alpha: postFrom("127.0.0.1"), beta: postFrom("127.0.0.2") };
+    const request = (url: string, body: unknown) => byName[url === "alpha" ? "alpha" : "beta"](envoy.url, body);
+    await assertApart(envoy, { alpha: "alpha", beta: "beta" }, request);
+  },
+);
 
-test("a configuration pushed again (listener update) replaces its root context: the old one ends its backend sessions", { timeout: 60_000 }, async (t) => {
-  const backend = await own(t, startSdkBackend("json"));
-  const bootstrap = baseBootstrap(backend.port, serverConfig("alpha", ["echo"]), "alpha-proxy");
-  const [listener] = bootstrap.static_resources.listeners;
-  const dir = mkdtempSync(join(tmpdir(), "mcp-lds-"));
-  const lds = join(dir, "lds.yaml");
-  const writeListener = (config: Json) => {
-    const resource = structuredClone(listener);
-    wasmConfig(hcmOf(resource)).configuration.value = JSON.stringify(config);
-    resource["@type"] = "type.googleapis.com/envoy.config.listener.v3.Listener";
-    // Envoy watches the file for a move onto it: write aside, then rename.
-    writeFileSync(`${lds}.next`, stringify({ resources: [resource] }));
-    renameSync(`${lds}.next`, lds);
-  };
-  writeListener(serverConfig("alpha", ["echo"]));
-  delete bootstrap.static_resources.listeners;
-  bootstrap.dynamic_resources = { lds_config: { path_config_source: { path: lds }, resource_api_version: "V3" } };
-  bootstrap.node = { id: "test", cluster: "test" };
-  const envoy = await ownEnvoy(t, { yaml: stringify(bootstrap), concurrency: 1, args: ["--drain-time-s", "1", "--drain-strategy", "immediate"] });
-  const before = json(await post(envoy.url, list)).result.tools.map((x: { name: string }) => x.name);
-  assert.deepEqual(before, ["echo"]);
-  const session = backend.requests.find((r) => r.rpcMethod === "tools/list")!.headers["mcp-session-id"] as string;
-  assert.ok(session);
+test(
+  "a configuration pushed again (listener update) replaces its root context: the old one ends its backend sessions",
+  { timeout: 60_000 },
+  async (t) => {
+    const backend = await own(t, startSdkBackend("json"));
+    const bootstrap = baseBootstrap(backend.port, serverConfig("alpha", ["echo"]), "alpha-proxy");
+    const [listener] = bootstrap.static_resources.listeners;
+    const dir = mkdtempSync(join(tmpdir(), "mcp-lds-"));
+    const lds = join(dir, "lds.yaml");
+    const writeListener = (config: Json) => {
+      const resource = structuredClone(listener);
+      wasmConfig(hcmOf(resource)).configuration.value = JSON.stringify(config);
+      resource["@type"] = "type.googleapis.com/envoy.config.listener.v3.Listener";
+      // Envoy watches the file for a move onto it: write aside, then rename.
+      writeFileSync(`${lds}.next`, stringify({ resources: [resource] }));
+      renameSync(`${lds}.next`, lds);
+    };
+    writeListener(serverConfig("alpha", ["echo"]));
+    delete bootstrap.static_resources.listeners;
+    bootstrap.dynamic_resources = { lds_config: { path_config_source: { path: lds }, resource_api_version: "V3" } };
+    bootstrap.node = { id: "test", cluster: "test" };
+    const envoy = await ownEnvoy(t, {
+      yaml: stringify(bootstrap),
+      concurrency: 1,
+      args: ["--drain-time-s", "1", "--drain-strategy", "immediate"],
+    });
+    const before = json(await post(envoy.url, list)).result.tools.map((x: { name: string }) => x.name);
+    assert.deepEqual(before, ["echo"]);
+    const session = backend.requests.find((r) => r.rpcMethod === "tools/list")!.headers["mcp-session-id"] as string;
+    assert.ok(session);
 
-  writeListener(serverConfig("alpha", ["add"]));
-  await waitFor("Envoy to take the new listener", async () => (await envoy.stat("listener_manager.lds.update_success")) >= 2, 20_000);
-  // The replaced listener drains (1 s) and its configuration's root context goes: its session is DELETEd.
-  await waitFor("the old configuration's session to be DELETEd", () => backend.deleted.includes(session), 20_000);
-  const after = await waitFor("the new configuration to answer", async () => {
-    const tools = json(await post(envoy.url, list)).result.tools.map((x: { name: string }) => x.name);
-    return tools[0] === "add" && tools;
-  }, 20_000);
-  assert.deepEqual(after, ["add"]);
-});
+    writeListener(serverConfig("alpha", ["add"]));
+    await waitFor(
+      "Envoy to take the new listener",
+      async () => (await envoy.stat("listener_manager.lds.update_success")) >= 2,
+      20_000,
+    );
+    // The replaced listener drains (1 s) and its configuration's root context goes: its session is DELETEd.
+    await waitFor("the old configuration's session to be DELETEd", () => backend.deleted.includes(session), 20_000);
+    const after = await waitFor(
+      "the new configuration to answer",
+      async () => {
+        const tools = json(await post(envoy.url, list)).result.tools.map((x: { name: string }) => x.name);
+        return tools[0] === "add" && tools;
+      },
+      20_000,
+    );
+    assert.deepEqual(after, ["add"]);
+  },
+);

@@ -13,13 +13,19 @@ test("the built filter carries the filter's collector, not AssemblyScript's", { 
   filterWasm();
   const listing = readFileSync(join(repoRoot, "build/mcp-proxy.debug.wat"), "utf8");
   // The swapped library file keeps the path of the one it replaces: its functions are named after it.
-  for (const name of ["freeListOf", "returnListedBlocks", "takeBlock"]) assert.ok(listing.includes(`~lib/rt/tcms/${name}`), name);
+  for (const name of ["freeListOf", "returnListedBlocks", "takeBlock"])
+    assert.ok(listing.includes(`~lib/rt/tcms/${name}`), name);
 });
 
 test("the swap refuses a compiler other than the pinned one, or one without the file it replaces", () => {
   const files = { "rt/tcms": "// AssemblyScript's collector" };
-  assert.throws(() => assertSwappable({ version: "0.28.0", libraryFiles: files }),
-    /installs the filter's collector into AssemblyScript 0\.27\.37, but 0\.28\.0 is installed/);
-  assert.throws(() => assertSwappable({ version: PINNED_ASSEMBLYSCRIPT, libraryFiles: {} }), /has no library file rt\/tcms to replace/);
+  assert.throws(
+    () => assertSwappable({ version: "0.28.0", libraryFiles: files }),
+    /installs the filter's collector into AssemblyScript 0\.27\.37, but 0\.28\.0 is installed/,
+  );
+  assert.throws(
+    () => assertSwappable({ version: PINNED_ASSEMBLYSCRIPT, libraryFiles: {} }),
+    /has no library file rt\/tcms to replace/,
+  );
   assert.doesNotThrow(() => assertSwappable({ version: PINNED_ASSEMBLYSCRIPT, libraryFiles: files }));
 });

@@ -31,9 +31,12 @@ function mutate(r: () => number): Buffer {
   const kind = Math.floor(r() * 8);
   const at = Math.floor(r() * seed.length);
   switch (kind) {
-    case 0: return Buffer.from(seed.slice(0, at));
-    case 1: return Buffer.from(seed.slice(0, at) + pick([...ALPHABET]) + seed.slice(at));
-    case 2: return Buffer.from(seed.slice(0, at) + seed.slice(at + 1 + Math.floor(r() * 5)));
+    case 0:
+      return Buffer.from(seed.slice(0, at));
+    case 1:
+      return Buffer.from(seed.slice(0, at) + pick([...ALPHABET]) + seed.slice(at));
+    case 2:
+      return Buffer.from(seed.slice(0, at) + seed.slice(at + 1 + Math.floor(r() * 5)));
     case 3: {
       const bytes = Buffer.from(seed);
       for (let i = 0; i < 1 + r() * 4; i++) bytes[Math.floor(r() * bytes.length)] = Math.floor(r() * 256);
@@ -41,37 +44,69 @@ function mutate(r: () => number): Buffer {
     }
     case 4: {
       const depth = Math.floor(r() * 5000);
-      return Buffer.from(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"alpha","arguments":${"[".repeat(depth)}${r() < 0.5 ? "]".repeat(depth) : ""}}}`);
+      return Buffer.from(
+        `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"alpha","arguments":${"[".repeat(depth)}${r() < 0.5 ? "]".repeat(depth) : ""}}}`,
+      );
     }
-    case 5: return Buffer.from(Array.from({ length: Math.floor(r() * 64) }, () => pick([...ALPHABET])).join(""));
-    case 6: return Buffer.from(seed.replace(/"id":[^,]*/, `"id":${pick(["null", "{}", "[]", "true", '"\\ud800"', "1e999", "-0"])}`));
-    default: return Buffer.from(seed.replace("2.0", pick(["2", "1.0", "", "2.0\\u0000"])));
+    case 5:
+      return Buffer.from(Array.from({ length: Math.floor(r() * 64) }, () => pick([...ALPHABET])).join(""));
+    case 6:
+      return Buffer.from(
+        seed.replace(/"id":[^,]*/, `"id":${pick(["null", "{}", "[]", "true", '"\\ud800"', "1e999", "-0"])}`),
+      );
+    default:
+      return Buffer.from(seed.replace("2.0", pick(["2", "1.0", "", "2.0\\u0000"])));
   }
 }
 
-test("thousands of malformed bodies never trap the VM; each gets a JSON-RPC answer; a valid request still works after", { timeout: 300_000 }, async (t) => {
-  const backend = await own(t, startScriptedBackend());
-  const { url, envoy } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
-  const r = rng(42);
-  const statuses = new Map<number, number>();
-  for (let i = 0; i < 3000; i++) {
-    const body = mutate(r);
-    const res = await fetch(`${url}/mcp`, { method: "POST", body: new Uint8Array(body), headers: { "content-type": "application/json" } });
-    const text = await res.text();
-    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-    assert.ok([200, 202, 400].includes(res.status), `status ${res.status} for ${JSON.stringify(body.toString("latin1"))}: ${text}`);
-    if (res.status !== 202) {
-      const reply = JSON.parse(text);
-      assert.equal(reply.jsonrpc, "2.0", text);
-      assert.ok("result" in reply || "error" in reply, text);
+test(
+  "thousands of malformed bodies never trap the VM; each gets a JSON-RPC answer; a valid request still works after",
+  { timeout: 300_000 },
+  async (t) => {
+    const backend = await own(t, startScriptedBackend());
+    const { url, envoy } = await startGateway(t, { pluginConfig: httpServer(), clusters: { backend: backend.port } });
+    const r = rng(42);
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < 3000; i++) {
+      const body = mutate(r);
+      const res = await fetch(`${url}/mcp`, {
+        method: "POST",
+        body: new Uint8Array(body),
+        headers: { "content-type": "application/json" },
+      });
+      const text = await res.text();
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      assert.ok(
+        [200, 202, 400].includes(res.status),
+        `status ${res.status} for ${JSON.stringify(body.toString("latin1"))}: ${text}`,
+      );
+      if (res.status !== 202) {
+        const reply = JSON.parse(text);
+        assert.equal(reply.jsonrpc, "2.0", text);
+        assert.ok("result" in reply || "error" in reply, text);
+      }
     }
-  }
-  assert.ok((statuses.get(400) ?? 0) > 1000, `mostly rejected: ${JSON.stringify([...statuses])}`);
-  const valid = await fetch(`${url}/mcp`, { method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ jsonrpc: "2.0", id: "after", method: "tools/call", params: { name: "alpha", arguments: {} } }) });
-  assert.equal(valid.status, 200);
-  const reply = await valid.json();
-  assert.equal(reply.id, "after");
-  assert.ok(reply.result.content, JSON.stringify(reply));
-  assert.ok(!envoy.logs.some((l) => l.level === "critical"), envoy.logs.filter((l) => l.level === "critical").map((l) => l.message).join("\n"));
-});
+    assert.ok((statuses.get(400) ?? 0) > 1000, `mostly rejected: ${JSON.stringify([...statuses])}`);
+    const valid = await fetch(`${url}/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: "after",
+        method: "tools/call",
+        params: { name: "alpha", arguments: {} },
+      }),
+    });
+    assert.equal(valid.status, 200);
+    const reply = await valid.json();
+    assert.equal(reply.id, "after");
+    assert.ok(reply.result.content, JSON.stringify(reply));
+    assert.ok(
+      !envoy.logs.some((l) => l.level === "critical"),
+      envoy.logs
+        .filter((l) => l.level === "critical")
+        .map((l) => l.message)
+        .join("\n"),
+    );
+  },
+);

@@ -9,17 +9,27 @@ import { startScriptedBackend } from "../../fixtures/backends/scripted-backend.t
 import { json, post, startGateway } from "../../helpers/gateway.ts";
 
 function config(mode: string, top: Record<string, unknown> = {}) {
-  return { requestHeadersMode: mode, ...top, servers: [{ pathPrefix: "/mcp", cluster: "mcp", name: "m", transport: "http", mcpServerURL: "/mcp" }] };
+  return {
+    requestHeadersMode: mode,
+    ...top,
+    servers: [{ pathPrefix: "/mcp", cluster: "mcp", name: "m", transport: "http", mcpServerURL: "/mcp" }],
+  };
 }
 
 const call = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "alpha", arguments: {} } };
-const sensitive: [string, string][] = [["x-envoy-allow-mcp-tools", "alpha"], ["authorization", "Bearer secret"]];
+const sensitive: [string, string][] = [
+  ["x-envoy-allow-mcp-tools", "alpha"],
+  ["authorization", "Bearer secret"],
+];
 
 test('"hold" with allow_on_headers_stop_iteration: answered locally, nothing reaches the route\'s upstream', async (t) => {
   const route = await own(t, silentUpstream());
   const backend = await own(t, startScriptedBackend());
-  const { url } = await startGateway(t, { pluginConfig: config("hold"), clusters: { route: route.port, mcp: backend.port },
-    routes: [{ prefix: "/", cluster: "route" }] });
+  const { url } = await startGateway(t, {
+    pluginConfig: config("hold"),
+    clusters: { route: route.port, mcp: backend.port },
+    routes: [{ prefix: "/", cluster: "route" }],
+  });
   assert.ok(json(await post(url, call, sensitive)).result);
   assert.equal(route.requests.length, 0);
 });
@@ -27,8 +37,12 @@ test('"hold" with allow_on_headers_stop_iteration: answered locally, nothing rea
 async function continueMode(t: TestContext) {
   const route = await own(t, silentUpstream());
   const backend = await own(t, startScriptedBackend());
-  const { url } = await startGateway(t, { pluginConfig: config("continue"), clusters: { route: route.port, mcp: backend.port },
-    routes: [{ prefix: "/", cluster: "route" }], allowOnHeadersStopIteration: false });
+  const { url } = await startGateway(t, {
+    pluginConfig: config("continue"),
+    clusters: { route: route.port, mcp: backend.port },
+    routes: [{ prefix: "/", cluster: "route" }],
+    allowOnHeadersStopIteration: false,
+  });
   const reply = json(await post(url, call, sensitive));
   return { route, url, reply };
 }
@@ -52,11 +66,18 @@ test('"continue": the route\'s upstream saw the headers, stripped of the allow-l
 test('"hold" without the flag: Envoy turns StopIteration into StopAllIterationAndWatermark, no body ever arrives, and the deadline names the flag', async (t) => {
   const route = await own(t, silentUpstream());
   const backend = await own(t, startScriptedBackend());
-  const { url } = await startGateway(t, { pluginConfig: config("hold", { deadlineMs: 500 }), clusters: { route: route.port, mcp: backend.port },
-    routes: [{ prefix: "/", cluster: "route" }], allowOnHeadersStopIteration: false });
+  const { url } = await startGateway(t, {
+    pluginConfig: config("hold", { deadlineMs: 500 }),
+    clusters: { route: route.port, mcp: backend.port },
+    routes: [{ prefix: "/", cluster: "route" }],
+    allowOnHeadersStopIteration: false,
+  });
   const reply = json(await post(url, call));
   assert.equal(reply.error.code, -32001);
-  assert.match(reply.error.message, /^Request timed out after 500 ms \(deadlineMs\): its body never reached the filter\. .*allow_on_headers_stop_iteration: true/);
+  assert.match(
+    reply.error.message,
+    /^Request timed out after 500 ms \(deadlineMs\): its body never reached the filter\. .*allow_on_headers_stop_iteration: true/,
+  );
   assert.equal(backend.seen.length, 0);
   assert.equal(route.requests.length, 0);
 });

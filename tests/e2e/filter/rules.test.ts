@@ -18,29 +18,51 @@ const server = { name: "fixture", transport: "http", mcpServerURL: "http://backe
 const RULES = [
   { _match_route_: ["mcp/route-a"], server, allowTools: ["echo"] },
   // Before the service rule below, which would match the same requests: the first match wins.
-  { _match_route_: ["mcp/route-b"], _match_service_: ["beta.mcp.svc.cluster.local:9090"], server, allowTools: ["fail"] },
+  {
+    _match_route_: ["mcp/route-b"],
+    _match_service_: ["beta.mcp.svc.cluster.local:9090"],
+    server,
+    allowTools: ["fail"],
+  },
   { _match_service_: ["beta.mcp.svc.cluster.local"], server, allowTools: ["echo", "add"] },
   { _match_domain_: ["localhost"], server, allowTools: ["add"] },
 ];
 
-interface RulesGateway { url: string; localUrl: string; alpha: SdkBackend; beta: SdkBackend; envoy: Envoy }
+interface RulesGateway {
+  url: string;
+  localUrl: string;
+  alpha: SdkBackend;
+  beta: SdkBackend;
+  envoy: Envoy;
+}
 
 /**
  * Virtual host "localhost" (route tenant/mcp, and a route named mcp/route-b that leads to alpha, not beta) before the
  * catch-all one (mcp/route-a -> alpha, mcp/route-b -> beta, svc -> beta, other -> alpha).
  */
-async function gateway(t: TestContext, pluginConfig: unknown, backends?: { alpha: SdkBackend; beta: SdkBackend },
-  concurrency?: number): Promise<RulesGateway> {
-  const alpha = backends?.alpha ?? await own(t, startSdkBackend("json"));
-  const beta = backends?.beta ?? await own(t, startSdkBackend("json"));
+async function gateway(
+  t: TestContext,
+  pluginConfig: unknown,
+  backends?: { alpha: SdkBackend; beta: SdkBackend },
+  concurrency?: number,
+): Promise<RulesGateway> {
+  const alpha = backends?.alpha ?? (await own(t, startSdkBackend("json")));
+  const beta = backends?.beta ?? (await own(t, startSdkBackend("json")));
   const { envoy, url } = await startGateway(t, {
-    pluginConfig, concurrency,
+    pluginConfig,
+    concurrency,
     clusters: { [ALPHA]: alpha.port, [BETA]: beta.port },
     // Envoy matches the Host header with its port.
-    virtualHosts: [{ name: "tenant", domains: ["localhost", "localhost:*"], routes: [
-      { name: "mcp/route-b", prefix: "/b/mcp", cluster: ALPHA },
-      { name: "tenant/mcp", prefix: "/mcp", cluster: ALPHA },
-    ] }],
+    virtualHosts: [
+      {
+        name: "tenant",
+        domains: ["localhost", "localhost:*"],
+        routes: [
+          { name: "mcp/route-b", prefix: "/b/mcp", cluster: ALPHA },
+          { name: "tenant/mcp", prefix: "/mcp", cluster: ALPHA },
+        ],
+      },
+    ],
     routes: [
       { name: "mcp/route-a", prefix: "/a/mcp", cluster: ALPHA },
       { name: "mcp/route-b", prefix: "/b/mcp", cluster: BETA },
@@ -55,8 +77,12 @@ async function toolNames(client: Client): Promise<string[]> {
   return (await client.listTools()).tools.map((x) => x.name).sort();
 }
 
-const initializeBody = { jsonrpc: "2.0", id: 1, method: "initialize",
-  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } } };
+const initializeBody = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+};
 
 test("each request gets its own rule's allow-list: by route, route + service, service, domain; first match wins", async (t) => {
   const gw = await gateway(t, { _rules_: RULES });
@@ -66,14 +92,31 @@ test("each request gets its own rule's allow-list: by route, route + service, se
   assert.deepEqual(echoed.content, [{ type: "text", text: "echo: a" }]);
   await assert.rejects(routeA.callTool({ name: "add", arguments: { a: 1, b: 2 } }), /Tool not allowed: add/);
 
-  assert.deepEqual(await toolNames(await connectClient(t, gw.url, {}, "/b/mcp")), ["fail"], "route + service, ahead of the service rule");
-  assert.deepEqual(await toolNames(await connectClient(t, gw.url, {}, "/svc/mcp")), ["add", "echo"], "service rule, any port");
+  assert.deepEqual(
+    await toolNames(await connectClient(t, gw.url, {}, "/b/mcp")),
+    ["fail"],
+    "route + service, ahead of the service rule",
+  );
+  assert.deepEqual(
+    await toolNames(await connectClient(t, gw.url, {}, "/svc/mcp")),
+    ["add", "echo"],
+    "service rule, any port",
+  );
   const tenant = await connectClient(t, gw.localUrl, {}, "/mcp");
   assert.deepEqual(await toolNames(tenant), ["add"], "domain rule");
   // Route mcp/route-b on the localhost host leads to alpha: the route + service rule needs both, so the domain rule applies.
   assert.deepEqual(await toolNames(await connectClient(t, gw.localUrl, {}, "/b/mcp")), ["add"]);
-  assert.equal(json(await post(gw.localUrl, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "x" } } },
-    [], "/mcp")).error.message, "Tool not allowed: echo");
+  assert.equal(
+    json(
+      await post(
+        gw.localUrl,
+        { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { message: "x" } } },
+        [],
+        "/mcp",
+      ),
+    ).error.message,
+    "Tool not allowed: echo",
+  );
   // A client header can narrow a rule's list, never widen it.
   const narrowed = await connectClient(t, gw.url, { "x-envoy-allow-mcp-tools": "echo,add,fail" }, "/svc/mcp");
   assert.deepEqual(await toolNames(narrowed), ["add", "echo"]);
@@ -89,7 +132,7 @@ test("rules never share a backend session, even for servers of the same name, cl
   await toolNames(await connectClient(t, gw.url, {}, "/a/mcp"));
   const initializes = gw.alpha.requests.filter((r) => r.rpcMethod === "initialize").length;
   assert.equal(initializes, 2, "one backend session per rule, the second route-a request reuses the first");
-  assert.equal(await metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok") - before, 3);
+  assert.equal((await metric(gw.envoy, "mcp-proxy.requests.fixture.tools_list.ok")) - before, 3);
 });
 
 test("a request that matches no rule, without a global configuration, reaches the route's upstream untouched", async (t) => {

@@ -18,7 +18,10 @@ function stdioServers(extra: Record<string, unknown> = {}) {
 }
 
 async function gatewayWithSidecar(t: import("node:test").TestContext, concurrency?: number) {
-  const sidecar = await own(t, startTestSidecar({ mcpServers: { everything: { command: EVERYTHING }, echo: echoServer() } }));
+  const sidecar = await own(
+    t,
+    startTestSidecar({ mcpServers: { everything: { command: EVERYTHING }, echo: echoServer() } }),
+  );
   const gw = await startGateway(t, { pluginConfig: stdioServers(), clusters: { sidecar: sidecar.port }, concurrency });
   return { sidecar, ...gw };
 }
@@ -27,7 +30,12 @@ async function gatewayWithSidecar(t: import("node:test").TestContext, concurrenc
 async function whoamiPids(url: string): Promise<Set<string>> {
   const pids = new Set<string>();
   for (let id = 1; id <= 5; id++) {
-    const reply = await post(url, { jsonrpc: "2.0", id, method: "tools/call", params: { name: "whoami", arguments: {} } }, [], "/mcp/echo");
+    const reply = await post(
+      url,
+      { jsonrpc: "2.0", id, method: "tools/call", params: { name: "whoami", arguments: {} } },
+      [],
+      "/mcp/echo",
+    );
     assert.equal(reply.status, 200, reply.body);
     pids.add(JSON.parse(json(reply).result.content[0].text).pid);
   }
@@ -39,14 +47,21 @@ async function echoSpawns(sidecar: { url: string }): Promise<number> {
   return stats.echo.spawns;
 }
 
-test("SDK Client -> Envoy + filter -> sidecar -> server-everything over stdio: list and call tools", { timeout: 60_000 }, async (t) => {
-  const { url } = await gatewayWithSidecar(t);
-  const client = await connectClient(t, url, {}, "/mcp/everything");
-  const { tools } = await client.listTools();
-  assert.ok(tools.some((tool) => tool.name === "echo"), `tools: ${tools.map((x) => x.name)}`);
-  const result = await client.callTool({ name: "echo", arguments: { message: "through the sidecar" } });
-  assert.match(JSON.stringify(result.content), /through the sidecar/);
-});
+test(
+  "SDK Client -> Envoy + filter -> sidecar -> server-everything over stdio: list and call tools",
+  { timeout: 60_000 },
+  async (t) => {
+    const { url } = await gatewayWithSidecar(t);
+    const client = await connectClient(t, url, {}, "/mcp/everything");
+    const { tools } = await client.listTools();
+    assert.ok(
+      tools.some((tool) => tool.name === "echo"),
+      `tools: ${tools.map((x) => x.name)}`,
+    );
+    const result = await client.callTool({ name: "echo", arguments: { message: "through the sidecar" } });
+    assert.match(JSON.stringify(result.content), /through the sidecar/);
+  },
+);
 
 test("one worker: successive calls from different clients reuse one warm child; the command comes only from the catalog", async (t) => {
   const { url, sidecar } = await gatewayWithSidecar(t, 1);

@@ -8,14 +8,31 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { renderMarkdown, runMatrix } from "../../../scripts/conformance.ts";
 
-test("conformance 2025 suite: every scenario passes against the backend directly and gives the same result through the filter in pass-through mode",
-  { timeout: 10 * 60_000 }, async () => {
-    const result = await runMatrix({ suites: ["2025"], kinds: ["http-json"], modes: ["passthrough"], say: () => undefined });
+test(
+  "conformance 2025 suite: every scenario passes against the backend directly and gives the same result through the filter in pass-through mode",
+  { timeout: 10 * 60_000 },
+  async () => {
+    const result = await runMatrix({
+      suites: ["2025"],
+      kinds: ["http-json"],
+      modes: ["passthrough"],
+      say: () => undefined,
+    });
     const report = renderMarkdown(result);
     assert.deepEqual(result.problems, [], report);
     const direct = result.runs.find((run) => run.target === "direct")!;
-    const failingDirectly = [...direct.scenarios.values()].filter((scenario) => !scenario.passed).map((scenario) => scenario.scenario);
-    assert.ok(direct.scenarios.size >= 30, `the active 2025 suite has 30 server scenarios; got ${direct.scenarios.size}\n${report}`);
+    const failingDirectly = [...direct.scenarios.values()]
+      .filter((scenario) => !scenario.passed)
+      .map((scenario) => scenario.scenario);
+    assert.ok(
+      direct.scenarios.size >= 30,
+      `the active 2025 suite has 30 server scenarios; got ${direct.scenarios.size}\n${report}`,
+    );
     assert.deepEqual(failingDirectly, [], `the backend must pass every scenario directly\n${report}`);
-    assert.deepEqual(result.differences.map((d) => `${d.scenario}: directly ${d.direct}, through the gateway ${d.gateway}`), [], report);
-  });
+    assert.deepEqual(
+      result.differences.map((d) => `${d.scenario}: directly ${d.direct}, through the gateway ${d.gateway}`),
+      [],
+      report,
+    );
+  },
+);
