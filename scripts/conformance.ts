@@ -15,6 +15,7 @@
 //   node --import tsx scripts/conformance.ts [--suite 2025|2026]... [--kind http-json|http-sse|stdio]...
 //        [--mode higress|passthrough]... [--era dual|2025|2026] [--jobs N] [--scenario NAME]
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { NPM } from "./npm.mjs";
 import {
   copyFileSync,
   existsSync,
@@ -83,7 +84,7 @@ function cachedInstall(name: string, spec: string): string {
   mkdirSync(partial, { recursive: true });
   writeFileSync(join(partial, "package.json"), JSON.stringify({ name: `cache-${name}`, private: true }));
   console.error(`conformance: installing ${spec} into ${dir}`);
-  const npm = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", spec], {
+  const npm = spawnSync(NPM, ["install", "--no-audit", "--no-fund", "--loglevel=error", spec], {
     cwd: partial,
     encoding: "utf8",
   });

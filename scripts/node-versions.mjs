@@ -8,6 +8,7 @@
 //   node scripts/node-versions.mjs           installs what is missing; prints each release's binary and version
 //   node scripts/node-versions.mjs --path 22 prints the binary of major line 22 (installs it first)
 import { spawnSync } from "node:child_process";
+import { NPM } from "./npm.mjs";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -48,7 +49,7 @@ export function nodeBinary(major) {
     "--loglevel=error",
     `node@${version}`,
   ];
-  const run = spawnSync("npm", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const run = spawnSync(NPM, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   const installed = versionOf(binaryIn(partial));
   if (run.status !== 0 || installed !== version) {
     throw new Error(

