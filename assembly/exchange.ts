@@ -314,12 +314,9 @@ export class Exchange extends Waiter {
 
   // ---- The reply ----
 
-  /** <prefix>.requests.<server>.<method>.<outcome>, its id cached per (server, method, outcome). */
+  /** <prefix>.requests.<server>.<method>.<outcome>. */
   protected countOutcome(outcome: Outcome): void {
-    const stats = this.plugin.stats;
-    const key = (<i64>this.server.index << 16) | (<i64>this.statMethod << 8) | <i64>outcome;
-    if (stats.counted(key)) return;
-    stats.countAs(key, "requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome]);
+    this.plugin.stats.count("requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome]);
   }
 
   /**

@@ -28,8 +28,6 @@ class KeyParts {
 /** mcp_proxy.sessions.<server>.<event> (indexes SESSION_EVENTS). */
 export const enum SessionEvent { Hit, Miss, SharedHandshake, Lost }
 const SESSION_EVENTS = ["hit", "miss", "shared_handshake", "lost"];
-/** Keeps session counter keys apart from the request counters' (see Stats.counted). */
-const SESSION_COUNTERS: i64 = 1 << 40;
 
 /** Everything that identifies a backend session and how to reach it. */
 export class SessionSpec {
@@ -196,9 +194,7 @@ export class SessionPool {
   }
 
   count(server: ServerConfig, event: SessionEvent): void {
-    const stats = this.plugin.stats;
-    const key = SESSION_COUNTERS | (<i64>server.index << 8) | <i64>event;
-    if (!stats.counted(key)) stats.countAs(key, "sessions." + server.statName + "." + SESSION_EVENTS[event]);
+    this.plugin.stats.count("sessions." + server.statName + "." + SESSION_EVENTS[event]);
   }
 
   /**
