@@ -31,7 +31,9 @@ export function describe(server: ServerConfig, problem: string): string {
 /** A client request waiting on its backend. */
 export class Waiter extends Handler {
   /** False once answered or abandoned: sessions and streams then skip it. */
-  waiting(): bool { return false; }
+  waiting(): bool {
+    return false;
+  }
   /** A kept session is ready for the request. */
   onSession(_session: BackendSession): void {}
   onSessionFailed(_failure: Failure): void {}

@@ -8,7 +8,7 @@ export function base64(buf: ArrayBuffer): string {
   let out = "";
   for (let i = 0; i < b.length; i += 3) {
     const n = b.length - i;
-    const v = (<u32>b[i] << 16) | (n > 1 ? <u32>b[i + 1] << 8 : 0) | (n > 2 ? <u32>b[i + 2] : 0);
+    const v = ((<u32>b[i]) << 16) | (n > 1 ? (<u32>b[i + 1]) << 8 : 0) | (n > 2 ? <u32>b[i + 2] : 0);
     out += ALPHABET.charAt((v >> 18) & 63) + ALPHABET.charAt((v >> 12) & 63);
     out += n > 1 ? ALPHABET.charAt((v >> 6) & 63) : "=";
     out += n > 2 ? ALPHABET.charAt(v & 63) : "=";
@@ -30,7 +30,7 @@ export function unbase64(text: string): ArrayBuffer | null {
   const n = text.length;
   if (n % 4 != 0) return null;
   const padding = n == 0 ? 0 : text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
-  const out = new ArrayBuffer(n / 4 * 3 - padding);
+  const out = new ArrayBuffer((n / 4) * 3 - padding);
   const bytes = Uint8Array.wrap(out);
   let at = 0;
   for (let i = 0; i < n; i += 4) {
@@ -39,7 +39,7 @@ export function unbase64(text: string): ArrayBuffer | null {
       const c = text.charCodeAt(i + j);
       const s = c == 0x3d && i + j >= n - padding ? 0 : sextet(c);
       if (s < 0) return null;
-      v = (v << 6) | <u32>s;
+      v = (v << 6) | (<u32>s);
     }
     if (at < bytes.length) bytes[at++] = <u8>(v >> 16);
     if (at < bytes.length) bytes[at++] = <u8>(v >> 8);

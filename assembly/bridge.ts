@@ -14,10 +14,20 @@ import { Message } from "./jsonrpc";
 
 const CLIENT_INFO = '{"name":"mcp-proxy-wasm","version":"0.1.0"}';
 /** What the filter declares for itself as a 2026-07-28 client: no capabilities (nothing can be asked of it). */
-const GATEWAY_META = '"io.modelcontextprotocol/protocolVersion":"' + MODERN_VERSION +
-  '","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":' + CLIENT_INFO;
+const GATEWAY_META =
+  '"io.modelcontextprotocol/protocolVersion":"' +
+  MODERN_VERSION +
+  '","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":' +
+  CLIENT_INFO;
 /** Results a 2026-07-28 client may cache: they must say for how long and for whom (CacheableResult). */
-const CACHEABLE = ["tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read", "server/discover"];
+const CACHEABLE = [
+  "tools/list",
+  "prompts/list",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+  "server/discover",
+];
 const LOG_LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 /** The request's params with the gateway's 2026-07-28 `_meta` in front of its own members (`_meta` merged). */
@@ -66,10 +76,17 @@ export function modernResult(method: string, s: Scanner, result: Span): ArrayBuf
   const has = new Span();
   w.byte(0x7b);
   let added = 0;
-  if (!s.member(result, "resultType", has)) { w.str('"resultType":"complete"'); added++; }
+  if (!s.member(result, "resultType", has)) {
+    w.str('"resultType":"complete"');
+    added++;
+  }
   if (CACHEABLE.includes(method)) {
-    if (!s.member(result, "ttlMs", has)) { w.str(added++ > 0 ? ',"ttlMs":0' : '"ttlMs":0'); }
-    if (!s.member(result, "cacheScope", has)) { w.str(added++ > 0 ? ',"cacheScope":"private"' : '"cacheScope":"private"'); }
+    if (!s.member(result, "ttlMs", has)) {
+      w.str(added++ > 0 ? ',"ttlMs":0' : '"ttlMs":0');
+    }
+    if (!s.member(result, "cacheScope", has)) {
+      w.str(added++ > 0 ? ',"cacheScope":"private"' : '"cacheScope":"private"');
+    }
   }
   const empty = s.ws(result.start + 1) == result.end - 1;
   if (added > 0 && !empty) w.byte(0x2c);

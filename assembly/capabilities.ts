@@ -15,21 +15,27 @@ const DROPPED = ["listChanged", "subscribe"];
 
 /** A backend's own description from its initialize result. */
 export class BackendInfo {
-  constructor(public protocolVersion: string,
+  constructor(
+    public protocolVersion: string,
     /** The `capabilities` object as the backend sent it ("{}" when absent). */
     public capabilities: ArrayBuffer,
     /** The `instructions` string literal, quotes included; null when absent. */
-    public instructions: ArrayBuffer | null) {}
+    public instructions: ArrayBuffer | null,
+  ) {}
 
   /** From an initialize response (its result was checked to be present). */
   static of(m: Message, protocolVersion: string): BackendInfo {
     const s = m.s;
     const caps = new Span();
-    const capabilities = s.member(m.result, "capabilities", caps) && caps.kind == Kind.Object
-      ? s.bytes.buffer.slice(s.bytes.byteOffset + caps.start, s.bytes.byteOffset + caps.end) : String.UTF8.encode("{}");
+    const capabilities =
+      s.member(m.result, "capabilities", caps) && caps.kind == Kind.Object
+        ? s.bytes.buffer.slice(s.bytes.byteOffset + caps.start, s.bytes.byteOffset + caps.end)
+        : String.UTF8.encode("{}");
     const text = new Span();
-    const instructions = s.member(m.result, "instructions", text) && text.kind == Kind.String
-      ? s.bytes.buffer.slice(s.bytes.byteOffset + text.start, s.bytes.byteOffset + text.end) : null;
+    const instructions =
+      s.member(m.result, "instructions", text) && text.kind == Kind.String
+        ? s.bytes.buffer.slice(s.bytes.byteOffset + text.start, s.bytes.byteOffset + text.end)
+        : null;
     return new BackendInfo(protocolVersion, capabilities, instructions);
   }
 }
@@ -58,7 +64,9 @@ export function discoverResult(info: BackendInfo, serverName: string): ArrayBuff
   carriedCapabilities(w, Scanner.of(info.capabilities));
   const instructions = info.instructions;
   if (instructions !== null) w.str(',"instructions":').all(instructions);
-  w.str(',"ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":').jsonString(serverName);
+  w.str(',"ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":').jsonString(
+    serverName,
+  );
   return w.str(',"version":"').str(SERVER_VERSION).str('"}}}').take();
 }
 

@@ -48,5 +48,5 @@ function collect(): void {
   hostBytes = 0;
   endedStreams = 0;
   dirty = false;
-  if (servedStreams > 0) recordMetric(metricId(MEMORY_GAUGE, GAUGE), <i64>memory.size() << 16);
+  if (servedStreams > 0) recordMetric(metricId(MEMORY_GAUGE, GAUGE), (<i64>memory.size()) << 16);
 }

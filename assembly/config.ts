@@ -7,14 +7,24 @@ import { SchemeType, SecurityRequirement, SecurityScheme } from "./credentials";
 import { NameFilter } from "./policy";
 import { Category, DomainPattern, RequestFacts, Rule, firstMatch, parseServiceEntry } from "./rules";
 
-export const enum HeadersMode { Hold = 0, Continue = 1 }
-export const enum Transport { Http = 0, Stdio = 1, Sse = 2 }
+export const enum HeadersMode {
+  Hold = 0,
+  Continue = 1,
+}
+export const enum Transport {
+  Http = 0,
+  Stdio = 1,
+  Sse = 2,
+}
 /**
  * How a server is proxied. Higress: the filter is the MCP server clients see (initialize answered here, requests
  * dispatched on a backend session it keeps, legacy SSE rewritten). Passthrough: requests go through Envoy's router
  * to the backend, which clients see, with the filter's policy applied in line (streams, server-to-client requests).
  */
-export const enum Mode { Higress = 0, Passthrough = 1 }
+export const enum Mode {
+  Higress = 0,
+  Passthrough = 1,
+}
 
 export const DEFAULT_TIMEOUT_MS: i32 = 5000;
 export const DEFAULT_DEADLINE_MS: i32 = 30000;
@@ -29,11 +39,31 @@ export const DEFAULT_FORWARD_HEADERS = ["traceparent", "tracestate", "baggage", 
  */
 export const TRACE_CONTEXT_HEADERS = DEFAULT_FORWARD_HEADERS;
 /** Headers the filter sets itself on dispatched calls, or that must never leave the gateway. */
-const NOT_FORWARDABLE = ["cookie", "authorization", "host", "content-type", "content-length", "accept",
-  "mcp-session-id", "mcp-protocol-version", "transfer-encoding", "connection", "x-envoy-allow-mcp-tools"];
+const NOT_FORWARDABLE = [
+  "cookie",
+  "authorization",
+  "host",
+  "content-type",
+  "content-length",
+  "accept",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "transfer-encoding",
+  "connection",
+  "x-envoy-allow-mcp-tools",
+];
 /** Settings of the whole plugin (one VM, one session pool): top level only, refused inside a rule. */
-const PLUGIN_WIDE = ["requestHeadersMode", "deadlineMs", "sessionIdleTimeoutMs", "maxBackendSessions",
-  "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders", "statPrefix", "allowedOrigins"];
+const PLUGIN_WIDE = [
+  "requestHeadersMode",
+  "deadlineMs",
+  "sessionIdleTimeoutMs",
+  "maxBackendSessions",
+  "maxRequestBodyBytes",
+  "maxResponseBodyBytes",
+  "forwardHeaders",
+  "statPrefix",
+  "allowedOrigins",
+];
 /** The policy keys a server's holder may carry (beside `server`, or inside a `servers[]` entry). */
 const POLICY_KEYS = ["allowTools", "allowResources", "allowPrompts", "tools"];
 
@@ -157,7 +187,10 @@ function prefixMatches(path: string, prefix: string): bool {
 }
 
 export class ConfigResult {
-  constructor(public config: Config | null, public error: string) {}
+  constructor(
+    public config: Config | null,
+    public error: string,
+  ) {}
 }
 
 /** Parses the plugin configuration; never traps. */
@@ -215,7 +248,10 @@ class Reader {
     let n: i64 = 0;
     for (let i = v.start; i < v.end; i++) {
       const d = <i32>this.s.at(i) - 0x30;
-      if (d < 0 || d > 9 || n > 0x7fffffff) { this.fail(path, "must be a non-negative integer"); return fallback; }
+      if (d < 0 || d > 9 || n > 0x7fffffff) {
+        this.fail(path, "must be a non-negative integer");
+        return fallback;
+      }
       n = n * 10 + d;
     }
     if (n > 0x7fffffff) this.fail(path, "is too large");
@@ -229,7 +265,10 @@ class Reader {
     const out: string[] = [];
     const it = new Elements(this.s, v.start);
     while (it.next()) {
-      if (it.value.kind != Kind.String) { this.fail(path + "[" + out.length.toString() + "]", "must be a string"); return null; }
+      if (it.value.kind != Kind.String) {
+        this.fail(path + "[" + out.length.toString() + "]", "must be a string");
+        return null;
+      }
       out.push(this.s.decodeSpan(it.value));
     }
     return out;
@@ -238,8 +277,14 @@ class Reader {
   root(): Config {
     const c = new Config();
     const doc = new Span();
-    if (!this.s.isDocument(doc)) { this.fail("", "not valid JSON"); return c; }
-    if (doc.kind != Kind.Object) { this.fail("", "must be a JSON object"); return c; }
+    if (!this.s.isDocument(doc)) {
+      this.fail("", "not valid JSON");
+      return c;
+    }
+    if (doc.kind != Kind.Object) {
+      this.fail("", "must be a JSON object");
+      return c;
+    }
     const mode = this.str(doc, "requestHeadersMode", "requestHeadersMode", "hold");
     if (mode == "continue") c.headersMode = HeadersMode.Continue;
     else if (mode != "hold") this.fail("requestHeadersMode", 'must be "hold" or "continue"');
@@ -272,7 +317,13 @@ class Reader {
       const name = names[i].toLowerCase();
       const path = "forwardHeaders[" + i.toString() + "]";
       if (name.length == 0 || name.startsWith(":")) this.fail(path, "must be a header name");
-      else if (NOT_FORWARDABLE.includes(name)) this.fail(path, '"' + name + '" is never forwarded (cookies never; credentials only through security schemes or passthroughAuthHeader)');
+      else if (NOT_FORWARDABLE.includes(name))
+        this.fail(
+          path,
+          '"' +
+            name +
+            '" is never forwarded (cookies never; credentials only through security schemes or passthroughAuthHeader)',
+        );
       names[i] = name;
     }
     c.forwardHeaders = names;
@@ -300,7 +351,10 @@ class Reader {
     const hasSingle = this.member(holder, "server", at + "server", Kind.Object, single);
     const hasMany = this.member(holder, "servers", at + "servers", Kind.Array, many);
     if (!this.ok) return;
-    if (hasSingle && hasMany) { this.fail(at + "server", 'use either "server" or "servers", not both'); return; }
+    if (hasSingle && hasMany) {
+      this.fail(at + "server", 'use either "server" or "servers", not both');
+      return;
+    }
     // allowTools and tools beside `servers`, or with no server, would restrict nothing: a mistake, not a no-op.
     if (!hasSingle) this.noSharedPolicy(holder, at, hasMany ? 'put it in each "servers" entry' : 'needs "server"');
     if (!hasSingle && !hasMany) {
@@ -314,7 +368,10 @@ class Reader {
     const it = new Elements(this.s, many.start);
     while (it.next() && this.ok) {
       const path = at + "servers[" + set.servers.length.toString() + "]";
-      if (it.value.kind != Kind.Object) { this.fail(path, "must be an object"); return; }
+      if (it.value.kind != Kind.Object) {
+        this.fail(path, "must be an object");
+        return;
+      }
       const entry = it.value;
       this.add(this.server(entry, entry, path, path + ".", true), path + ".transport", set, c);
     }
@@ -335,7 +392,10 @@ class Reader {
     set.servers.push(server);
     this.sseNeedsHold(c, server, transportPath);
     if (this.ok && server.transport == Transport.Sse && server.mode == Mode.Passthrough) {
-      this.fail(transportPath, '"sse" (the legacy HTTP+SSE transport) works in mode "higress" only: the filter turns each request into the SSE GET');
+      this.fail(
+        transportPath,
+        '"sse" (the legacy HTTP+SSE transport) works in mode "higress" only: the filter turns each request into the SSE GET',
+      );
     }
   }
 
@@ -376,10 +436,14 @@ class Reader {
     if (!this.ok) return;
     if (transport == "sse") sv.transport = Transport.Sse;
     else if (transport == "stdio") sv.transport = Transport.Stdio;
-    else if (transport != "http") { this.fail(at + "transport", 'must be "http", "sse" or "stdio"'); return; }
-    const url = sv.transport == Transport.Stdio
-      ? this.str(obj, "mcpServerURL", at + "mcpServerURL", "/servers/" + sv.name + "/mcp")
-      : this.requiredStr(obj, "mcpServerURL", at + "mcpServerURL");
+    else if (transport != "http") {
+      this.fail(at + "transport", 'must be "http", "sse" or "stdio"');
+      return;
+    }
+    const url =
+      sv.transport == Transport.Stdio
+        ? this.str(obj, "mcpServerURL", at + "mcpServerURL", "/servers/" + sv.name + "/mcp")
+        : this.requiredStr(obj, "mcpServerURL", at + "mcpServerURL");
     if (!this.ok) return;
     if (!splitUrl(url, sv)) this.fail(at + "mcpServerURL", "must be an http(s):// URL or a path starting with /");
   }
@@ -394,8 +458,11 @@ class Reader {
   /** A legacy SSE server needs the request headers held until the body is read. */
   private sseNeedsHold(c: Config, server: ServerConfig, path: string): void {
     if (!this.ok || c.headersMode == HeadersMode.Hold || server.transport != Transport.Sse) return;
-    this.fail(path, '"sse" needs requestHeadersMode "hold" (and allow_on_headers_stop_iteration: true, Envoy >= 1.35): ' +
-      'in "continue" mode the request headers go upstream before the body is read, so the POST cannot become the SSE GET');
+    this.fail(
+      path,
+      '"sse" needs requestHeadersMode "hold" (and allow_on_headers_stop_iteration: true, Envoy >= 1.35): ' +
+        'in "continue" mode the request headers go upstream before the body is read, so the POST cannot become the SSE GET',
+    );
   }
 
   // ---- Higress `_rules_` ----
@@ -406,11 +473,15 @@ class Reader {
     const it = new Elements(this.s, list.start);
     while (it.next() && this.ok) {
       const at = "_rules_[" + c.rules.length.toString() + "]";
-      if (it.value.kind != Kind.Object) { this.fail(at, "must be an object"); return; }
+      if (it.value.kind != Kind.Object) {
+        this.fail(at, "must be an object");
+        return;
+      }
       const obj = it.value;
       const rule = this.rule(obj, at);
       for (let i = 0; i < PLUGIN_WIDE.length && this.ok; i++) {
-        if (this.s.member(obj, PLUGIN_WIDE[i], new Span())) this.fail(at + "." + PLUGIN_WIDE[i], "plugin-wide; set it in defaultConfig");
+        if (this.s.member(obj, PLUGIN_WIDE[i], new Span()))
+          this.fail(at + "." + PLUGIN_WIDE[i], "plugin-wide; set it in defaultConfig");
       }
       const set = new ServerSet();
       this.servers(obj, at + ".", set, c, true);
@@ -433,7 +504,11 @@ class Reader {
     } else if (domains !== null && services !== null) {
       this.ignored(at, "_match_service_", "_match_domain_");
     } else if (prefixes !== null && (routes !== null || domains !== null || services !== null)) {
-      this.ignored(at, "_match_route_prefix_", routes !== null ? "_match_route_" : domains !== null ? "_match_domain_" : "_match_service_");
+      this.ignored(
+        at,
+        "_match_route_prefix_",
+        routes !== null ? "_match_route_" : domains !== null ? "_match_domain_" : "_match_service_",
+      );
     } else if (routes !== null) {
       rule.category = Category.Route;
       rule.routes = routes;
@@ -454,7 +529,12 @@ class Reader {
   }
 
   private ignored(at: string, key: string, beside: string): void {
-    this.fail(at + "." + key, "Higress would ignore it beside " + beside + " (only _match_route_ with _match_service_ combine); use another rule");
+    this.fail(
+      at + "." + key,
+      "Higress would ignore it beside " +
+        beside +
+        " (only _match_route_ with _match_service_ combine); use another rule",
+    );
   }
 
   /** A match key: null when absent; otherwise a non-empty list of non-empty strings. */
@@ -462,9 +542,15 @@ class Reader {
     const path = at + "." + key;
     const list = this.strings(obj, key, path);
     if (list === null || !this.ok) return null;
-    if (list.length == 0) { this.fail(path, "must list at least one entry"); return null; }
+    if (list.length == 0) {
+      this.fail(path, "must list at least one entry");
+      return null;
+    }
     for (let i = 0; i < list.length; i++) {
-      if (list[i].length == 0) { this.fail(path + "[" + i.toString() + "]", "must be a non-empty string"); return null; }
+      if (list[i].length == 0) {
+        this.fail(path + "[" + i.toString() + "]", "must be a non-empty string");
+        return null;
+      }
     }
     return list;
   }
@@ -473,7 +559,10 @@ class Reader {
     for (let i = 0; i < list.length; i++) {
       const star = list[i].indexOf("*");
       if ((star > 0 && star < list[i].length - 1) || (star >= 0 && list[i].lastIndexOf("*") != star)) {
-        this.fail(path + "[" + i.toString() + "]", 'one "*" at most, first (*.example.com) or last (www.example.*): Higress matches any other "*" literally');
+        this.fail(
+          path + "[" + i.toString() + "]",
+          'one "*" at most, first (*.example.com) or last (www.example.*): Higress matches any other "*" literally',
+        );
         return;
       }
       rule.domains.push(DomainPattern.of(list[i]));
@@ -483,7 +572,10 @@ class Reader {
   private services(list: string[], path: string, rule: Rule): void {
     for (let i = 0; i < list.length; i++) {
       const service = parseServiceEntry(list[i]);
-      if (service === null) { this.fail(path + "[" + i.toString() + "]", 'must be "fqdn" or "fqdn:port"'); return; }
+      if (service === null) {
+        this.fail(path + "[" + i.toString() + "]", 'must be "fqdn" or "fqdn:port"');
+        return;
+      }
       rule.services.push(service);
     }
   }
@@ -495,7 +587,10 @@ class Reader {
     let i = 0;
     while (it.next() && this.ok) {
       const path = at + "securitySchemes[" + (i++).toString() + "]";
-      if (it.value.kind != Kind.Object) { this.fail(path, "must be an object"); return; }
+      if (it.value.kind != Kind.Object) {
+        this.fail(path, "must be an object");
+        return;
+      }
       const scheme = this.scheme(it.value, path);
       if (this.ok) sv.schemes.set(scheme.id, scheme);
     }
@@ -537,7 +632,10 @@ class Reader {
     let i = 0;
     while (it.next() && this.ok) {
       const at = path + "[" + (i++).toString() + "]";
-      if (it.value.kind != Kind.Object) { this.fail(at, "must be an object"); return; }
+      if (it.value.kind != Kind.Object) {
+        this.fail(at, "must be an object");
+        return;
+      }
       const tool = new ToolConfig();
       const name = this.requiredStr(it.value, "name", at + ".name");
       tool.downstream = this.requirement(it.value, "security", at + ".security", sv);

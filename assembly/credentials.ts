@@ -3,7 +3,12 @@
 import { base64 } from "./base64";
 import { ByteWriter, hexValue } from "./bytes";
 
-export const enum SchemeType { Bearer = 0, Basic = 1, ApiKeyHeader = 2, ApiKeyQuery = 3 }
+export const enum SchemeType {
+  Bearer = 0,
+  Basic = 1,
+  ApiKeyHeader = 2,
+  ApiKeyQuery = 3,
+}
 
 export class SecurityScheme {
   constructor(
@@ -21,12 +26,19 @@ export class SecurityScheme {
 
 /** A reference to a scheme: `{id, passthrough}`; an empty id means none. */
 export class SecurityRequirement {
-  constructor(public id: string = "", public passthrough: bool = false) {}
+  constructor(
+    public id: string = "",
+    public passthrough: bool = false,
+  ) {}
 }
 
 /** What to add to a dispatched call: a header (name/value) or a query parameter. Empty name = nothing. */
 export class UpstreamAuth {
-  constructor(public name: string = "", public value: string = "", public inQuery: bool = false) {}
+  constructor(
+    public name: string = "",
+    public value: string = "",
+    public inQuery: bool = false,
+  ) {}
 
   /** The credential as one string: part of the identity backend sessions are keyed by (hashed, request.ts). */
   get key(): string {
@@ -114,8 +126,10 @@ function safeDecode(s: string): string {
     const c = src[i];
     const hi = i + 2 < src.length ? hexValue(src[i + 1]) : -1;
     const lo = hi >= 0 ? hexValue(src[i + 2]) : -1;
-    if (c == 0x25 && lo >= 0) { out.byte(<u8>((hi << 4) | lo)); i += 2; }
-    else out.byte(c == 0x2b ? 0x20 : c);
+    if (c == 0x25 && lo >= 0) {
+      out.byte(<u8>((hi << 4) | lo));
+      i += 2;
+    } else out.byte(c == 0x2b ? 0x20 : c);
   }
   return out.toString();
 }
@@ -127,7 +141,11 @@ function percentEncode(s: string): string {
   for (let i = 0; i < src.length; i++) {
     const c = src[i];
     if (isUnreserved(c)) out.byte(c);
-    else out.byte(0x25).byte(HEX.charCodeAt(c >> 4) as u8).byte(HEX.charCodeAt(c & 15) as u8);
+    else
+      out
+        .byte(0x25)
+        .byte(HEX.charCodeAt(c >> 4) as u8)
+        .byte(HEX.charCodeAt(c & 15) as u8);
   }
   return out.toString();
 }
@@ -135,5 +153,12 @@ function percentEncode(s: string): string {
 const HEX = "0123456789ABCDEF";
 
 function isUnreserved(c: u8): bool {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) || c == 0x2d || c == 0x2e || c == 0x5f || c == 0x7e;
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a) ||
+    c == 0x2d ||
+    c == 0x2e ||
+    c == 0x5f ||
+    c == 0x7e
+  );
 }

@@ -21,17 +21,28 @@ const META_VERSION = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 export const META_LOG_LEVEL = "io.modelcontextprotocol/logLevel";
 /** Methods 2026-07-28 removed: a modern request for one is an unknown method (404, -32601). */
-export const REMOVED_METHODS = ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"];
+export const REMOVED_METHODS = [
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+];
 /** The methods whose Mcp-Name header mirrors `params.name` or `params.uri`. */
 const NAMED = ["tools/call", "resources/read", "prompts/get"];
 
-export const enum Era { Legacy, Modern, Unsupported }
+export const enum Era {
+  Legacy,
+  Modern,
+  Unsupported,
+}
 
 /** The era a request's MCP-Protocol-Version header announces (none, or an empty one, is legacy). */
 export function eraOf(req: HeaderSnapshot): Era {
   if (!req.has(VERSION_HEADER) || req.valueIs(VERSION_HEADER, "")) return Era.Legacy;
   if (req.valueIs(VERSION_HEADER, MODERN_VERSION)) return Era.Modern;
-  for (let i = 0; i < LEGACY_VERSIONS.length; i++) if (req.valueIs(VERSION_HEADER, LEGACY_VERSIONS[i])) return Era.Legacy;
+  for (let i = 0; i < LEGACY_VERSIONS.length; i++)
+    if (req.valueIs(VERSION_HEADER, LEGACY_VERSIONS[i])) return Era.Legacy;
   return Era.Unsupported;
 }
 
@@ -67,14 +78,23 @@ export function isNamed(method: string): bool {
 export function headerMismatch(req: HeaderSnapshot, m: Message, method: string, bodyName: string): string {
   const version = metaString(m, META_VERSION);
   if (version != MODERN_VERSION) {
-    return "Header mismatch: MCP-Protocol-Version is " + MODERN_VERSION + ", _meta." + META_VERSION + " is " + quoted(version);
+    return (
+      "Header mismatch: MCP-Protocol-Version is " +
+      MODERN_VERSION +
+      ", _meta." +
+      META_VERSION +
+      " is " +
+      quoted(version)
+    );
   }
   if (!req.has("mcp-method")) return "Header mismatch: Mcp-Method is required";
-  if (!req.valueIs("mcp-method", method)) return "Header mismatch: Mcp-Method does not match the body's method " + quoted(method);
+  if (!req.valueIs("mcp-method", method))
+    return "Header mismatch: Mcp-Method does not match the body's method " + quoted(method);
   if (!isNamed(method)) return "";
   const name = headerName(req);
   if (name === null) return "Header mismatch: Mcp-Name is required for " + method + " (and must be valid)";
-  if (name != bodyName) return "Header mismatch: Mcp-Name " + quoted(name) + " does not match the body's " + quoted(bodyName);
+  if (name != bodyName)
+    return "Header mismatch: Mcp-Name " + quoted(name) + " does not match the body's " + quoted(bodyName);
   return "";
 }
 
@@ -83,8 +103,10 @@ export function missingMeta(m: Message): string {
   const meta = new Span();
   if (!metaObject(m, meta)) return "Invalid params: a 2026-07-28 request carries params._meta";
   const v = new Span();
-  if (!m.s.member(meta, META_VERSION, v) || v.kind != Kind.String) return "Invalid params: _meta." + META_VERSION + " is required";
-  if (!m.s.member(meta, META_CAPABILITIES, v) || v.kind != Kind.Object) return "Invalid params: _meta." + META_CAPABILITIES + " is required";
+  if (!m.s.member(meta, META_VERSION, v) || v.kind != Kind.String)
+    return "Invalid params: _meta." + META_VERSION + " is required";
+  if (!m.s.member(meta, META_CAPABILITIES, v) || v.kind != Kind.Object)
+    return "Invalid params: _meta." + META_CAPABILITIES + " is required";
   return "";
 }
 

@@ -5,16 +5,54 @@
 import { FilterDataStatusValues, FilterHeadersStatusValues, Headers } from "@solo-io/proxy-runtime/assembly";
 import { Waiter } from "./backend";
 import { HeadersMode, ServerConfig } from "./config";
-import { SecurityScheme, UpstreamAuth, extractCredential, queryParam, upstreamAuth, withoutQueryParam } from "./credentials";
+import {
+  SecurityScheme,
+  UpstreamAuth,
+  extractCredential,
+  queryParam,
+  upstreamAuth,
+  withoutQueryParam,
+} from "./credentials";
 import { HeaderSnapshot } from "./headers";
-import { localReply, localReplyPairs, nowMs, pair, propertyString, replaceRequestHeader, requestBody, serializePairs,
-  Property } from "./host";
-import { INVALID_PARAMS, INVALID_REQUEST, Message, NO_MESSAGE, PARSE_ERROR, REQUEST_TIMEOUT, ReplyId, Shape, errorReply,
-  parseMessage } from "./jsonrpc";
+import {
+  localReply,
+  localReplyPairs,
+  nowMs,
+  pair,
+  propertyString,
+  replaceRequestHeader,
+  requestBody,
+  serializePairs,
+  Property,
+} from "./host";
+import {
+  INVALID_PARAMS,
+  INVALID_REQUEST,
+  Message,
+  NO_MESSAGE,
+  PARSE_ERROR,
+  REQUEST_TIMEOUT,
+  ReplyId,
+  Shape,
+  errorReply,
+  parseMessage,
+} from "./jsonrpc";
 import { Scanner } from "./json";
 import { originAllowed } from "./origin";
 import { Plugin } from "./plugin";
-import { ALLOW_TOOLS_HEADER, Policy, SUBJECT_NAMES, Target, effectiveToolFilter, subjectOf, targetOf } from "./policy";
+import {
+  ALLOW_TOOLS_HEADER,
+  ListShape,
+  NameFilter,
+  Policy,
+  SUBJECT_NAMES,
+  Subject,
+  Target,
+  effectiveToolFilter,
+  listShape,
+  subjectOf,
+  targetOf,
+} from "./policy";
 import { Era, HEADER_MISMATCH, eraOf, headerMismatch, headerName, isNamed, missingMeta } from "./era";
 import { Fact, RequestFacts } from "./rules";
 
@@ -32,21 +70,83 @@ const TOOL_PROPERTY = new Property("mcp_tool_name");
 
 /** The method part of request and upstream stat names (indexes STAT_METHODS). */
 export const enum StatMethod {
-  Initialize, Ping, ToolsList, ToolsCall, ResourcesList, ResourcesRead, ResourceTemplatesList, PromptsList, PromptsGet,
-  Complete, Other, Invalid, Notification, Response, Http, Stream, Delete,
+  Initialize,
+  Ping,
+  ToolsList,
+  ToolsCall,
+  ResourcesList,
+  ResourcesRead,
+  ResourceTemplatesList,
+  PromptsList,
+  PromptsGet,
+  Complete,
+  Other,
+  Invalid,
+  Notification,
+  Response,
+  Http,
+  Stream,
+  Delete,
 }
-export const STAT_METHODS = ["initialize", "ping", "tools_list", "tools_call", "resources_list", "resources_read",
-  "resources_templates_list", "prompts_list", "prompts_get", "completion_complete", "other", "invalid", "notification",
-  "response", "http", "stream", "delete"];
-const NAMED_METHODS = ["initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/read",
-  "resources/templates/list", "prompts/list", "prompts/get", "completion/complete"];
+export const STAT_METHODS = [
+  "initialize",
+  "ping",
+  "tools_list",
+  "tools_call",
+  "resources_list",
+  "resources_read",
+  "resources_templates_list",
+  "prompts_list",
+  "prompts_get",
+  "completion_complete",
+  "other",
+  "invalid",
+  "notification",
+  "response",
+  "http",
+  "stream",
+  "delete",
+];
+const NAMED_METHODS = [
+  "initialize",
+  "ping",
+  "tools/list",
+  "tools/call",
+  "resources/list",
+  "resources/read",
+  "resources/templates/list",
+  "prompts/list",
+  "prompts/get",
+  "completion/complete",
+];
 
 /** The outcome part of request stat names (indexes OUTCOMES). */
 export const enum Outcome {
-  Ok, Rejected, Invalid, Accepted, NotFound, Denied, BackendError, UpstreamFailure, Timeout, Forbidden, Forwarded,
+  Ok,
+  Rejected,
+  Invalid,
+  Accepted,
+  NotFound,
+  Denied,
+  BackendError,
+  UpstreamFailure,
+  Timeout,
+  Forbidden,
+  Forwarded,
 }
-const OUTCOMES = ["ok", "rejected", "invalid", "accepted", "not_found", "denied", "backend_error", "upstream_failure",
-  "timeout", "forbidden", "forwarded"];
+const OUTCOMES = [
+  "ok",
+  "rejected",
+  "invalid",
+  "accepted",
+  "not_found",
+  "denied",
+  "backend_error",
+  "upstream_failure",
+  "timeout",
+  "forbidden",
+  "forwarded",
+];
 
 function statMethodOf(method: string): StatMethod {
   const i = NAMED_METHODS.indexOf(method);
@@ -70,6 +170,9 @@ export class Exchange extends Waiter {
   protected tool: string = "";
   /** What the request names for the policy; null when it must name something and does not. */
   protected target: Target | null = null;
+  /** For a list method under a restricted allow-list: what its result is filtered by. */
+  protected list: ListShape | null = null;
+  protected listFilter: NameFilter = NameFilter.open();
   protected era: Era = Era.Legacy;
   protected deadline: i64 = 0;
   protected bodySize: i32 = 0;
@@ -77,8 +180,14 @@ export class Exchange extends Waiter {
   private bodySeen: bool = false;
 
   /** `facts` are the rules' reads (null without rules): the route's cluster is not read from the host twice. */
-  constructor(public contextId: u32, public plugin: Plugin, public server: ServerConfig, protected req: HeaderSnapshot,
-    protected path: string, private facts: RequestFacts | null) {
+  constructor(
+    public contextId: u32,
+    public plugin: Plugin,
+    public server: ServerConfig,
+    protected req: HeaderSnapshot,
+    protected path: string,
+    private facts: RequestFacts | null,
+  ) {
     super();
   }
 
@@ -97,9 +206,16 @@ export class Exchange extends Waiter {
   headers(endOfStream: bool): FilterHeadersStatusValues {
     SERVER_NAME_PROPERTY.setBytes(this.server.nameBytes);
     const stop = FilterHeadersStatusValues.StopIteration;
-    if (this.req.has("origin") && !originAllowed(this.plugin.config.allowedOrigins, this.req.get("origin"), this.req.get(":authority"))) {
+    if (
+      this.req.has("origin") &&
+      !originAllowed(this.plugin.config.allowedOrigins, this.req.get("origin"), this.req.get(":authority"))
+    ) {
       const origin = this.req.get("origin");
-      this.finish(403, errorReply(this.id, -32000, "Forbidden: Origin " + origin + " is not allowed (allowedOrigins)"), Outcome.Forbidden);
+      this.finish(
+        403,
+        errorReply(this.id, -32000, "Forbidden: Origin " + origin + " is not allowed (allowedOrigins)"),
+        Outcome.Forbidden,
+      );
       return stop;
     }
     if (this.req.decimal("content-length") > <i64>this.plugin.config.maxRequestBytes) {
@@ -124,7 +240,11 @@ export class Exchange extends Waiter {
     const subject = subjectOf(method);
     if (this.policy().filterFor(subject).allows(name)) return false;
     this.statMethod = statMethodOf(method);
-    this.finish(403, errorReply(ReplyId.none(), INVALID_PARAMS, SUBJECT_NAMES[subject] + " not allowed: " + name), Outcome.Denied);
+    this.finish(
+      403,
+      errorReply(ReplyId.none(), INVALID_PARAMS, SUBJECT_NAMES[subject] + " not allowed: " + name),
+      Outcome.Denied,
+    );
     return true;
   }
 
@@ -138,7 +258,9 @@ export class Exchange extends Waiter {
     // The deadline runs from here: a body that never reaches the filter ends in a clear error, not a hang.
     this.deadline = nowMs() + <i64>this.plugin.config.deadlineMs;
     this.plugin.active.add(this);
-    return this.plugin.config.headersMode == HeadersMode.Hold ? FilterHeadersStatusValues.StopIteration : FilterHeadersStatusValues.Continue;
+    return this.plugin.config.headersMode == HeadersMode.Hold
+      ? FilterHeadersStatusValues.StopIteration
+      : FilterHeadersStatusValues.Continue;
   }
 
   protected routeCluster(): string {
@@ -148,7 +270,11 @@ export class Exchange extends Waiter {
 
   protected tooLarge(): void {
     const limit = this.plugin.config.maxRequestBytes.toString();
-    this.finish(413, errorReply(this.id, INVALID_REQUEST, "Request body larger than " + limit + " bytes"), Outcome.Rejected);
+    this.finish(
+      413,
+      errorReply(this.id, INVALID_REQUEST, "Request body larger than " + limit + " bytes"),
+      Outcome.Rejected,
+    );
   }
 
   /** Reads and strips what must not reach backends as the client sent it: the allow-list header and credentials. */
@@ -213,7 +339,11 @@ export class Exchange extends Waiter {
   /** The allow-lists for this request (the tools list narrowed by the header an auth filter in front may set). */
   protected policy(): Policy {
     const server = this.server;
-    return new Policy(effectiveToolFilter(server.allowTools, this.allowHeader), server.allowResources, server.allowPrompts);
+    return new Policy(
+      effectiveToolFilter(server.allowTools, this.allowHeader),
+      server.allowResources,
+      server.allowPrompts,
+    );
   }
 
   // ---- Request body ----
@@ -222,7 +352,10 @@ export class Exchange extends Waiter {
     const hold = FilterDataStatusValues.StopIterationAndBuffer;
     this.bodySeen = true;
     if (this.done) return hold;
-    if (size > this.plugin.config.maxRequestBytes) { this.tooLarge(); return hold; }
+    if (size > this.plugin.config.maxRequestBytes) {
+      this.tooLarge();
+      return hold;
+    }
     if (!endOfStream) return hold;
     this.bodySize = size;
     this.read(requestBody(size));
@@ -243,7 +376,11 @@ export class Exchange extends Waiter {
       this.finish(400, errorReply(ReplyId.none(), PARSE_ERROR, "Parse error"), Outcome.Invalid);
     } else if (m.shape == Shape.Invalid) {
       this.statMethod = StatMethod.Invalid;
-      this.finish(400, errorReply(this.id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message (batches are not supported)"), Outcome.Invalid);
+      this.finish(
+        400,
+        errorReply(this.id, INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message (batches are not supported)"),
+        Outcome.Invalid,
+      );
     } else if (m.shape == Shape.Request) {
       this.method = m.methodName();
       METHOD_PROPERTY.set(this.method);
@@ -278,6 +415,31 @@ export class Exchange extends Waiter {
   /** A notification or a response from the client. */
   protected notification(): void {}
 
+  /**
+   * The allow-lists, in every mode: what `target` names is refused unless allowed (answered here, and true is
+   * returned), and a list method under a restricted list has its result filtered by `list` and `listFilter`.
+   */
+  protected refusedByPolicy(target: Target | null): bool {
+    const policy = this.policy();
+    if (target !== null) {
+      if (target.subject == Subject.Tool) this.setTool(target.name);
+      if (!policy.filterFor(target.subject).allows(target.name)) {
+        this.finish(
+          200,
+          errorReply(this.id, INVALID_PARAMS, SUBJECT_NAMES[target.subject] + " not allowed: " + target.name),
+          Outcome.Denied,
+        );
+        return true;
+      }
+    }
+    const shape = listShape(this.method);
+    if (shape !== null && policy.filterFor(shape.subject).restricted) {
+      this.list = shape;
+      this.listFilter = policy.filterFor(shape.subject);
+    }
+    return false;
+  }
+
   /** Names the tool of a tools/call for the access log (and for tool-level security). */
   protected setTool(name: string): void {
     this.tool = name;
@@ -301,8 +463,9 @@ export class Exchange extends Waiter {
     const config = this.plugin.config;
     let message = "Request timed out after " + config.deadlineMs.toString() + " ms (deadlineMs)";
     if (!this.bodySeen && config.headersMode == HeadersMode.Hold) {
-      message += ": its body never reached the filter. In requestHeadersMode \"hold\" Envoy must run the filter with " +
-        "allow_on_headers_stop_iteration: true (Envoy >= 1.35); without it use requestHeadersMode \"continue\"";
+      message +=
+        ': its body never reached the filter. In requestHeadersMode "hold" Envoy must run the filter with ' +
+        'allow_on_headers_stop_iteration: true (Envoy >= 1.35); without it use requestHeadersMode "continue"';
     }
     this.finish(200, errorReply(this.id, REQUEST_TIMEOUT, message), Outcome.Timeout);
   }
@@ -316,7 +479,9 @@ export class Exchange extends Waiter {
 
   /** <prefix>.requests.<server>.<method>.<outcome>. */
   protected countOutcome(outcome: Outcome): void {
-    this.plugin.stats.count("requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome]);
+    this.plugin.stats.count(
+      "requests." + this.server.statName + "." + STAT_METHODS[this.statMethod] + "." + OUTCOMES[outcome],
+    );
   }
 
   /**

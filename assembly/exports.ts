@@ -52,7 +52,13 @@ export function proxy_on_response_body(context_id: u32, size: u32, end_of_stream
   return status;
 }
 
-export function proxy_on_http_call_response(context_id: u32, token: u32, headers: u32, body_size: u32, trailers: u32): void {
+export function proxy_on_http_call_response(
+  context_id: u32,
+  token: u32,
+  headers: u32,
+  body_size: u32,
+  trailers: u32,
+): void {
   opened(context_id);
   sdk.proxy_on_http_call_response(context_id, token, headers, body_size, trailers);
   closed();

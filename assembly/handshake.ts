@@ -13,7 +13,10 @@ export const BACKEND_PROTOCOL_VERSION = "2025-11-25";
 /** What a backend that sends no protocolVersion is assumed to speak (the spec's default). */
 const ASSUMED_VERSION = "2025-03-26";
 const INIT_PARAMS = String.UTF8.encode(
-  '{"protocolVersion":"' + BACKEND_PROTOCOL_VERSION + '","capabilities":{},"clientInfo":{"name":"mcp-proxy-wasm","version":"0.1.0"}}');
+  '{"protocolVersion":"' +
+    BACKEND_PROTOCOL_VERSION +
+    '","capabilities":{},"clientInfo":{"name":"mcp-proxy-wasm","version":"0.1.0"}}',
+);
 const INITIALIZED = notificationBody("notifications/initialized");
 
 /** Our initialize request, with id `id`. */

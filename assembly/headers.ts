@@ -42,7 +42,10 @@ export class HeaderSnapshot {
     const k = this.find(name);
     if (k < 0) return "";
     const base = changetype<usize>(this.flat);
-    return String.UTF8.decodeUnsafe(base + <usize>unchecked(this.entries[k + 2]), <usize>unchecked(this.entries[k + 3]));
+    return String.UTF8.decodeUnsafe(
+      base + <usize>unchecked(this.entries[k + 2]),
+      <usize>unchecked(this.entries[k + 3]),
+    );
   }
 
   has(name: string): bool {
@@ -61,7 +64,11 @@ export class HeaderSnapshot {
   valueContainsCI(name: string, needle: string): bool {
     const k = this.find(name);
     if (k < 0) return false;
-    return containsAsciiCI(changetype<usize>(this.flat) + <usize>unchecked(this.entries[k + 2]), unchecked(this.entries[k + 3]), needle);
+    return containsAsciiCI(
+      changetype<usize>(this.flat) + <usize>unchecked(this.entries[k + 2]),
+      unchecked(this.entries[k + 3]),
+      needle,
+    );
   }
 
   /**
@@ -91,7 +98,7 @@ export class HeaderSnapshot {
     abi.proxy_remove_header_map_value(this.type, changetype<usize>(key), key.byteLength);
     let k = this.find(name);
     while (k >= 0) {
-      unchecked(this.entries[k + 1] = -1);
+      unchecked((this.entries[k + 1] = -1));
       k = this.find(name);
     }
   }
@@ -136,11 +143,11 @@ export class HeaderSnapshot {
       const nameLength = <i64>load<u32>(base + 4 + <usize>i * 8);
       const valueLength = <i64>load<u32>(base + 8 + <usize>i * 8);
       if (at + nameLength + valueLength + 2 > <i64>size) return;
-      unchecked(entries[i * FIELDS] = <i32>at);
-      unchecked(entries[i * FIELDS + 1] = <i32>nameLength);
+      unchecked((entries[i * FIELDS] = <i32>at));
+      unchecked((entries[i * FIELDS + 1] = <i32>nameLength));
       at += nameLength + 1;
-      unchecked(entries[i * FIELDS + 2] = <i32>at);
-      unchecked(entries[i * FIELDS + 3] = <i32>valueLength);
+      unchecked((entries[i * FIELDS + 2] = <i32>at));
+      unchecked((entries[i * FIELDS + 3] = <i32>valueLength));
       at += valueLength + 1;
     }
     this.entries = entries;

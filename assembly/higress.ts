@@ -19,26 +19,59 @@ import { ByteWriter, bytesEqual } from "./bytes";
 import { BackendInfo, discoverResult, initializeResult } from "./capabilities";
 import { Transport } from "./config";
 import { UpstreamAuth, withQueryParam } from "./credentials";
-import { Era, LEGACY_VERSIONS, META_LOG_LEVEL, MODERN_VERSION, REMOVED_METHODS, VERSION_HEADER, metaString, unsupportedVersionReply } from "./era";
+import {
+  Era,
+  LEGACY_VERSIONS,
+  META_LOG_LEVEL,
+  MODERN_VERSION,
+  REMOVED_METHODS,
+  VERSION_HEADER,
+  metaString,
+  unsupportedVersionReply,
+} from "./era";
 import { Exchange, Outcome, STAT_METHODS } from "./exchange";
 import { appendPairs, nowMs, pair, propertyString } from "./host";
 import { Kind, Scanner, Span } from "./json";
-import { INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, Message, PARSE_ERROR, errorObjectReply,
-  errorReply, literalResultReply, resultReply } from "./jsonrpc";
+import {
+  INTERNAL_ERROR,
+  INVALID_PARAMS,
+  METHOD_NOT_FOUND,
+  Message,
+  PARSE_ERROR,
+  errorObjectReply,
+  errorReply,
+  literalResultReply,
+  resultReply,
+} from "./jsonrpc";
 import { LegacyRequest, LegacySse } from "./legacy";
-import { ListShape, NameFilter, SUBJECT_NAMES, Subject, filteredList, listShape } from "./policy";
+import { filteredList } from "./policy";
 import { BackendSession, SessionEvent, SessionSpec } from "./sessions";
 import { sha256Hex } from "./sha256";
-import { BackendReply, Call, Target, errorResponse, isModernError, postPairs, requestBody as rpcRequestBody, responseWithNotifications,
-  sessionLost, transportProblem } from "./upstream";
+import {
+  BackendReply,
+  Call,
+  Target,
+  errorResponse,
+  isModernError,
+  postPairs,
+  requestBody as rpcRequestBody,
+  responseWithNotifications,
+  sessionLost,
+  transportProblem,
+} from "./upstream";
 
 /** Methods this mode refuses, each with the reason the client is given. */
 const REFUSED = ["logging/setLevel", "resources/subscribe", "resources/unsubscribe", "subscriptions/listen"];
-const SHARED_SESSION = " would need a stream or state of the client's own at the backend, which the Higress-compatible " +
+const SHARED_SESSION =
+  " would need a stream or state of the client's own at the backend, which the Higress-compatible " +
   'mode does not keep (every client of an identity shares one backend session); configure the server with mode "passthrough" for it';
 
 /** What the client's request is answered with. */
-const enum Answer { Backend, Initialize, Discover }
+const enum Answer {
+  Backend,
+  Initialize,
+  Discover,
+}
 
 export class HigressExchange extends Exchange {
   /** The client headers copied to backends, read from the snapshot when first needed. */
@@ -50,9 +83,6 @@ export class HigressExchange extends Exchange {
   private retried: bool = false;
   /** Legacy SSE backends: the client's request became the SSE GET. */
   private legacy: LegacySse | null = null;
-  /** For a list method under a restricted allow-list: what to filter the result by. */
-  private list: ListShape | null = null;
-  private listFilter: NameFilter = NameFilter.open();
   private answer: Answer = Answer.Backend;
   /** For initialize: the version negotiated with the client. */
   private initializeVersion: string = "";
@@ -62,8 +92,17 @@ export class HigressExchange extends Exchange {
   protected requestHeaders(endOfStream: bool): FilterHeadersStatusValues {
     const stop = FilterHeadersStatusValues.StopIteration;
     if (!this.req.valueIs(":method", "POST")) {
-      this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP requests are POSTs (this server is in the " +
-        'Higress-compatible mode, which has no GET stream)'), Outcome.Rejected, [pair("allow", "POST")]);
+      this.finish(
+        405,
+        errorReply(
+          this.id,
+          -32000,
+          "Method not allowed: MCP requests are POSTs (this server is in the " +
+            "Higress-compatible mode, which has no GET stream)",
+        ),
+        Outcome.Rejected,
+        [pair("allow", "POST")],
+      );
       return stop;
     }
     if (endOfStream) {
@@ -75,7 +114,9 @@ export class HigressExchange extends Exchange {
 
   /** A legacy SSE request was rewritten into the backend's SSE GET: let it go upstream. */
   protected afterBody(): FilterDataStatusValues {
-    return this.legacy !== null && !this.done ? FilterDataStatusValues.Continue : FilterDataStatusValues.StopIterationAndBuffer;
+    return this.legacy !== null && !this.done
+      ? FilterDataStatusValues.Continue
+      : FilterDataStatusValues.StopIterationAndBuffer;
   }
 
   protected notification(): void {
@@ -90,12 +131,20 @@ export class HigressExchange extends Exchange {
       // Refused once the body is read, so that the error carries the request's id.
       this.finish(400, unsupportedVersionReply(this.id, this.req.get(VERSION_HEADER)), Outcome.Rejected);
     } else if (this.era == Era.Modern && REMOVED_METHODS.includes(method)) {
-      this.finish(404, errorReply(this.id, METHOD_NOT_FOUND, "Method not found: " + method + " is not part of protocol version " +
-        MODERN_VERSION), Outcome.NotFound);
+      this.finish(
+        404,
+        errorReply(
+          this.id,
+          METHOD_NOT_FOUND,
+          "Method not found: " + method + " is not part of protocol version " + MODERN_VERSION,
+        ),
+        Outcome.NotFound,
+      );
     } else if (method == "initialize") this.initialize();
     else if (method == "server/discover") this.answerLocally(Answer.Discover);
     else if (method == "ping") this.finish(200, literalResultReply(this.id, "{}"), Outcome.Ok);
-    else if (REFUSED.includes(method)) this.finish(200, errorReply(this.id, METHOD_NOT_FOUND, method + SHARED_SESSION), Outcome.NotFound);
+    else if (REFUSED.includes(method))
+      this.finish(200, errorReply(this.id, METHOD_NOT_FOUND, method + SHARED_SESSION), Outcome.NotFound);
     else this.proxied();
   }
 
@@ -104,11 +153,16 @@ export class HigressExchange extends Exchange {
     const m = this.msg;
     const requested = new Span();
     if (!m.s.member(m.params, "protocolVersion", requested) || requested.kind != Kind.String) {
-      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: protocolVersion is required"), Outcome.Invalid);
+      this.finish(
+        200,
+        errorReply(this.id, INVALID_PARAMS, "Invalid params: protocolVersion is required"),
+        Outcome.Invalid,
+      );
       return;
     }
     let version = LEGACY_VERSIONS[LEGACY_VERSIONS.length - 1];
-    for (let i = 0; i < LEGACY_VERSIONS.length; i++) if (m.s.spanIs(requested, LEGACY_VERSIONS[i])) version = LEGACY_VERSIONS[i];
+    for (let i = 0; i < LEGACY_VERSIONS.length; i++)
+      if (m.s.spanIs(requested, LEGACY_VERSIONS[i])) version = LEGACY_VERSIONS[i];
     this.initializeVersion = version;
     this.answerLocally(Answer.Initialize);
   }
@@ -123,20 +177,14 @@ export class HigressExchange extends Exchange {
   private proxied(): void {
     const target = this.target;
     if (target === null) {
-      this.finish(200, errorReply(this.id, INVALID_PARAMS, "Invalid params: " + this.method + " names no tool, resource or prompt"), Outcome.Invalid);
+      this.finish(
+        200,
+        errorReply(this.id, INVALID_PARAMS, "Invalid params: " + this.method + " names no tool, resource or prompt"),
+        Outcome.Invalid,
+      );
       return;
     }
-    const policy = this.policy();
-    if (target.subject == Subject.Tool) this.setTool(target.name);
-    if (!policy.filterFor(target.subject).allows(target.name)) {
-      this.finish(200, errorReply(this.id, INVALID_PARAMS, SUBJECT_NAMES[target.subject] + " not allowed: " + target.name), Outcome.Denied);
-      return;
-    }
-    const shape = listShape(this.method);
-    if (shape !== null && policy.filterFor(shape.subject).restricted) {
-      this.list = shape;
-      this.listFilter = policy.filterFor(shape.subject);
-    }
+    if (this.refusedByPolicy(target)) return;
     this.forward();
   }
 
@@ -149,7 +197,12 @@ export class HigressExchange extends Exchange {
     }
     const modern = this.plugin.modernBackends;
     if (this.server.transport == Transport.Sse) this.openLegacy();
-    else if (this.era == Era.Modern && this.answer == Answer.Backend && !(modern.has(this.server.index) && !modern.get(this.server.index))) this.sendStateless();
+    else if (
+      this.era == Era.Modern &&
+      this.answer == Answer.Backend &&
+      !(modern.has(this.server.index) && !modern.get(this.server.index))
+    )
+      this.sendStateless();
     else this.acquireSession();
   }
 
@@ -170,8 +223,15 @@ export class HigressExchange extends Exchange {
     this.backendId = this.plugin.nextId();
     // initialize and server/discover need only the backend's handshake: no request of the client's goes on the stream.
     const body: ArrayBuffer | null = this.answer != Answer.Backend ? null : this.backendRequest();
-    const req = new LegacyRequest(this.backendId, body, STAT_METHODS[this.statMethod], this.upstream(), this.forwarded,
-      authority, this.cluster);
+    const req = new LegacyRequest(
+      this.backendId,
+      body,
+      STAT_METHODS[this.statMethod],
+      this.upstream(),
+      this.forwarded,
+      authority,
+      this.cluster,
+    );
     const legacy = new LegacySse(this, this.server, this.plugin, req);
     this.legacy = legacy;
     legacy.open(this.bodySize);
@@ -258,7 +318,10 @@ export class HigressExchange extends Exchange {
     this.backendId = this.plugin.nextId();
     const named = this.target;
     const pairs = session.modern
-      ? appendPairs(session.postPairs(), concat(modernHeaders(this.method, named !== null ? named.name : ""), this.forwarded))
+      ? appendPairs(
+          session.postPairs(),
+          concat(modernHeaders(this.method, named !== null ? named.name : ""), this.forwarded),
+        )
       : appendPairs(session.postPairs(), this.forwarded);
     this.post(session.spec.target, pairs, session.modern ? this.bridgedRequest() : this.backendRequest());
   }
@@ -277,7 +340,10 @@ export class HigressExchange extends Exchange {
   onReply(_call: Call, reply: BackendReply): void {
     if (!this.waiting()) return;
     const stateless = this.stateless;
-    if (stateless !== null) { this.statelessReply(reply, stateless); return; }
+    if (stateless !== null) {
+      this.statelessReply(reply, stateless);
+      return;
+    }
     const session = this.session;
     if (session === null) return;
     if (sessionLost(reply) && session.sessionId.length > 0 && !this.retried) {
@@ -317,14 +383,24 @@ export class HigressExchange extends Exchange {
     if (refusal !== null && reply.status != 401 && reply.status != 403) {
       // A 2026-07-28 client reads the status too (400 for -32021, 404 for an unknown method); a 2025 one, the error.
       const status = this.era == Era.Modern ? reply.status : 200;
-      this.finish(status, errorObjectReply(this.id, refusal.s.bytes, refusal.error.start, refusal.error.end), Outcome.BackendError);
+      this.finish(
+        status,
+        errorObjectReply(this.id, refusal.s.bytes, refusal.error.start, refusal.error.end),
+        Outcome.BackendError,
+      );
       return;
     }
     const problem = transportProblem(reply, timeoutMs);
-    if (problem.length > 0) { this.fail(Failure.fromReply(this.server, reply, problem + stalledHint(reply))); return; }
+    if (problem.length > 0) {
+      this.fail(Failure.fromReply(this.server, reply, problem + stalledHint(reply)));
+      return;
+    }
     const notifications: Uint8Array[] = [];
     const m = responseWithNotifications(reply, this.backendId, notifications);
-    if (m === null) { this.fail(new Failure(200, describe(this.server, "sent an unparseable reply to " + this.method))); return; }
+    if (m === null) {
+      this.fail(new Failure(200, describe(this.server, "sent an unparseable reply to " + this.method)));
+      return;
+    }
     this.reply(m, notifications);
   }
 
@@ -340,9 +416,11 @@ export class HigressExchange extends Exchange {
   }
 
   private answerFrom(info: BackendInfo): void {
-    const result = Uint8Array.wrap(this.answer == Answer.Initialize
-      ? initializeResult(info, this.initializeVersion, this.server.name)
-      : discoverResult(info, this.server.name));
+    const result = Uint8Array.wrap(
+      this.answer == Answer.Initialize
+        ? initializeResult(info, this.initializeVersion, this.server.name)
+        : discoverResult(info, this.server.name),
+    );
     this.finish(200, resultReply(this.id, result, 0, result.length), Outcome.Ok);
   }
 
@@ -372,7 +450,8 @@ export class HigressExchange extends Exchange {
     if (this.era != Era.Modern || notifications.length == 0) return notifications;
     const level = metaString(this.msg, META_LOG_LEVEL);
     const kept: Uint8Array[] = [];
-    for (let i = 0; i < notifications.length; i++) if (deliverable(notifications[i], level)) kept.push(notifications[i]);
+    for (let i = 0; i < notifications.length; i++)
+      if (deliverable(notifications[i], level)) kept.push(notifications[i]);
     return kept;
   }
 
@@ -381,8 +460,17 @@ export class HigressExchange extends Exchange {
     if (m.error.present) return errorObjectReply(this.id, m.s.bytes, m.error.start, m.error.end);
     if (this.era != Era.Modern && resultIsInputRequired(m)) {
       // A 2026-07-28 backend wants input the client must give (MRTR); a 2025 client cannot be asked for it here.
-      this.fail(new Failure(200, describe(this.server, "needs input from the client (an input_required result) for " +
-        this.method + ", which a 2025-era client cannot give through the Higress-compatible mode")));
+      this.fail(
+        new Failure(
+          200,
+          describe(
+            this.server,
+            "needs input from the client (an input_required result) for " +
+              this.method +
+              ", which a 2025-era client cannot give through the Higress-compatible mode",
+          ),
+        ),
+      );
       return null;
     }
     let s = m.s;
@@ -402,9 +490,10 @@ export class HigressExchange extends Exchange {
 
   private fail(f: Failure): void {
     const e = f.error;
-    const body = e !== null
-      ? errorObjectReply(this.id, e.s.bytes, e.error.start, e.error.end)
-      : errorReply(this.id, INTERNAL_ERROR, f.message);
+    const body =
+      e !== null
+        ? errorObjectReply(this.id, e.s.bytes, e.error.start, e.error.end)
+        : errorReply(this.id, INTERNAL_ERROR, f.message);
     const headers: Headers = [];
     if (f.wwwAuthenticate.length > 0) headers.push(pair("www-authenticate", f.wwwAuthenticate));
     this.finish(f.httpStatus, body, e !== null ? Outcome.BackendError : Outcome.UpstreamFailure, headers);
@@ -439,8 +528,10 @@ export class HigressExchange extends Exchange {
  */
 function stalledHint(reply: BackendReply): string {
   if (reply.status != 0 && reply.status != 504) return "";
-  return " (a tool that asks the client for sampling, elicitation or roots waits for an answer the Higress-compatible " +
-    'mode cannot carry; configure the server with mode "passthrough" for it)';
+  return (
+    " (a tool that asks the client for sampling, elicitation or roots waits for an answer the Higress-compatible " +
+    'mode cannot carry; configure the server with mode "passthrough" for it)'
+  );
 }
 
 /**

@@ -2,9 +2,23 @@
 // helpers throw on some non-Ok results, and a trap kills the VM for every later request).
 import * as abi from "@solo-io/proxy-runtime/assembly/imports";
 import {
-  BufferTypeValues, GrpcStatusValues, HeaderPair, Headers, LogLevelValues, MetricTypeValues, WasmResultValues, define_metric,
-  get_buffer_bytes, get_current_time_nanoseconds, set_buffer_bytes, get_property_or_null, increment_metric, log, proxy_set_effective_context,
-  record_metric, stream_context,
+  BufferTypeValues,
+  GrpcStatusValues,
+  HeaderPair,
+  Headers,
+  LogLevelValues,
+  MetricTypeValues,
+  WasmResultValues,
+  define_metric,
+  get_buffer_bytes,
+  get_current_time_nanoseconds,
+  set_buffer_bytes,
+  get_property_or_null,
+  increment_metric,
+  log,
+  proxy_set_effective_context,
+  record_metric,
+  stream_context,
 } from "@solo-io/proxy-runtime/assembly";
 
 // Per export call (exports.ts brackets each one that runs filter code): the host's clock read once, and the
@@ -110,7 +124,12 @@ export class Property {
   }
 
   setBytes(value: ArrayBuffer): void {
-    abi.proxy_set_property(changetype<usize>(this.name), this.name.byteLength, changetype<usize>(value), value.byteLength);
+    abi.proxy_set_property(
+      changetype<usize>(this.name),
+      this.name.byteLength,
+      changetype<usize>(value),
+      value.byteLength,
+    );
   }
 }
 
@@ -128,8 +147,16 @@ export function localReply(contextId: u32, status: u32, body: ArrayBuffer, heade
 /** localReply with the headers already in flat form (serializePairs), for header sets used on every reply. */
 export function localReplyPairs(contextId: u32, status: u32, body: ArrayBuffer, pairs: ArrayBuffer): void {
   makeEffective(contextId);
-  abi.proxy_send_local_response(status, changetype<usize>(REPLY_DETAILS), REPLY_DETAILS.byteLength,
-    changetype<usize>(body), body.byteLength, changetype<usize>(pairs), pairs.byteLength, GrpcStatusValues.InvalidCode);
+  abi.proxy_send_local_response(
+    status,
+    changetype<usize>(REPLY_DETAILS),
+    REPLY_DETAILS.byteLength,
+    changetype<usize>(body),
+    body.byteLength,
+    changetype<usize>(pairs),
+    pairs.byteLength,
+    GrpcStatusValues.InvalidCode,
+  );
 }
 
 /** The ABI's flat header map (u32 count, (name, value) lengths, then "name\0value\0" each) in one allocation. */
@@ -146,7 +173,8 @@ export function serializePairs(headers: Headers): ArrayBuffer {
 /** Writes each pair's lengths from `sizes` on and its bytes (NUL-terminated) from `at` on. */
 function writePairs(sizes: usize, at: usize, headers: Headers): void {
   for (let i = 0; i < headers.length; i++) {
-    const key = headers[i].key, value = headers[i].value;
+    const key = headers[i].key,
+      value = headers[i].value;
     store<u32>(sizes + 8 * <usize>i, key.byteLength);
     store<u32>(sizes + 4 + 8 * <usize>i, value.byteLength);
     memory.copy(at, changetype<usize>(key), key.byteLength);
@@ -195,8 +223,18 @@ const CALL_TOKEN = memory.data(4);
  * -1 when the host refused it synchronously.
  */
 export function httpCall(cluster: ArrayBuffer, pairs: ArrayBuffer, body: ArrayBuffer, timeoutMs: u32): i64 {
-  const result = abi.proxy_http_call(changetype<usize>(cluster), cluster.byteLength, changetype<usize>(pairs), pairs.byteLength,
-    changetype<usize>(body), body.byteLength, changetype<usize>(NO_TRAILERS), NO_TRAILERS.byteLength, timeoutMs, CALL_TOKEN);
+  const result = abi.proxy_http_call(
+    changetype<usize>(cluster),
+    cluster.byteLength,
+    changetype<usize>(pairs),
+    pairs.byteLength,
+    changetype<usize>(body),
+    body.byteLength,
+    changetype<usize>(NO_TRAILERS),
+    NO_TRAILERS.byteLength,
+    timeoutMs,
+    CALL_TOKEN,
+  );
   return result == WasmResultValues.Ok ? <i64>load<u32>(CALL_TOKEN) : -1;
 }
 

@@ -3,7 +3,16 @@
 // replies can copy the client's bytes verbatim. It never throws and never reads outside [0, len).
 import { ByteWriter, HIGH_BITS, bytesEqual, bytesMatching, firstFlagged, hexValue } from "./bytes";
 
-export const enum Kind { None = 0, Object = 1, Array = 2, String = 3, Number = 4, True = 5, False = 6, Null = 7 }
+export const enum Kind {
+  None = 0,
+  Object = 1,
+  Array = 2,
+  String = 3,
+  Number = 4,
+  True = 5,
+  False = 6,
+  Null = 7,
+}
 
 /** Nesting limit (containers inside containers): deeper input is rejected as malformed. */
 export const MAX_DEPTH = 128;
@@ -15,14 +24,13 @@ const slots = new StaticArray<i32>(MAX_DEPTH);
 
 /** Bytes that end the fast run inside a string: '"', '\\' and the control characters (1 = stop). */
 const STRING_STOP = memory.data<u8>([
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ]);
 
 const QUOTES: u64 = 0x2222222222222222;
@@ -45,15 +53,15 @@ class ContainerIndex {
   open(start: i32): i32 {
     const k = this.count;
     if (k << 1 >= this.spans.length) this.grow();
-    unchecked(this.spans[k << 1] = start);
-    unchecked(this.spans[(k << 1) + 1] = 0);
+    unchecked((this.spans[k << 1] = start));
+    unchecked((this.spans[(k << 1) + 1] = 0));
     this.count = k + 1;
     return k;
   }
 
   private grow(): void {
     const bigger = new StaticArray<i32>(max(64, this.spans.length << 1));
-    memory.copy(changetype<usize>(bigger), changetype<usize>(this.spans), <usize>this.count << 3);
+    memory.copy(changetype<usize>(bigger), changetype<usize>(this.spans), (<usize>this.count) << 3);
     this.spans = bigger;
   }
 
@@ -61,12 +69,13 @@ class ContainerIndex {
   close(slot: i32, end: i32): void {
     if (slot < 0 || slot >= this.count) return;
     if (slot == this.count - 1 && end - unchecked(this.spans[slot << 1]) < INDEXED_MIN_BYTES) this.count = slot;
-    else unchecked(this.spans[(slot << 1) + 1] = end);
+    else unchecked((this.spans[(slot << 1) + 1] = end));
   }
 
   /** End of the indexed container starting at `start`, or -1. */
   endOf(start: i32): i32 {
-    let lo = 0, hi = this.count - 1;
+    let lo = 0,
+      hi = this.count - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const at = unchecked(this.spans[mid << 1]);
@@ -137,7 +146,8 @@ export class Scanner {
   /** Index of the first non-whitespace byte at or after i (len if none). */
   @inline ws(i: i32): i32 {
     // Fields copied to locals: the hot loops then keep them in registers.
-    const ptr = this.ptr, len = this.len;
+    const ptr = this.ptr,
+      len = this.len;
     while (i < len) {
       const c = <u32>load<u8>(ptr + <usize>i);
       if (c > 0x20 || (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09)) break;
@@ -148,19 +158,26 @@ export class Scanner {
 
   /** i is at an opening quote; returns the index past the closing quote, or -1. */
   stringEnd(i: i32): i32 {
-    const ptr = this.ptr, len = this.len;
+    const ptr = this.ptr,
+      len = this.len;
     i++;
     while (i < len) {
       // Eight bytes at a time up to the first '"', '\\' or control character (SWAR byte tests).
       while (i + 8 <= len) {
         const x = load<u64>(ptr + <usize>i);
         const stops = bytesMatching(x, QUOTES) | bytesMatching(x, BACKSLASHES) | ((x - SPACES) & ~x & HIGH_BITS);
-        if (stops != 0) { i += firstFlagged(stops); break; }
+        if (stops != 0) {
+          i += firstFlagged(stops);
+          break;
+        }
         i += 8;
       }
       if (i >= len) break;
       const c = <u32>load<u8>(ptr + <usize>i);
-      if (load<u8>(STRING_STOP + <usize>c) == 0) { i++; continue; }
+      if (load<u8>(STRING_STOP + <usize>c) == 0) {
+        i++;
+        continue;
+      }
       if (c == 0x22) return i + 1;
       if (c != 0x5c || i + 1 >= len) return -1;
       const e = <u32>load<u8>(ptr + <usize>i + 1);
@@ -170,14 +187,16 @@ export class Scanner {
         i += 6;
         continue;
       }
-      if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74) return -1;
+      if (e != 0x22 && e != 0x5c && e != 0x2f && e != 0x62 && e != 0x66 && e != 0x6e && e != 0x72 && e != 0x74)
+        return -1;
       i += 2;
     }
     return -1;
   }
 
   private digitsEnd(i: i32): i32 {
-    const ptr = this.ptr, len = this.len;
+    const ptr = this.ptr,
+      len = this.len;
     while (i < len && <u32>load<u8>(ptr + <usize>i) - 0x30 < 10) i++;
     return i;
   }
@@ -247,8 +266,8 @@ export class Scanner {
           i = this.ws(i + 1);
           if (i >= len) return -1;
           if (this.at(i) != close) {
-            if (recording) unchecked(slots[depth] = index.open(open));
-            unchecked(stack[depth++] = c == 0x7b ? IN_OBJECT : IN_ARRAY);
+            if (recording) unchecked((slots[depth] = index.open(open)));
+            unchecked((stack[depth++] = c == 0x7b ? IN_OBJECT : IN_ARRAY));
             if (c == 0x7b && (i = this.keyEnd(i)) < 0) return -1;
             continue;
           }
@@ -306,7 +325,8 @@ export class Scanner {
 
   /** Raw key bytes (without quotes) equal `lit`; keys with escapes are decoded first. */
   keyIs(keyStart: i32, keyEnd: i32, lit: string): bool {
-    const s = keyStart + 1, e = keyEnd - 1;
+    const s = keyStart + 1,
+      e = keyEnd - 1;
     if (!this.hasEscape(s, e)) return bytesEqual(this.ptr, s, e, lit);
     return this.decode(keyStart, keyEnd) == lit;
   }
@@ -322,13 +342,18 @@ export class Scanner {
 
   /** Decodes the string literal at [start, end) (quotes included). Invalid escapes were ruled out by stringEnd. */
   decode(start: i32, end: i32): string {
-    const s = start + 1, e = end - 1;
+    const s = start + 1,
+      e = end - 1;
     if (!this.hasEscape(s, e)) return String.UTF8.decodeUnsafe(this.ptr + s, e - s);
     const w = new ByteWriter(e - s);
     let i = s;
     while (i < e) {
       const c = this.at(i);
-      if (c != 0x5c) { w.byte(<u8>c); i++; continue; }
+      if (c != 0x5c) {
+        w.byte(<u8>c);
+        i++;
+        continue;
+      }
       const x = this.at(i + 1);
       if (x == 0x75) {
         let cp = this.hex4(i + 2);
@@ -336,7 +361,10 @@ export class Scanner {
         // A high surrogate followed by an escaped low surrogate forms one code point.
         if (cp >= 0xd800 && cp < 0xdc00 && i + 5 < e && this.at(i) == 0x5c && this.at(i + 1) == 0x75) {
           const lo = this.hex4(i + 2);
-          if (lo >= 0xdc00 && lo < 0xe000) { cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00); i += 6; }
+          if (lo >= 0xdc00 && lo < 0xe000) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            i += 6;
+          }
         }
         utf8(w, cp);
         continue;
@@ -353,7 +381,7 @@ export class Scanner {
 
   private hex4(i: i32): u32 {
     let v: u32 = 0;
-    for (let k = 0; k < 4; k++) v = (v << 4) | <u32>hexValue(this.at(i + k));
+    for (let k = 0; k < 4; k++) v = (v << 4) | (<u32>hexValue(this.at(i + k)));
     return v;
   }
 
@@ -366,7 +394,10 @@ export class Scanner {
     else it.restart(obj.start);
     let found = false;
     while (it.next()) {
-      if (this.keyIs(it.keyStart, it.keyEnd, key)) { out.set(it.value.start, it.value.end, it.value.kind); found = true; }
+      if (this.keyIs(it.keyStart, it.keyEnd, key)) {
+        out.set(it.value.start, it.value.end, it.value.kind);
+        found = true;
+      }
     }
     return found;
   }
@@ -409,12 +440,25 @@ class ListItems {
     if (this.done) return -1;
     const s = this.s;
     let i = s.ws(this.i);
-    if (i >= s.len) { this.stop(); return -1; }
-    if (s.at(i) == close) { this.done = true; this.end = i + 1; return -1; }
+    if (i >= s.len) {
+      this.stop();
+      return -1;
+    }
+    if (s.at(i) == close) {
+      this.done = true;
+      this.end = i + 1;
+      return -1;
+    }
     if (!this.first) {
-      if (s.at(i) != 0x2c) { this.stop(); return -1; }
+      if (s.at(i) != 0x2c) {
+        this.stop();
+        return -1;
+      }
       i = s.ws(i + 1);
-      if (i >= s.len) { this.stop(); return -1; }
+      if (i >= s.len) {
+        this.stop();
+        return -1;
+      }
     }
     this.first = false;
     return i;
@@ -466,10 +510,18 @@ function unescapeChar(x: u32): u32 {
 }
 
 function utf8(w: ByteWriter, cp: u32): void {
-  if (cp < 0x80) { w.byte(<u8>cp); return; }
-  if (cp < 0x800) { w.byte(<u8>(0xc0 | (cp >> 6))).byte(<u8>(0x80 | (cp & 63))); return; }
+  if (cp < 0x80) {
+    w.byte(<u8>cp);
+    return;
+  }
+  if (cp < 0x800) {
+    w.byte(<u8>(0xc0 | (cp >> 6))).byte(<u8>(0x80 | (cp & 63)));
+    return;
+  }
   if (cp < 0x10000) {
-    w.byte(<u8>(0xe0 | (cp >> 12))).byte(<u8>(0x80 | ((cp >> 6) & 63))).byte(<u8>(0x80 | (cp & 63)));
+    w.byte(<u8>(0xe0 | (cp >> 12)))
+      .byte(<u8>(0x80 | ((cp >> 6) & 63)))
+      .byte(<u8>(0x80 | (cp & 63)));
     return;
   }
   w.byte(<u8>(0xf0 | (cp >> 18))).byte(<u8>(0x80 | ((cp >> 12) & 63)));

@@ -76,11 +76,20 @@ export function parseMessage(s: Scanner): Message {
   return m;
 }
 
-const enum Member { Other, Jsonrpc, Id, Method, Params, Result, Error }
+const enum Member {
+  Other,
+  Jsonrpc,
+  Id,
+  Method,
+  Params,
+  Result,
+  Error,
+}
 
 function pick(m: Message, it: Members): Member {
   const s = m.s;
-  const k0 = it.keyStart, k1 = it.keyEnd;
+  const k0 = it.keyStart,
+    k1 = it.keyEnd;
   const n = k1 - k0 - 2;
   // Dispatch on length first: only one key is compared per member.
   if (n == 2) return s.keyIs(k0, k1, "id") ? Member.Id : Member.Other;
@@ -127,7 +136,7 @@ function classify(m: Message): Shape {
     if (m.params.present && m.params.kind != Kind.Object && m.params.kind != Kind.Array) return Shape.Invalid;
     return idValid ? Shape.Request : Shape.Notification;
   }
-  if (idValid && (m.result.present != m.error.present)) return Shape.Response;
+  if (idValid && m.result.present != m.error.present) return Shape.Response;
   return Shape.Invalid;
 }
 
@@ -136,7 +145,11 @@ const NULL_ID = "null";
 
 /** The id to echo: the request's raw bytes, or null when the message had none. */
 export class ReplyId {
-  constructor(public bytes: Uint8Array | null, public start: i32 = 0, public end: i32 = 0) {}
+  constructor(
+    public bytes: Uint8Array | null,
+    public start: i32 = 0,
+    public end: i32 = 0,
+  ) {}
 
   /** The message's id when it is a valid one (string or number), else null. */
   static of(m: Message): ReplyId {

@@ -16,8 +16,16 @@ import { ServerConfig } from "./config";
 import { UpstreamAuth, withQueryParam } from "./credentials";
 import { Scanner } from "./json";
 import { Message, Shape, parseMessage } from "./jsonrpc";
-import { pair, propertyString, removeRequestHeader, replaceRequestBody, replaceRequestHeader,
-  requestHeaderNames, responseBody, responseHeader } from "./host";
+import {
+  pair,
+  propertyString,
+  removeRequestHeader,
+  replaceRequestBody,
+  replaceRequestHeader,
+  requestHeaderNames,
+  responseBody,
+  responseHeader,
+} from "./host";
 import { Plugin } from "./plugin";
 import { Failure, Waiter, describe } from "./backend";
 import { isEnvoyRequestHeader } from "./headers";
@@ -44,15 +52,19 @@ const enum Stage {
 
 /** What the Exchange hands over: the backend request (with our id) and the identity to send it with. */
 export class LegacyRequest {
-  constructor(public id: i64,
+  constructor(
+    public id: i64,
     /** The request to send once the stream's handshake is done; null when only the handshake is wanted (initialize). */
-    public body: ArrayBuffer | null, public what: string, public auth: UpstreamAuth,
+    public body: ArrayBuffer | null,
+    public what: string,
+    public auth: UpstreamAuth,
     /** Allowlisted client headers: kept on the GET, copied onto the POSTs. */
     public forwarded: Headers,
     /** The authority of the GET and the POSTs (mcpServerURL's, or the client's own). */
     public authority: string,
     /** The cluster the route chose for the client's request; replaced by the one that serves the GET. */
-    public cluster: string) {}
+    public cluster: string,
+  ) {}
 }
 
 /** How much later than deadlineMs the SSE GET times out: over two of the root's ticks, which check deadlines. */
@@ -70,7 +82,12 @@ export class LegacySse extends Handler {
   /** The notifications the backend sent while our request ran (the data of each event). */
   notifications: Uint8Array[] = [];
 
-  constructor(public waiter: Waiter, public server: ServerConfig, public plugin: Plugin, public req: LegacyRequest) {
+  constructor(
+    public waiter: Waiter,
+    public server: ServerConfig,
+    public plugin: Plugin,
+    public req: LegacyRequest,
+  ) {
     super();
   }
 
@@ -88,12 +105,18 @@ export class LegacySse extends Handler {
     }
     const auth = this.req.auth;
     replaceRequestHeader(":method", "GET");
-    replaceRequestHeader(":path", auth.inQuery ? withQueryParam(this.server.path, auth.name, auth.value) : this.server.path);
+    replaceRequestHeader(
+      ":path",
+      auth.inQuery ? withQueryParam(this.server.path, auth.name, auth.value) : this.server.path,
+    );
     replaceRequestHeader(":authority", this.req.authority);
     replaceRequestHeader("accept", "text/event-stream");
     // The router would cut the stream at the route's timeout (15 s by default) and answer past the filter: the GET
     // gets the filter's own deadline instead, a margin later, so the deadline's JSON-RPC error comes first.
-    replaceRequestHeader("x-envoy-upstream-rq-timeout-ms", (this.plugin.config.deadlineMs + GET_TIMEOUT_MARGIN_MS).toString());
+    replaceRequestHeader(
+      "x-envoy-upstream-rq-timeout-ms",
+      (this.plugin.config.deadlineMs + GET_TIMEOUT_MARGIN_MS).toString(),
+    );
     if (!auth.inQuery && auth.name.length > 0) replaceRequestHeader(auth.name, auth.value);
     // Without content-length the drained body goes upstream as an empty end of stream (HTTP/1: chunked, "0\r\n\r\n").
     replaceRequestBody(bodySize, new ArrayBuffer(0));
@@ -106,8 +129,21 @@ export class LegacySse extends Handler {
     const stop = FilterHeadersStatusValues.StopIteration;
     const routed = propertyString("xds\0cluster_name");
     if (this.server.cluster.length > 0 && routed.length > 0 && routed != this.server.cluster) {
-      this.fail(new Failure(200, describe(this.server, 'has its SSE URL routed to cluster "' + routed + '", not "' +
-        this.server.cluster + '": route ' + this.server.path + " to the backend's cluster")));
+      this.fail(
+        new Failure(
+          200,
+          describe(
+            this.server,
+            'has its SSE URL routed to cluster "' +
+              routed +
+              '", not "' +
+              this.server.cluster +
+              '": route ' +
+              this.server.path +
+              " to the backend's cluster",
+          ),
+        ),
+      );
       return stop;
     }
     // The POSTs must reach the process that holds the GET's session: the cluster the router chose for it.
@@ -257,10 +293,15 @@ export class LegacySse extends Handler {
   private reject(): void {
     const r = this.rejected;
     let problem = transportProblem(r, this.server.timeoutMs);
-    if (r.status == 504 && problem.startsWith("timed out")) problem = "did not answer the SSE GET within the route timeout";
-    if (problem.length == 0) problem = "answered the SSE GET with content-type \"" + r.contentType + "\", not text/event-stream";
+    if (r.status == 504 && problem.startsWith("timed out"))
+      problem = "did not answer the SSE GET within the route timeout";
+    if (problem.length == 0)
+      problem = 'answered the SSE GET with content-type "' + r.contentType + '", not text/event-stream';
     if (r.status == 404 && propertyString("response\0code_details") == "route_not_found") {
-      problem = "cannot be reached: Envoy has no route for its SSE URL " + this.server.path + " (route it to the backend's cluster)";
+      problem =
+        "cannot be reached: Envoy has no route for its SSE URL " +
+        this.server.path +
+        " (route it to the backend's cluster)";
     }
     this.fail(Failure.fromReply(this.server, r, problem));
   }
@@ -268,7 +309,10 @@ export class LegacySse extends Handler {
 
 /** Routes one POST's reply back to its LegacySse (AssemblyScript has no closures). */
 class Post extends Handler {
-  constructor(public owner: LegacySse, public what: string) {
+  constructor(
+    public owner: LegacySse,
+    public what: string,
+  ) {
     super();
   }
 

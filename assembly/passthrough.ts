@@ -15,23 +15,42 @@ import { HeadersMode } from "./config";
 import { withQueryParam } from "./credentials";
 import { Exchange, Outcome, StatMethod } from "./exchange";
 import { isEnvoyRequestHeader } from "./headers";
-import { pair, removeRequestHeader, removeResponseHeader, replaceRequestHeader, requestHeaderNames, responseBody,
-  responseHeader, setResponseBody } from "./host";
+import {
+  pair,
+  removeRequestHeader,
+  removeResponseHeader,
+  replaceRequestHeader,
+  requestHeaderNames,
+  responseBody,
+  responseHeader,
+  setResponseBody,
+} from "./host";
 import { Scanner } from "./json";
-import { INTERNAL_ERROR, INVALID_PARAMS, Message, ReplyId, Shape, errorReply, parseMessage, resultReply } from "./jsonrpc";
-import { ListShape, NameFilter, SUBJECT_NAMES, Subject, filteredList, listShape } from "./policy";
+import { INTERNAL_ERROR, Message, ReplyId, Shape, errorReply, parseMessage, resultReply } from "./jsonrpc";
+import { filteredList } from "./policy";
 import { SseParser } from "./sse";
 
 /** Client headers a backend gets (besides forwardHeaders, Envoy's own and the upstream credential). */
-const KEPT_HEADERS = ["accept", "content-type", "content-length", "user-agent", "origin", "mcp-session-id",
-  "mcp-protocol-version", "last-event-id", "mcp-method", "mcp-name"];
+const KEPT_HEADERS = [
+  "accept",
+  "content-type",
+  "content-length",
+  "user-agent",
+  "origin",
+  "mcp-session-id",
+  "mcp-protocol-version",
+  "last-event-id",
+  "mcp-method",
+  "mcp-name",
+];
 
-const enum Rewrite { None, Json, Sse }
+const enum Rewrite {
+  None,
+  Json,
+  Sse,
+}
 
 export class PassthroughExchange extends Exchange {
-  /** For a list method under a restricted allow-list: what its result is filtered by. */
-  private list: ListShape | null = null;
-  private listFilter: NameFilter = NameFilter.open();
   private rewrite: Rewrite = Rewrite.None;
   private events: SseListEvents | null = null;
 
@@ -40,19 +59,41 @@ export class PassthroughExchange extends Exchange {
   protected requestHeaders(endOfStream: bool): FilterHeadersStatusValues {
     const post = this.req.valueIs(":method", "POST");
     if (!post && !this.req.valueIs(":method", "GET") && !this.req.valueIs(":method", "DELETE")) {
-      this.finish(405, errorReply(this.id, -32000, "Method not allowed: MCP uses POST, GET and DELETE"), Outcome.Rejected,
-        [pair("allow", "GET, POST, DELETE")]);
+      this.finish(
+        405,
+        errorReply(this.id, -32000, "Method not allowed: MCP uses POST, GET and DELETE"),
+        Outcome.Rejected,
+        [pair("allow", "GET, POST, DELETE")],
+      );
       return FilterHeadersStatusValues.StopIteration;
     }
     if (this.server.cluster.length > 0 && this.routeCluster() != this.server.cluster) {
-      this.finish(200, errorReply(this.id, INTERNAL_ERROR, describe(this.server, 'is routed to cluster "' + this.routeCluster() +
-        '", not "' + this.server.cluster + '": in mode "passthrough" the route takes requests to the backend')), Outcome.UpstreamFailure);
+      this.finish(
+        200,
+        errorReply(
+          this.id,
+          INTERNAL_ERROR,
+          describe(
+            this.server,
+            'is routed to cluster "' +
+              this.routeCluster() +
+              '", not "' +
+              this.server.cluster +
+              '": in mode "passthrough" the route takes requests to the backend',
+          ),
+        ),
+        Outcome.UpstreamFailure,
+      );
       return FilterHeadersStatusValues.StopIteration;
     }
     this.keepOnlyBackendHeaders();
     if (!post || endOfStream) {
       // A GET stream or a DELETE (or a POST without a body, which the backend refuses itself): nothing to read.
-      this.statMethod = this.req.valueIs(":method", "GET") ? StatMethod.Stream : this.req.valueIs(":method", "DELETE") ? StatMethod.Delete : StatMethod.Invalid;
+      this.statMethod = this.req.valueIs(":method", "GET")
+        ? StatMethod.Stream
+        : this.req.valueIs(":method", "DELETE")
+          ? StatMethod.Delete
+          : StatMethod.Invalid;
       this.sendOn();
       return FilterHeadersStatusValues.Continue;
     }
@@ -67,8 +108,15 @@ export class PassthroughExchange extends Exchange {
     const names = requestHeaderNames();
     for (let i = 0; i < names.length; i++) {
       const name = names[i];
-      if (name.startsWith(":") || KEPT_HEADERS.includes(name) || keep.includes(name) || isEnvoyRequestHeader(name) ||
-        name.startsWith("mcp-param-") || (name == "authorization" && this.server.passthroughAuthHeader)) continue;
+      if (
+        name.startsWith(":") ||
+        KEPT_HEADERS.includes(name) ||
+        keep.includes(name) ||
+        isEnvoyRequestHeader(name) ||
+        name.startsWith("mcp-param-") ||
+        (name == "authorization" && this.server.passthroughAuthHeader)
+      )
+        continue;
       removeRequestHeader(name);
     }
   }
@@ -82,20 +130,7 @@ export class PassthroughExchange extends Exchange {
   }
 
   protected request(): void {
-    const target = this.target;
-    const policy = this.policy();
-    if (target !== null) {
-      if (target.subject == Subject.Tool) this.setTool(target.name);
-      if (!policy.filterFor(target.subject).allows(target.name)) {
-        this.finish(200, errorReply(this.id, INVALID_PARAMS, SUBJECT_NAMES[target.subject] + " not allowed: " + target.name), Outcome.Denied);
-        return;
-      }
-    }
-    const shape = listShape(this.method);
-    if (shape !== null && policy.filterFor(shape.subject).restricted) {
-      this.list = shape;
-      this.listFilter = policy.filterFor(shape.subject);
-    }
+    if (this.refusedByPolicy(this.target)) return;
     this.sendOn();
   }
 
@@ -105,7 +140,8 @@ export class PassthroughExchange extends Exchange {
 
   /** The request goes on to the backend through the router: counted, and no longer bounded by the filter. */
   private sendOn(): void {
-    if (this.plugin.config.headersMode == HeadersMode.Hold && this.req.valueIs(":method", "POST")) this.applyUpstreamCredential();
+    if (this.plugin.config.headersMode == HeadersMode.Hold && this.req.valueIs(":method", "POST"))
+      this.applyUpstreamCredential();
     this.countOutcome(Outcome.Forwarded);
     this.released();
   }
@@ -117,7 +153,8 @@ export class PassthroughExchange extends Exchange {
   // ---- Response ----
 
   responseHeaders(_endOfStream: bool): FilterHeadersStatusValues {
-    if (this.list === null || this.done || !responseHeader(":status").startsWith("2")) return FilterHeadersStatusValues.Continue;
+    if (this.list === null || this.done || !responseHeader(":status").startsWith("2"))
+      return FilterHeadersStatusValues.Continue;
     const type = responseHeader("content-type").toLowerCase();
     if (type.includes("text/event-stream")) {
       this.rewrite = Rewrite.Sse;
@@ -160,13 +197,18 @@ export class PassthroughExchange extends Exchange {
 
   /** For an SSE reply that outgrew the bound before its response came: the client's error instead. */
   tooLargeResponse(): ArrayBuffer {
-    return errorReply(ReplyId.of(this.msg), INTERNAL_ERROR, describe(this.server, "sent an SSE event larger than maxResponseBodyBytes"));
+    return errorReply(
+      ReplyId.of(this.msg),
+      INTERNAL_ERROR,
+      describe(this.server, "sent an SSE event larger than maxResponseBodyBytes"),
+    );
   }
 }
 
 /** The response's id is the request's, byte for byte (pass-through: the client's own id). */
 function sameId(m: Message, request: Message): bool {
-  const a = m.id, b = request.id;
+  const a = m.id,
+    b = request.id;
   if (a.end - a.start != b.end - b.start) return false;
   for (let i = 0; i < a.end - a.start; i++) if (m.s.at(a.start + i) != request.s.at(b.start + i)) return false;
   return true;
@@ -181,7 +223,10 @@ class SseListEvents {
   private pending: ByteWriter = new ByteWriter(256);
   private found: bool = false;
 
-  constructor(private exchange: PassthroughExchange, private maxBytes: i32) {}
+  constructor(
+    private exchange: PassthroughExchange,
+    private maxBytes: i32,
+  ) {}
 
   /** What goes on for this chunk. */
   push(chunk: ArrayBuffer, endOfStream: bool): ArrayBuffer {
@@ -195,7 +240,10 @@ class SseListEvents {
     let i = 0;
     while (i < length && !this.found) {
       const c = load<u8>(bytes + <usize>i);
-      if (c != 0x0a && c != 0x0d) { i++; continue; }
+      if (c != 0x0a && c != 0x0d) {
+        i++;
+        continue;
+      }
       const emptyLine = i == lineStart;
       i += c == 0x0d && i + 1 < length && load<u8>(bytes + <usize>i + 1) == 0x0a ? 2 : 1;
       if (emptyLine) {
@@ -221,8 +269,10 @@ class SseListEvents {
   private event(out: ByteWriter, ptr: usize, length: i32): void {
     const parser = new SseParser();
     parser.push(ptr, length);
-    const filtered = parser.events.length == 1 && parser.events[0].type == "message"
-      ? this.exchange.filtered(parseMessage(new Scanner(parser.events[0].data))) : null;
+    const filtered =
+      parser.events.length == 1 && parser.events[0].type == "message"
+        ? this.exchange.filtered(parseMessage(new Scanner(parser.events[0].data)))
+        : null;
     if (filtered === null) {
       out.raw(ptr, length);
       return;
@@ -246,7 +296,9 @@ function copyLinesExceptData(out: ByteWriter, ptr: usize, length: i32): void {
     const c = load<u8>(ptr + <usize>i);
     if (c != 0x0a && c != 0x0d) continue;
     const lineLength = i - lineStart;
-    const isData = lineLength >= 4 && load<u32>(ptr + <usize>lineStart) == 0x61746164 &&
+    const isData =
+      lineLength >= 4 &&
+      load<u32>(ptr + <usize>lineStart) == 0x61746164 &&
       (lineLength == 4 || load<u8>(ptr + <usize>lineStart + 4) == 0x3a); // "data" then ":" or nothing
     if (lineLength > 0 && !isData) out.raw(ptr + <usize>lineStart, lineLength).byte(0x0a);
     if (c == 0x0d && i + 1 < length && load<u8>(ptr + <usize>i + 1) == 0x0a) i++;

@@ -22,7 +22,10 @@ export class Plugin {
   modernBackends: Map<i32, bool> = new Map();
   private lastId: i64 = 0;
 
-  constructor(public config: Config, statPrefix: string) {
+  constructor(
+    public config: Config,
+    statPrefix: string,
+  ) {
     this.stats = new Stats(statPrefix);
     this.sessions = new SessionPool(this);
   }
@@ -33,7 +36,14 @@ export class Plugin {
   }
 
   /** POSTs to `target`; `pairs` are the flat headers (postPairs). False when the host refused the call. */
-  post(target: Target, pairs: ArrayBuffer, body: ArrayBuffer, handler: Handler, stat: CallStat, timeoutMs: i32 = 0): bool {
+  post(
+    target: Target,
+    pairs: ArrayBuffer,
+    body: ArrayBuffer,
+    handler: Handler,
+    stat: CallStat,
+    timeoutMs: i32 = 0,
+  ): bool {
     const timeout = timeoutMs > 0 ? min(timeoutMs, target.timeoutMs) : target.timeoutMs;
     return this.calls.dispatch(target, pairs, body, handler, stat, timeout, this.config.maxResponseBytes);
   }

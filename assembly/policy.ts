@@ -74,7 +74,12 @@ export function splitNames(list: string): Set<string> {
 }
 
 /** What a method's policy looks at. */
-export const enum Subject { None, Tool, Resource, Prompt }
+export const enum Subject {
+  None,
+  Tool,
+  Resource,
+  Prompt,
+}
 /** How a refusal names the subject (indexes Subject). */
 export const SUBJECT_NAMES = ["", "Tool", "Resource", "Prompt"];
 
@@ -88,7 +93,11 @@ export function subjectOf(method: string): Subject {
 
 /** The allow-lists that apply to one request (the tool filter already narrowed by the header). */
 export class Policy {
-  constructor(public tools: NameFilter, public resources: NameFilter, public prompts: NameFilter) {}
+  constructor(
+    public tools: NameFilter,
+    public resources: NameFilter,
+    public prompts: NameFilter,
+  ) {}
 
   filterFor(subject: Subject): NameFilter {
     if (subject == Subject.Tool) return this.tools;
@@ -100,7 +109,11 @@ export class Policy {
 
 /** A list method's result: the array member and, in each entry, the member that names it. */
 export class ListShape {
-  constructor(public subject: Subject, public array: string, public key: string) {}
+  constructor(
+    public subject: Subject,
+    public array: string,
+    public key: string,
+  ) {}
 }
 
 const TOOLS_LIST = new ListShape(Subject.Tool, "tools", "name");
@@ -119,7 +132,10 @@ export function listShape(method: string): ListShape | null {
 
 /** What a single-item method names, for the policy: a tool, a resource URI, a prompt. */
 export class Target {
-  constructor(public subject: Subject, public name: string) {}
+  constructor(
+    public subject: Subject,
+    public name: string,
+  ) {}
 }
 
 const NO_TARGET = new Target(Subject.None, "");
@@ -162,13 +178,15 @@ function completionRef(m: Message): Target | null {
 export function filteredList(s: Scanner, result: Span, shape: ListShape, filter: NameFilter): ArrayBuffer {
   const list = new Span();
   const w = new ByteWriter(result.end - result.start + 16);
-  if (!s.member(result, shape.array, list) || list.kind != Kind.Array) return w.span(s.bytes, result.start, result.end).take();
+  if (!s.member(result, shape.array, list) || list.kind != Kind.Array)
+    return w.span(s.bytes, result.start, result.end).take();
   w.span(s.bytes, result.start, list.start + 1);
   const it = new Elements(s, list.start);
   const name = new Span();
   let kept = 0;
   while (it.next()) {
-    if (!s.member(it.value, shape.key, name) || name.kind != Kind.String || !filter.allows(s.decodeSpan(name))) continue;
+    if (!s.member(it.value, shape.key, name) || name.kind != Kind.String || !filter.allows(s.decodeSpan(name)))
+      continue;
     if (kept++ > 0) w.byte(0x2c);
     w.span(s.bytes, it.value.start, it.value.end);
   }

@@ -2,7 +2,13 @@
 // the Higress-compatible mode (higress.ts: the filter is the MCP server clients see) or pass-through
 // (passthrough.ts: the backend is, with the policy applied in line). What every request gets whatever the mode is
 // in exchange.ts. Paths of no configured server pass through untouched.
-import { Context, FilterDataStatusValues, FilterHeadersStatusValues, HeaderMapTypeValues, RootContext } from "@solo-io/proxy-runtime/assembly";
+import {
+  Context,
+  FilterDataStatusValues,
+  FilterHeadersStatusValues,
+  HeaderMapTypeValues,
+  RootContext,
+} from "@solo-io/proxy-runtime/assembly";
 import { Mode } from "./config";
 import { Exchange, ROUTE_CLUSTER } from "./exchange";
 import { HeaderSnapshot } from "./headers";
@@ -15,7 +21,11 @@ import { Fact, RequestFacts } from "./rules";
 export class McpStream extends Context {
   private exchange: Exchange | null = null;
 
-  constructor(id: u32, root: RootContext, public plugin: Plugin) {
+  constructor(
+    id: u32,
+    root: RootContext,
+    public plugin: Plugin,
+  ) {
     super(id, root);
   }
 
@@ -29,9 +39,10 @@ export class McpStream extends Context {
     // Paths of no configured server pass through untouched: the filter can share a listener with other routes. So
     // does a request Envoy has no route for (a Host outside the virtual hosts' domains): Envoy answers it, 404.
     if (server === null || !hasProperty(ROUTE_NAME)) return FilterHeadersStatusValues.Continue;
-    const exchange = server.mode == Mode.Passthrough
-      ? new PassthroughExchange(this.context_id, this.plugin, server, headers, path, facts) as Exchange
-      : new HigressExchange(this.context_id, this.plugin, server, headers, path, facts) as Exchange;
+    const exchange =
+      server.mode == Mode.Passthrough
+        ? (new PassthroughExchange(this.context_id, this.plugin, server, headers, path, facts) as Exchange)
+        : (new HigressExchange(this.context_id, this.plugin, server, headers, path, facts) as Exchange);
     this.exchange = exchange;
     return exchange.headers(endOfStream);
   }

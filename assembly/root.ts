@@ -29,8 +29,14 @@ export class McpRoot extends RootContext {
     this.plugin = plugin;
     set_tick_period_milliseconds(TICK_MS);
     const mode = config.headersMode == HeadersMode.Hold ? "hold" : "continue";
-    logInfo("configured " + config.servers.length.toString() + " server(s), requestHeadersMode " + mode +
-      ", stats under " + plugin.stats.prefix);
+    logInfo(
+      "configured " +
+        config.servers.length.toString() +
+        " server(s), requestHeadersMode " +
+        mode +
+        ", stats under " +
+        plugin.stats.prefix,
+    );
     return true;
   }
 

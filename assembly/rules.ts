@@ -4,10 +4,19 @@
 // the host comes through RequestFacts, read lazily so that a request pays only for what the rules ask.
 
 /** What a rule can ask about a request. */
-export const enum Fact { Authority = 0, RouteName = 1, Cluster = 2 }
+export const enum Fact {
+  Authority = 0,
+  RouteName = 1,
+  Cluster = 2,
+}
 
 /** Higress's rule categories, decided by which match key a rule carries. */
-export const enum Category { Route = 0, Domain = 1, Service = 2, RoutePrefix = 3 }
+export const enum Category {
+  Route = 0,
+  Domain = 1,
+  Service = 2,
+  RoutePrefix = 3,
+}
 
 /**
  * The request's facts, each read at most once and only when a rule asks for it. `read` is the host access:
@@ -52,7 +61,10 @@ export class RequestFacts {
 
 /** A service: its FQDN and port ("" in a rule entry without a port: any port). */
 export class ServiceName {
-  constructor(public fqdn: string, public port: string) {}
+  constructor(
+    public fqdn: string,
+    public port: string,
+  ) {}
 
   /** As a rule entry: the same FQDN, and the same port unless the entry names none. */
   covers(actual: ServiceName): bool {
@@ -60,11 +72,18 @@ export class ServiceName {
   }
 }
 
-export const enum DomainKind { Exact = 0, Suffix = 1, Prefix = 2 }
+export const enum DomainKind {
+  Exact = 0,
+  Suffix = 1,
+  Prefix = 2,
+}
 
 /** `*.example.com`: suffix ".example.com"; `www.example.*`: prefix "www.example."; anything else: exact. */
 export class DomainPattern {
-  constructor(public kind: DomainKind, public text: string) {}
+  constructor(
+    public kind: DomainKind,
+    public text: string,
+  ) {}
 
   static of(pattern: string): DomainPattern {
     const p = pattern.toLowerCase();
@@ -91,7 +110,9 @@ export class Rule {
   /** Reads only the facts its category needs, in order: a route rule asks for the cluster only once its route matched. */
   matches(facts: RequestFacts): bool {
     if (this.category == Category.Route) {
-      return this.routes.includes(facts.get(Fact.RouteName)) && (this.services.length == 0 || this.servesCluster(facts));
+      return (
+        this.routes.includes(facts.get(Fact.RouteName)) && (this.services.length == 0 || this.servesCluster(facts))
+      );
     }
     if (this.category == Category.Domain) {
       const host = facts.host();

@@ -8,9 +8,25 @@ import { nowMs, pair } from "./host";
 import { Failure, Waiter, describe } from "./backend";
 import { BackendInfo } from "./capabilities";
 import { Plugin } from "./plugin";
-import { initializeRefusal, initializeRequest, initializedNotification, negotiatedVersion, notificationFailed } from "./handshake";
-import { BackendReply, Call, Handler, Target, deletePairs, isModernError, postPairs, requestBody, responseFor,
-  transportProblem } from "./upstream";
+import {
+  initializeRefusal,
+  initializeRequest,
+  initializedNotification,
+  negotiatedVersion,
+  notificationFailed,
+} from "./handshake";
+import {
+  BackendReply,
+  Call,
+  Handler,
+  Target,
+  deletePairs,
+  isModernError,
+  postPairs,
+  requestBody,
+  responseFor,
+  transportProblem,
+} from "./upstream";
 import { modernHeaders, paramsWithGatewayMeta } from "./bridge";
 import { MODERN_VERSION } from "./era";
 
@@ -22,23 +38,42 @@ function discoverBody(id: i64): ArrayBuffer {
 
 /** Session key parts last seen for one server, with their key: the common case (one cluster, authority, identity) reuses it. */
 class KeyParts {
-  constructor(public cluster: string, public authority: string, public identity: string, public key: string) {}
+  constructor(
+    public cluster: string,
+    public authority: string,
+    public identity: string,
+    public key: string,
+  ) {}
 }
 
 /** mcp_proxy.sessions.<server>.<event> (indexes SESSION_EVENTS). */
-export const enum SessionEvent { Hit, Miss, SharedHandshake, Lost }
+export const enum SessionEvent {
+  Hit,
+  Miss,
+  SharedHandshake,
+  Lost,
+}
 const SESSION_EVENTS = ["hit", "miss", "shared_handshake", "lost"];
 
 /** Everything that identifies a backend session and how to reach it. */
 export class SessionSpec {
-  constructor(public key: string, public server: ServerConfig, public target: Target,
+  constructor(
+    public key: string,
+    public server: ServerConfig,
+    public target: Target,
     /** Upstream credential header(s); sent on every call of the session. */
     public auth: Headers,
     /** Allowlisted client headers of the request that starts the handshake. */
-    public forwarded: Headers) {}
+    public forwarded: Headers,
+  ) {}
 }
 
-const enum Stage { Initialize, Discover, Notify, Ready }
+const enum Stage {
+  Initialize,
+  Discover,
+  Notify,
+  Ready,
+}
 
 export class BackendSession extends Handler {
   sessionId: string = "";
@@ -54,7 +89,10 @@ export class BackendSession extends Handler {
   /** A ready session's POST headers in flat form: the same on every call, so serialized once. */
   private posts: ArrayBuffer | null = null;
 
-  constructor(public spec: SessionSpec, public plugin: Plugin) {
+  constructor(
+    public spec: SessionSpec,
+    public plugin: Plugin,
+  ) {
     super();
   }
 
@@ -95,7 +133,7 @@ export class BackendSession extends Handler {
     const headers = this.handshakeHeaders();
     for (let i = 0; i < extra.length; i++) headers.push(extra[i]);
     if (!this.plugin.post(spec.target, postPairs(spec.target, headers), body, this, stat)) {
-      this.fail(new Failure(200, describe(spec.server, "could not be called (cluster \"" + spec.target.cluster + "\")")));
+      this.fail(new Failure(200, describe(spec.server, 'could not be called (cluster "' + spec.target.cluster + '")')));
     }
   }
 
@@ -116,11 +154,20 @@ export class BackendSession extends Handler {
       return;
     }
     const problem = transportProblem(reply, this.spec.target.timeoutMs);
-    if (problem.length > 0) { this.fail(Failure.fromReply(server, reply, "failed initialize: " + problem)); return; }
+    if (problem.length > 0) {
+      this.fail(Failure.fromReply(server, reply, "failed initialize: " + problem));
+      return;
+    }
     const m = responseFor(reply, this.initId);
-    if (m === null) { this.fail(new Failure(200, describe(server, "sent an unparseable reply to initialize"))); return; }
+    if (m === null) {
+      this.fail(new Failure(200, describe(server, "sent an unparseable reply to initialize")));
+      return;
+    }
     const refusal = initializeRefusal(server, m);
-    if (refusal !== null) { this.fail(refusal); return; }
+    if (refusal !== null) {
+      this.fail(refusal);
+      return;
+    }
     this.sessionId = reply.header("mcp-session-id");
     this.protocolVersion = negotiatedVersion(m);
     this.info = BackendInfo.of(m, this.protocolVersion);
@@ -131,10 +178,19 @@ export class BackendSession extends Handler {
   private discovered(reply: BackendReply): void {
     const server = this.spec.server;
     const problem = transportProblem(reply, this.spec.target.timeoutMs);
-    if (problem.length > 0) { this.fail(Failure.fromReply(server, reply, "failed server/discover: " + problem)); return; }
+    if (problem.length > 0) {
+      this.fail(Failure.fromReply(server, reply, "failed server/discover: " + problem));
+      return;
+    }
     const m = responseFor(reply, this.initId);
-    if (m === null) { this.fail(new Failure(200, describe(server, "sent an unparseable reply to server/discover"))); return; }
-    if (m.error.present) { this.fail(new Failure(200, describe(server, "refused server/discover"), "", m)); return; }
+    if (m === null) {
+      this.fail(new Failure(200, describe(server, "sent an unparseable reply to server/discover")));
+      return;
+    }
+    if (m.error.present) {
+      this.fail(new Failure(200, describe(server, "refused server/discover"), "", m));
+      return;
+    }
     this.info = BackendInfo.of(m, MODERN_VERSION);
     this.modern = true;
     this.plugin.modernBackends.set(server.index, true);
@@ -142,7 +198,8 @@ export class BackendSession extends Handler {
   }
 
   private notified(reply: BackendReply): void {
-    if (reply.status < 200 || reply.status >= 300) notificationFailed(this.spec.server, "HTTP " + reply.status.toString());
+    if (reply.status < 200 || reply.status >= 300)
+      notificationFailed(this.spec.server, "HTTP " + reply.status.toString());
     this.becomeReady();
   }
 
@@ -259,8 +316,15 @@ export class SessionPool {
   private end(session: BackendSession): void {
     if (session.sessionId.length == 0) return;
     const spec = session.spec;
-    this.plugin.calls.dispatch(spec.target, deletePairs(spec.target, session.headers()), new ArrayBuffer(0), ignore,
-      this.plugin.stats.call(spec.server.statName, "delete"), spec.target.timeoutMs, this.plugin.config.maxResponseBytes);
+    this.plugin.calls.dispatch(
+      spec.target,
+      deletePairs(spec.target, session.headers()),
+      new ArrayBuffer(0),
+      ignore,
+      this.plugin.stats.call(spec.server.statName, "delete"),
+      spec.target.timeoutMs,
+      this.plugin.config.maxResponseBytes,
+    );
   }
 
   private evictIfFull(): void {

@@ -8,7 +8,11 @@ const CRS: u64 = 0x0d0d0d0d0d0d0d0d;
 
 export class SseEvent {
   /** A copy, or a view into the body given to pushBody(). */
-  constructor(public type: string, public data: Uint8Array, public id: string) {}
+  constructor(
+    public type: string,
+    public data: Uint8Array,
+    public id: string,
+  ) {}
 
   get text(): string {
     return String.UTF8.decodeUnsafe(this.data.dataStart, this.data.length);
@@ -44,12 +48,18 @@ export class SseParser {
       while (i + 8 <= len) {
         const x = load<u64>(ptr + i);
         const ends = bytesMatching(x, LFS) | bytesMatching(x, CRS);
-        if (ends != 0) { i += firstFlagged(ends); break; }
+        if (ends != 0) {
+          i += firstFlagged(ends);
+          break;
+        }
         i += 8;
       }
       if (i >= len) break;
       const c = load<u8>(ptr + i);
-      if (c != 0x0a && c != 0x0d) { i++; continue; }
+      if (c != 0x0a && c != 0x0d) {
+        i++;
+        continue;
+      }
       this.endLine(ptr + lineStart, i - lineStart);
       i++;
       if (c == 0x0d) {
@@ -99,7 +109,10 @@ export class SseParser {
   }
 
   private field(ptr: usize, n: i32): void {
-    if (n == 0) { this.dispatch(); return; }
+    if (n == 0) {
+      this.dispatch();
+      return;
+    }
     if (load<u8>(ptr) == 0x3a) return; // comment
     let colon = 0;
     while (colon < n && load<u8>(ptr + colon) != 0x3a) colon++;
@@ -121,7 +134,12 @@ export class SseParser {
   private dataLine(ptr: usize, n: i32): void {
     const body = this.body;
     // A line inside the body (not pieced together in `line`) can be borrowed while it is the event's only one.
-    if (!this.hasData && body !== null && ptr >= changetype<usize>(body) && ptr + n <= changetype<usize>(body) + body.byteLength) {
+    if (
+      !this.hasData &&
+      body !== null &&
+      ptr >= changetype<usize>(body) &&
+      ptr + n <= changetype<usize>(body) + body.byteLength
+    ) {
       this.borrowedStart = <i32>(ptr - changetype<usize>(body));
       this.borrowedLength = n;
       this.hasData = true;
@@ -144,9 +162,10 @@ export class SseParser {
     // An event with no data line (e.g. a priming event carrying only an id) is not dispatched.
     if (this.hasData) {
       const type = this.type.length > 0 ? this.type : "message";
-      const data = this.borrowedLength >= 0
-        ? Uint8Array.wrap(changetype<ArrayBuffer>(this.body), this.borrowedStart, this.borrowedLength)
-        : Uint8Array.wrap(this.data.buf.slice(0, this.data.len));
+      const data =
+        this.borrowedLength >= 0
+          ? Uint8Array.wrap(changetype<ArrayBuffer>(this.body), this.borrowedStart, this.borrowedLength)
+          : Uint8Array.wrap(this.data.buf.slice(0, this.data.len));
       this.events.push(new SseEvent(type, data, this.lastId));
     }
     this.resetEvent();

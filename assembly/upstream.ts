@@ -16,7 +16,12 @@ export class Handler {
 
 /** A call in flight, found again by its token when the reply comes (AssemblyScript has no closures). */
 export class Call {
-  constructor(public handler: Handler, public stat: CallStat, public startedMs: i64, public maxBytes: i32) {}
+  constructor(
+    public handler: Handler,
+    public stat: CallStat,
+    public startedMs: i64,
+    public maxBytes: i32,
+  ) {}
 }
 
 export class BackendReply {
@@ -40,7 +45,12 @@ export class BackendReply {
 export class Target {
   private clusterName: ArrayBuffer | null = null;
 
-  constructor(public cluster: string, public authority: string, public path: string, public timeoutMs: i32) {}
+  constructor(
+    public cluster: string,
+    public authority: string,
+    public path: string,
+    public timeoutMs: i32,
+  ) {}
 
   /** The cluster name as the host wants it, encoded once per target. */
   get clusterBytes(): ArrayBuffer {
@@ -73,8 +83,15 @@ export class Calls {
   private inFlight: Map<u32, Call> = new Map();
 
   /** Issues the call; false when the host refused it synchronously (then no callback will ever come). */
-  dispatch(target: Target, pairs: ArrayBuffer, body: ArrayBuffer, handler: Handler, stat: CallStat, timeoutMs: i32,
-    maxBytes: i32): bool {
+  dispatch(
+    target: Target,
+    pairs: ArrayBuffer,
+    body: ArrayBuffer,
+    handler: Handler,
+    stat: CallStat,
+    timeoutMs: i32,
+    maxBytes: i32,
+  ): bool {
     incrementMetric(stat.calls);
     const token = httpCall(target.clusterBytes, pairs, body, <u32>max(timeoutMs, 1));
     if (token < 0) return false;
@@ -168,16 +185,20 @@ export function isModernError(reply: BackendReply): bool {
   const doc = new Span();
   const error = new Span();
   const code = new Span();
-  if (!s.isDocument(doc) || doc.kind != Kind.Object || !s.member(doc, "error", error) || error.kind != Kind.Object) return false;
+  if (!s.isDocument(doc) || doc.kind != Kind.Object || !s.member(doc, "error", error) || error.kind != Kind.Object)
+    return false;
   if (!s.member(error, "code", code) || code.kind != Kind.Number) return false;
-  for (let i = 0; i < MODERN_ERRORS.length; i++) if (bytesEqual(s.ptr, code.start, code.end, MODERN_ERRORS[i])) return true;
+  for (let i = 0; i < MODERN_ERRORS.length; i++)
+    if (bytesEqual(s.ptr, code.start, code.end, MODERN_ERRORS[i])) return true;
   return false;
 }
 
 /** A backend's way of saying our session is gone: 404, or 400 "session not found" (server-everything). */
 export function sessionLost(reply: BackendReply): bool {
   if (reply.status == 404) return true;
-  return reply.status == 400 && containsAsciiCI(changetype<usize>(reply.body), reply.body.byteLength, "session not found");
+  return (
+    reply.status == 400 && containsAsciiCI(changetype<usize>(reply.body), reply.body.byteLength, "session not found")
+  );
 }
 
 /** Why a reply is unusable, for the client's error message; "" when the HTTP exchange itself succeeded. */
@@ -186,9 +207,12 @@ export function transportProblem(reply: BackendReply, timeoutMs: i32): string {
   if (reply.status == 0) return "reset the connection";
   if (reply.status < 300) return "";
   // Only Envoy's own short 503/504 bodies are read: a large reply is never decoded just to be checked.
-  const body = reply.status == 503 || reply.status == 504
-    ? String.UTF8.decodeUnsafe(changetype<usize>(reply.body), <usize>min(reply.body.byteLength, 200)) : "";
-  if (reply.status == 504 && body == "upstream request timeout") return "timed out after " + timeoutMs.toString() + " ms";
+  const body =
+    reply.status == 503 || reply.status == 504
+      ? String.UTF8.decodeUnsafe(changetype<usize>(reply.body), <usize>min(reply.body.byteLength, 200))
+      : "";
+  if (reply.status == 504 && body == "upstream request timeout")
+    return "timed out after " + timeoutMs.toString() + " ms";
   if (reply.status == 503 && (body.startsWith("upstream connect error") || body.startsWith("no healthy upstream"))) {
     return "is unreachable (" + body.substring(0, 160) + ")";
   }

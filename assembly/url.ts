@@ -3,7 +3,10 @@
 
 /** The path (with query) to POST to; `error` says why the endpoint was refused ("" when accepted). */
 export class Endpoint {
-  constructor(public path: string, public error: string = "") {}
+  constructor(
+    public path: string,
+    public error: string = "",
+  ) {}
 }
 
 /**
@@ -26,7 +29,9 @@ export function resolveEndpoint(data: string, scheme: string, authority: string,
     if (!sameScheme || !sameAuthority(refAuthority, authority, refScheme)) {
       return new Endpoint("", "sent an endpoint on another origin (" + ref + "), refused");
     }
-    return new Endpoint(normalize(end == ref.length ? "/" : ref.charCodeAt(end) == 0x3f ? "/" + ref.substring(end) : ref.substring(end)));
+    return new Endpoint(
+      normalize(end == ref.length ? "/" : ref.charCodeAt(end) == 0x3f ? "/" + ref.substring(end) : ref.substring(end)),
+    );
   }
   if (hasScheme(ref)) return new Endpoint("", "sent an endpoint with an unsupported scheme (" + ref + "), refused");
   const base = pathOnly(ssePath);
@@ -45,7 +50,10 @@ export function normalize(target: string): string {
   const out: string[] = [];
   for (let i = 1; i < segments.length; i++) {
     const s = segments[i];
-    if (s != "." && s != "..") { out.push(s); continue; }
+    if (s != "." && s != "..") {
+      out.push(s);
+      continue;
+    }
     if (s == ".." && out.length > 0) out.pop();
     // A trailing dot segment leaves a directory: /a/b/.. is /a/.
     if (i == segments.length - 1) out.push("");

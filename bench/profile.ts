@@ -29,18 +29,43 @@ try {
       const agent = newAgent(1);
       const session = await new McpSession(new URL(envoy.url(kind.path)), agent).open();
       agent.destroy();
-      const headers = { "mcp-protocol-version": PROTOCOL_VERSION, ...(session.sessionId ? { "mcp-session-id": session.sessionId } : {}) };
+      const headers = {
+        "mcp-protocol-version": PROTOCOL_VERSION,
+        ...(session.sessionId ? { "mcp-session-id": session.sessionId } : {}),
+      };
       await wrk({ url: envoy.url(kind.path), request: request(kind), headers, seconds: 1, concurrency: 8 });
       const file = join(dir, `${row}-${kind.id}.data`);
       const cpu0 = envoy.envoy.cpuMs();
-      const perf = spawn("perf", ["record", "-q", "-F", "999", "-o", file, "-p", String(envoy.envoy.pid), "--", "sleep", String(SECONDS)], { stdio: "ignore" });
-      const run = await wrk({ url: envoy.url(kind.path), request: request(kind), headers, seconds: SECONDS + 1, concurrency: 8 });
-      const perRequest = (envoy.envoy.cpuMs() - cpu0) / run.requests * 1000;
+      const perf = spawn(
+        "perf",
+        ["record", "-q", "-F", "999", "-o", file, "-p", String(envoy.envoy.pid), "--", "sleep", String(SECONDS)],
+        { stdio: "ignore" },
+      );
+      const run = await wrk({
+        url: envoy.url(kind.path),
+        request: request(kind),
+        headers,
+        seconds: SECONDS + 1,
+        concurrency: 8,
+      });
+      const perRequest = ((envoy.envoy.cpuMs() - cpu0) / run.requests) * 1000;
       await new Promise((resolve) => perf.once("exit", resolve));
-      const report = execFileSync("perf", ["report", "-q", "-i", file, "--sort", "dso", "--stdio"], { encoding: "utf8", maxBuffer: 1 << 26 });
-      const shares = report.split("\n").map((l) => /^\s*([\d.]+)%\s+(.+?)\s*$/.exec(l)).filter((m): m is RegExpExecArray => m !== null)
-        .map((m) => `${m[2].replace(/^\[JIT\].*/, "[JIT] (Wasm)")} ${m[1]}% = ${(Number(m[1]) / 100 * perRequest).toFixed(0)}`).slice(0, 5);
-      console.log(`${row} ${kind.id}: ${run.rps.toFixed(0)} req/s, Envoy ${perRequest.toFixed(0)} ms CPU per 1,000: ${shares.join(", ")}`);
+      const report = execFileSync("perf", ["report", "-q", "-i", file, "--sort", "dso", "--stdio"], {
+        encoding: "utf8",
+        maxBuffer: 1 << 26,
+      });
+      const shares = report
+        .split("\n")
+        .map((l) => /^\s*([\d.]+)%\s+(.+?)\s*$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map(
+          (m) =>
+            `${m[2].replace(/^\[JIT\].*/, "[JIT] (Wasm)")} ${m[1]}% = ${((Number(m[1]) / 100) * perRequest).toFixed(0)}`,
+        )
+        .slice(0, 5);
+      console.log(
+        `${row} ${kind.id}: ${run.rps.toFixed(0)} req/s, Envoy ${perRequest.toFixed(0)} ms CPU per 1,000: ${shares.join(", ")}`,
+      );
     }
     await envoy.envoy.close();
   }

@@ -36,9 +36,14 @@ const python = ensurePythonMcpProxy(log);
 const aigw = ensureAigw(log);
 filterWasm();
 const envoy = envoyRelease("newest");
-const builds = [python, aigw].filter((t: Tool) => t.builtSeconds !== undefined)
+const builds = [python, aigw]
+  .filter((t: Tool) => t.builtSeconds !== undefined)
   .map((t) => `${t === aigw ? "aigw" : "Python mcp-proxy"} ${t.builtSeconds!.toFixed(0)} s`);
-for (const [name, tool] of [["Python mcp-proxy", python], ["aigw", aigw]] as const) if (tool.problem) notes.push(`${name} skipped: ${tool.problem}`);
+for (const [name, tool] of [
+  ["Python mcp-proxy", python],
+  ["aigw", aigw],
+] as const)
+  if (tool.problem) notes.push(`${name} skipped: ${tool.problem}`);
 // The benchmark's own time starts after the one-off builds (cached outside the clone).
 const started = performance.now();
 log(`  (${((started - setupStarted) / 1000).toFixed(0)} s)`);
@@ -57,10 +62,26 @@ async function section<K extends keyof Results>(key: K, title: string, run: () =
 
 try {
   await section("proxies", "1. the rows in real Envoy", () =>
-    runProxies({ rounds: ROUNDS, concurrency: CONCURRENCY, turnSeconds: 2, sdkClients: 8 }, aigw, log, () => sampleLoad(machine)));
+    runProxies({ rounds: ROUNDS, concurrency: CONCURRENCY, turnSeconds: 2, sdkClients: 8 }, aigw, log, () =>
+      sampleLoad(machine),
+    ),
+  );
   await section("upstream", "2. upstream requests per tools/call", () => runUpstreamCount(log));
-  await section("bridges", "3. stdio bridges", () => runBridges({ rounds: ROUNDS, concurrency: CONCURRENCY, turnSeconds: 2, idleSessions: 8,
-    cycles: 500, cycleConcurrency: 5, cycleIdleMs: 5000 }, python.problem ? undefined : { path: python.path!, version: python.version! }, log));
+  await section("bridges", "3. stdio bridges", () =>
+    runBridges(
+      {
+        rounds: ROUNDS,
+        concurrency: CONCURRENCY,
+        turnSeconds: 2,
+        idleSessions: 8,
+        cycles: 500,
+        cycleConcurrency: 5,
+        cycleIdleMs: 5000,
+      },
+      python.problem ? undefined : { path: python.path!, version: python.version! },
+      log,
+    ),
+  );
 } finally {
   killAll();
 }
@@ -70,16 +91,33 @@ notes.unshift(...buildNotes);
 const seconds = (performance.now() - started) / 1000;
 const goals = evaluate(results);
 const versions: Record<string, string> = {
-  Envoy: envoy.version, wrk: wrkTool.version!, Node: process.version,
+  Envoy: envoy.version,
+  wrk: wrkTool.version!,
+  Node: process.version,
   ...(aigw.problem ? {} : { aigw: `${aigw.version} (its Envoy ${aigw.envoyVersion})` }),
-  ...Object.fromEntries(bridges(python.problem ? undefined : { path: python.path!, version: python.version! })
-    .filter((b) => b.version !== "this repository").map((b) => [b.name, b.version])),
+  ...Object.fromEntries(
+    bridges(python.problem ? undefined : { path: python.path!, version: python.version! })
+      .filter((b) => b.version !== "this repository")
+      .map((b) => [b.name, b.version]),
+  ),
 };
 const dir = join(repoRoot, "bench/results");
 mkdirSync(dir, { recursive: true });
 const caption = `${COMMAND} · ${machine.cores} cores ${machine.cpuModel} · load ${machine.loadAvgAtStart[0]}→${machine.loadAvgAtEnd?.[0]} · Envoy ${envoy.version} · ${machine.gitHead} · ${new Date().toISOString().slice(0, 16)}Z`;
-writeFileSync(join(dir, "latest.json"), JSON.stringify({ command: COMMAND, date: new Date().toISOString(), seconds, builds, versions, machine, notes, goals, results }, null, 2) + "\n");
-writeFileSync(join(dir, "latest.md"), markdown(results, goals, machine, { command: COMMAND, seconds, notes, versions, builds }));
+writeFileSync(
+  join(dir, "latest.json"),
+  JSON.stringify(
+    { command: COMMAND, date: new Date().toISOString(), seconds, builds, versions, machine, notes, goals, results },
+    null,
+    2,
+  ) + "\n",
+);
+writeFileSync(
+  join(dir, "latest.md"),
+  markdown(results, goals, machine, { command: COMMAND, seconds, notes, versions, builds }),
+);
 writeFileSync(join(dir, "latest.svg"), chart(results, goals, caption));
-log(`\n${goals.filter((g) => g.met).length}/${goals.length} goals met; ${seconds.toFixed(0)} s; bench/results/latest.md`);
+log(
+  `\n${goals.filter((g) => g.met).length}/${goals.length} goals met; ${seconds.toFixed(0)} s; bench/results/latest.md`,
+);
 process.exit(0);

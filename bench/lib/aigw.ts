@@ -32,21 +32,41 @@ export async function startAigw(tool: Aigw, backendUrl: string, iterations: numb
   const config = join(dir, "mcp.json");
   writeFileSync(config, JSON.stringify({ mcpServers: { b: { type: "http", url: backendUrl } } }));
   const env = {
-    ...process.env, ENVOY_VERSION: tool.envoyVersion!, AIGW_DATA_HOME: tool.dataHome!,
-    AIGW_CONFIG_HOME: join(dir, "config"), AIGW_STATE_HOME: join(dir, "state"), AIGW_RUNTIME_DIR: join(dir, "run"),
+    ...process.env,
+    ENVOY_VERSION: tool.envoyVersion!,
+    AIGW_DATA_HOME: tool.dataHome!,
+    AIGW_CONFIG_HOME: join(dir, "config"),
+    AIGW_STATE_HOME: join(dir, "state"),
+    AIGW_RUNTIME_DIR: join(dir, "run"),
   };
-  const args = ["run", "--mcp-config", config, "--admin-port", String(await freePort()), "--mcp-session-encryption-iterations", String(iterations)];
+  const args = [
+    "run",
+    "--mcp-config",
+    config,
+    "--admin-port",
+    String(await freePort()),
+    "--mcp-session-encryption-iterations",
+    String(iterations),
+  ];
   const child = spawnTracked(tool.path!, args, { env, cwd: dir });
   let output = "";
-  const keep = (c: Buffer) => { output = (output + c.toString()).slice(-4000); };
+  const keep = (c: Buffer) => {
+    output = (output + c.toString()).slice(-4000);
+  };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
-  const close = async () => { await stop(child, 10_000); rmSync(dir, { recursive: true, force: true }); };
+  const close = async () => {
+    await stop(child, 10_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await waitUntilServing(child, () => output);
     const envoyPid = findEnvoy(child.pid!);
     return {
-      url: AIGW_LISTENER, iterations, aigwPid: child.pid!, envoyPid,
+      url: AIGW_LISTENER,
+      iterations,
+      aigwPid: child.pid!,
+      envoyPid,
       cpu: () => ({ aigw: cpuMs(child.pid!), envoy: cpuMs(envoyPid) }),
       close,
     };

@@ -10,7 +10,10 @@ import { repoRoot } from "./paths.ts";
 import { firstJsonLine, RUN_TAG, spawnTracked, stop } from "./procs.ts";
 
 /** A stdio MCP server command: program and arguments. */
-export interface StdioCommand { command: string; args: string[] }
+export interface StdioCommand {
+  command: string;
+  args: string[];
+}
 
 export const EVERYTHING: StdioCommand = {
   command: process.execPath,
@@ -60,7 +63,13 @@ function running(name: string, url: string, child: ChildProcess, marker: string)
 }
 
 /** A peer bridge run as `node SCRIPT ARGS` (SCRIPT relative to the repository), serving MCP at /mcp on `port`. */
-async function startListening(name: string, marker: string, port: number, command: string, args: string[]): Promise<RunningBridge> {
+async function startListening(
+  name: string,
+  marker: string,
+  port: number,
+  command: string,
+  args: string[],
+): Promise<RunningBridge> {
   const child = spawnTracked(command, args);
   child.stdout!.resume();
   child.stderr!.resume();
@@ -68,7 +77,9 @@ async function startListening(name: string, marker: string, port: number, comman
   return running(name, `http://127.0.0.1:${port}/mcp`, child, marker);
 }
 
-const npmVersion = (name: string) => (JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+const npmVersion = (name: string) =>
+  (JSON.parse(readFileSync(join(repoRoot, "node_modules", name, "package.json"), "utf8")) as { version: string })
+    .version;
 
 function sidecar(mode: "session" | "shared"): BridgeKind {
   return {
@@ -80,14 +91,25 @@ function sidecar(mode: "session" | "shared"): BridgeKind {
       const { server, marker } = marked(unmarked);
       const dir = mkdtempSync(join(tmpdir(), "mcp-bench-"));
       const catalog = join(dir, "catalog.json");
-      writeFileSync(catalog, JSON.stringify({
-        mcpServers: { s: { command: server.command, args: server.args, mode, idleTimeoutMs: options.idleTimeoutMs } },
-        // Peers have no rate limit; ours (per client, default 100/s) would throttle the load itself: 0 turns it off.
-        sidecar: { maxSessions: 1000, rateLimit: { requestsPerSecond: 0 } },
-      }));
-      const child = spawnTracked(process.execPath, [join(repoRoot, "sidecar/bin.mjs"), "--config", catalog, "--host", "127.0.0.1", "--port", "0"]);
+      writeFileSync(
+        catalog,
+        JSON.stringify({
+          mcpServers: { s: { command: server.command, args: server.args, mode, idleTimeoutMs: options.idleTimeoutMs } },
+          // Peers have no rate limit; ours (per client, default 100/s) would throttle the load itself: 0 turns it off.
+          sidecar: { maxSessions: 1000, rateLimit: { requestsPerSecond: 0 } },
+        }),
+      );
+      const child = spawnTracked(process.execPath, [
+        join(repoRoot, "sidecar/bin.mjs"),
+        "--config",
+        catalog,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+      ]);
       child.stderr!.resume();
-      const url = await firstJsonLine(child, (v) => (v?.msg === "listening" ? v.url as string : undefined));
+      const url = await firstJsonLine(child, (v) => (v?.msg === "listening" ? (v.url as string) : undefined));
       return running(this.name, `${url.replace(/\/$/, "")}/servers/s/mcp`, child, marker);
     },
   };
@@ -102,8 +124,20 @@ const supergateway: BridgeKind = {
     const { server, marker } = marked(unmarked);
     const port = await freePort();
     const cmd = [server.command, ...server.args].map(shellQuote).join(" ");
-    return startListening(this.name, marker, port, process.execPath, [join(repoRoot, "node_modules/supergateway/dist/index.js"), "--stdio", cmd,
-      "--outputTransport", "streamableHttp", "--stateful", "--sessionTimeout", String(options.idleTimeoutMs), "--port", String(port), "--logLevel", "none"]);
+    return startListening(this.name, marker, port, process.execPath, [
+      join(repoRoot, "node_modules/supergateway/dist/index.js"),
+      "--stdio",
+      cmd,
+      "--outputTransport",
+      "streamableHttp",
+      "--stateful",
+      "--sessionTimeout",
+      String(options.idleTimeoutMs),
+      "--port",
+      String(port),
+      "--logLevel",
+      "none",
+    ]);
   },
 };
 
@@ -115,8 +149,20 @@ const mcpProxy: BridgeKind = {
   async start(unmarked, options) {
     const { server, marker } = marked(unmarked);
     const port = await freePort();
-    return startListening(this.name, marker, port, process.execPath, [join(repoRoot, "node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs"), "--port", String(port),
-      "--host", "127.0.0.1", "--server", "stream", "--sessionIdleTimeout", String(options.idleTimeoutMs), "--", server.command, ...server.args]);
+    return startListening(this.name, marker, port, process.execPath, [
+      join(repoRoot, "node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs"),
+      "--port",
+      String(port),
+      "--host",
+      "127.0.0.1",
+      "--server",
+      "stream",
+      "--sessionIdleTimeout",
+      String(options.idleTimeoutMs),
+      "--",
+      server.command,
+      ...server.args,
+    ]);
   },
 };
 
@@ -130,8 +176,17 @@ function pythonMcpProxy(bin: string, version: string): BridgeKind {
     async start(unmarked) {
       const { server, marker } = marked(unmarked);
       const port = await freePort();
-      return startListening(this.name, marker, port, bin, ["--port", String(port), "--host", "127.0.0.1", "--log-level", "WARNING",
-        "--", server.command, ...server.args]);
+      return startListening(this.name, marker, port, bin, [
+        "--port",
+        String(port),
+        "--host",
+        "127.0.0.1",
+        "--log-level",
+        "WARNING",
+        "--",
+        server.command,
+        ...server.args,
+      ]);
     },
   };
 }
@@ -140,5 +195,11 @@ export const SIDECAR = sidecar("session");
 
 /** Our sidecar first (the goals compare it), then the peers; the Python one when it could be installed. */
 export function bridges(python?: { path: string; version: string }): BridgeKind[] {
-  return [SIDECAR, supergateway, mcpProxy, ...(python ? [pythonMcpProxy(python.path, python.version)] : []), sidecar("shared")];
+  return [
+    SIDECAR,
+    supergateway,
+    mcpProxy,
+    ...(python ? [pythonMcpProxy(python.path, python.version)] : []),
+    sidecar("shared"),
+  ];
 }

@@ -16,7 +16,10 @@ import { repoRoot } from "./paths.ts";
 export type EnvoyKind = "router" | "higress" | "passthrough" | "native";
 
 /** A backend path the rows use, e.g. "/json/10/mcp": reply framing and the length of its tools/list. */
-export interface BackendPath { path: string; allowTools?: string[] }
+export interface BackendPath {
+  path: string;
+  allowTools?: string[];
+}
 
 export const CONCURRENCY = 2;
 export const buildNotes: string[] = [];
@@ -30,23 +33,37 @@ export function filterWasm(): string {
   const wasm = join(repoRoot, "build/mcp-proxy.wasm");
   if (built) return wasm;
   built = true;
-  const { status, stdout, stderr } = spawnSync(process.execPath, ["scripts/build.mjs", "--if-needed", "--filter-only"], { cwd: repoRoot, encoding: "utf8" });
+  const { status, stdout, stderr } = spawnSync(
+    process.execPath,
+    ["scripts/build.mjs", "--if-needed", "--filter-only"],
+    { cwd: repoRoot, encoding: "utf8" },
+  );
   if (status === 0) return wasm;
   if (!existsSync(wasm)) throw new Error(`the filter's build failed: ${stdout}${stderr}`);
-  buildNotes.push(`the filter's working tree did not compile; measured the previous build/mcp-proxy.wasm (${statSync(wasm).mtime.toISOString()})`);
+  buildNotes.push(
+    `the filter's working tree did not compile; measured the previous build/mcp-proxy.wasm (${statSync(wasm).mtime.toISOString()})`,
+  );
   return wasm;
 }
 
 /** The filter's server name for a backend path ("/json/10/mcp" -> "json-10"): its stats carry it. */
 export function serverName(path: string): string {
-  return path.replace(/\/mcp$/, "").replace(/\W+/g, "-").replace(/^-|-$/g, "");
+  return path
+    .replace(/\/mcp$/, "")
+    .replace(/\W+/g, "-")
+    .replace(/^-|-$/g, "");
 }
 
 function filterConfig(paths: BackendPath[], mode: "higress" | "passthrough"): unknown {
   return {
     servers: paths.map((p) => ({
-      name: serverName(p.path), pathPrefix: p.path, cluster: "backend", transport: "http", mode,
-      mcpServerURL: `http://backend${p.path}`, ...(p.allowTools ? { allowTools: p.allowTools } : {}),
+      name: serverName(p.path),
+      pathPrefix: p.path,
+      cluster: "backend",
+      transport: "http",
+      mode,
+      mcpServerURL: `http://backend${p.path}`,
+      ...(p.allowTools ? { allowTools: p.allowTools } : {}),
     })),
   };
 }
@@ -61,8 +78,15 @@ function yamlFor(kind: EnvoyKind, paths: BackendPath[], backendPort: number, was
       return bootstrapYaml({ routes, clusters });
     case "higress":
     case "passthrough":
-      return bootstrapYaml({ wasm, rootId: "mcp-proxy", pluginName: "mcp-proxy", allowOnHeadersStopIteration: true,
-        pluginConfig: filterConfig(paths, kind), routes, clusters });
+      return bootstrapYaml({
+        wasm,
+        rootId: "mcp-proxy",
+        pluginName: "mcp-proxy",
+        allowOnHeadersStopIteration: true,
+        pluginConfig: filterConfig(paths, kind),
+        routes,
+        clusters,
+      });
     case "native":
       return nativeYaml(paths, clusters);
   }
@@ -70,17 +94,29 @@ function yamlFor(kind: EnvoyKind, paths: BackendPath[], backendPort: number, was
 
 /** One listener per backend path, each ending in mcp_router with that path as its only server. */
 function nativeYaml(paths: BackendPath[], clusters: Record<string, number>): string {
-  const bootstrap = parse(bootstrapYaml({ routes: [{ prefix: "/", cluster: "backend", timeout: ROUTE_TIMEOUT }], clusters }));
+  const bootstrap = parse(
+    bootstrapYaml({ routes: [{ prefix: "/", cluster: "backend", timeout: ROUTE_TIMEOUT }], clusters }),
+  );
   const [template] = bootstrap.static_resources.listeners;
   bootstrap.static_resources.listeners = paths.map((p) => {
     const listener = structuredClone(template);
     listener.name = serverName(p.path);
     listener.filter_chains[0].filters[0].typed_config.http_filters = [
-      { name: "envoy.filters.http.mcp", typed_config: {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.mcp.v3.Mcp", traffic_mode: "PASS_THROUGH", max_request_body_size: 1048576 } },
-      { name: "envoy.filters.http.mcp_router", typed_config: {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.mcp_router.v3.McpRouter",
-        servers: [{ name: "b", mcp_cluster: { cluster: "backend", path: p.path, timeout: ROUTE_TIMEOUT } }] } },
+      {
+        name: "envoy.filters.http.mcp",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.filters.http.mcp.v3.Mcp",
+          traffic_mode: "PASS_THROUGH",
+          max_request_body_size: 1048576,
+        },
+      },
+      {
+        name: "envoy.filters.http.mcp_router",
+        typed_config: {
+          "@type": "type.googleapis.com/envoy.extensions.filters.http.mcp_router.v3.McpRouter",
+          servers: [{ name: "b", mcp_cluster: { cluster: "backend", path: p.path, timeout: ROUTE_TIMEOUT } }],
+        },
+      },
     ];
     return listener;
   });
@@ -95,15 +131,25 @@ export interface BenchEnvoy {
 }
 
 /** `wasm`: another build of the filter, for an A/B comparison (default: this tree's). */
-export async function startBenchEnvoy(kind: EnvoyKind, paths: BackendPath[], backendPort: number, wasm?: string): Promise<BenchEnvoy> {
+export async function startBenchEnvoy(
+  kind: EnvoyKind,
+  paths: BackendPath[],
+  backendPort: number,
+  wasm?: string,
+): Promise<BenchEnvoy> {
   // Envoy's default log level, as users run it (neither Envoy nor the filters log per request at info).
-  const envoy = await startEnvoy({ yaml: yamlFor(kind, paths, backendPort, wasm ?? filterWasm()), concurrency: CONCURRENCY, logLevel: "info" });
-  const url = kind === "native"
-    ? (path: string) => {
-      const listener = envoy.listeners.find((l) => l.name === serverName(path));
-      if (!listener) throw new Error(`the native Envoy has no listener for ${path}`);
-      return `${listener.url}/mcp`;
-    }
-    : (path: string) => `${envoy.url}${path}`;
+  const envoy = await startEnvoy({
+    yaml: yamlFor(kind, paths, backendPort, wasm ?? filterWasm()),
+    concurrency: CONCURRENCY,
+    logLevel: "info",
+  });
+  const url =
+    kind === "native"
+      ? (path: string) => {
+          const listener = envoy.listeners.find((l) => l.name === serverName(path));
+          if (!listener) throw new Error(`the native Envoy has no listener for ${path}`);
+          return `${listener.url}/mcp`;
+        }
+      : (path: string) => `${envoy.url}${path}`;
   return { kind, envoy, url };
 }

@@ -22,7 +22,13 @@ export interface Machine {
   wasmSha256: string;
 }
 
-const git = (args: string) => { try { return execSync(`git ${args}`, { cwd: repoRoot, encoding: "utf8" }).trim(); } catch { return "?"; } };
+const git = (args: string) => {
+  try {
+    return execSync(`git ${args}`, { cwd: repoRoot, encoding: "utf8" }).trim();
+  } catch {
+    return "?";
+  }
+};
 
 export function describeMachine(): Machine {
   return {

@@ -15,17 +15,34 @@ export function newAgent(maxSockets: number): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
 }
 
-export function postRaw(url: URL, body: string, headers: Record<string, string>, agent: http.Agent | false): Promise<RawReply> {
+export function postRaw(
+  url: URL,
+  body: string,
+  headers: Record<string, string>,
+  agent: http.Agent | false,
+): Promise<RawReply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, {
-      method: "POST", agent,
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": Buffer.byteLength(body), ...headers },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "content-length": Buffer.byteLength(body),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+        );
+        res.on("error", reject);
+      },
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -36,7 +53,11 @@ export function replyMessage(reply: RawReply, id: number): any {
   const type = String(reply.headers["content-type"] ?? "");
   if (!type.includes("text/event-stream")) return JSON.parse(reply.body);
   for (const event of reply.body.split(/\r?\n\r?\n/)) {
-    const data = event.split(/\r?\n/).filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+    const data = event
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith("data:"))
+      .map((l) => l.slice(5).replace(/^ /, ""))
+      .join("\n");
     if (!data) continue;
     const message = JSON.parse(data);
     if (message.id === id) return message;
@@ -49,7 +70,11 @@ export class McpSession {
   sessionId?: string;
   private nextId = 1;
 
-  constructor(readonly url: URL, readonly agent: http.Agent | false, readonly extraHeaders: Record<string, string> = {}) {}
+  constructor(
+    readonly url: URL,
+    readonly agent: http.Agent | false,
+    readonly extraHeaders: Record<string, string> = {},
+  ) {}
 
   private headers(): Record<string, string> {
     const h: Record<string, string> = { ...this.extraHeaders };
@@ -73,7 +98,12 @@ export class McpSession {
 
   private async raw(method: string, params: unknown): Promise<RawReply & { message: any }> {
     const id = this.nextId++;
-    const reply = await postRaw(this.url, JSON.stringify({ jsonrpc: "2.0", id, method, params }), this.headers(), this.agent);
+    const reply = await postRaw(
+      this.url,
+      JSON.stringify({ jsonrpc: "2.0", id, method, params }),
+      this.headers(),
+      this.agent,
+    );
     if (reply.status !== 200) throw new Error(`${method}: HTTP ${reply.status} ${reply.body.slice(0, 200)}`);
     const message = replyMessage(reply, id);
     if (message.error) throw new Error(`${method}: ${JSON.stringify(message.error)}`);
@@ -92,7 +122,10 @@ export class McpSession {
   async close(): Promise<void> {
     if (!this.sessionId) return;
     await new Promise<void>((resolve) => {
-      const req = http.request(this.url, { method: "DELETE", agent: this.agent, headers: this.headers() }, (res) => { res.resume(); res.on("end", resolve); });
+      const req = http.request(this.url, { method: "DELETE", agent: this.agent, headers: this.headers() }, (res) => {
+        res.resume();
+        res.on("end", resolve);
+      });
       req.on("error", () => resolve());
       req.end();
     });
@@ -105,16 +138,44 @@ export class McpSession {
  */
 export function abandonedInitialize(url: URL, afterMs: number, untilHeaders: boolean): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize",
-      params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "bench-abandon", version: "1" } } });
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: PROTOCOL_VERSION,
+        capabilities: {},
+        clientInfo: { name: "bench-abandon", version: "1" },
+      },
+    });
     let socket: Socket | undefined;
     let sessionId: string | undefined;
-    const req = http.request(url, { method: "POST", agent: false,
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": Buffer.byteLength(body) } },
-    (res) => { sessionId = res.headers["mcp-session-id"] as string | undefined; if (untilHeaders) finish(); });
-    const finish = () => { clearTimeout(timer); req.destroy(); socket?.destroy(); resolve(sessionId); };
+    const req = http.request(
+      url,
+      {
+        method: "POST",
+        agent: false,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        sessionId = res.headers["mcp-session-id"] as string | undefined;
+        if (untilHeaders) finish();
+      },
+    );
+    const finish = () => {
+      clearTimeout(timer);
+      req.destroy();
+      socket?.destroy();
+      resolve(sessionId);
+    };
     const timer = setTimeout(finish, afterMs);
-    req.on("socket", (s) => { socket = s; });
+    req.on("socket", (s) => {
+      socket = s;
+    });
     req.on("error", () => undefined);
     req.end(body);
   });

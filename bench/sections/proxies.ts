@@ -74,7 +74,15 @@ export interface Cell {
   failed: number;
 }
 
-export interface SdkReference { clients: number; seconds: number; rps: Spread; p50: Spread; p99: Spread; errors: number; routerCpu: Spread }
+export interface SdkReference {
+  clients: number;
+  seconds: number;
+  rps: Spread;
+  p50: Spread;
+  p99: Spread;
+  errors: number;
+  routerCpu: Spread;
+}
 
 export interface ProxyResult {
   settings: ProxySettings;
@@ -98,28 +106,52 @@ interface Row {
 
 const AIGW_ITERATIONS = [100_000, 1];
 
-export async function runProxies(s: ProxySettings, aigwTool: Aigw, log: (l: string) => void, afterRound: () => void = () => undefined): Promise<ProxyResult> {
+export async function runProxies(
+  s: ProxySettings,
+  aigwTool: Aigw,
+  log: (l: string) => void,
+  afterRound: () => void = () => undefined,
+): Promise<ProxyResult> {
   const backend = await startBackend();
   const envoys: BenchEnvoy[] = [];
   try {
     const paths = [...new Set(KINDS.map((k) => k.path))].map((path) => ({ path, allowTools: allowList() }));
-    for (const kind of ["router", "higress", "passthrough", "native"] as EnvoyKind[]) envoys.push(await startBenchEnvoy(kind, paths, backend.port));
+    for (const kind of ["router", "higress", "passthrough", "native"] as EnvoyKind[])
+      envoys.push(await startBenchEnvoy(kind, paths, backend.port));
     const rows: Row[] = [
-      { id: "direct", kinds: KINDS, url: (k) => `http://127.0.0.1:${backend.port}${k.path}`, toolPrefix: "", filtered: false, cpu: () => ({ envoy: NaN }) },
+      {
+        id: "direct",
+        kinds: KINDS,
+        url: (k) => `http://127.0.0.1:${backend.port}${k.path}`,
+        toolPrefix: "",
+        filtered: false,
+        cpu: () => ({ envoy: NaN }),
+      },
       ...envoys.map((e): Row => ({
-        id: e.kind, kinds: KINDS, url: (k) => e.url(k.path),
-        toolPrefix: "", filtered: e.kind === "higress" || e.kind === "passthrough", cpu: () => ({ envoy: e.envoy.cpuMs() }),
+        id: e.kind,
+        kinds: KINDS,
+        url: (k) => e.url(k.path),
+        toolPrefix: "",
+        filtered: e.kind === "higress" || e.kind === "passthrough",
+        cpu: () => ({ envoy: e.envoy.cpuMs() }),
       })),
     ];
     const bench = new Bench(s, backend, log);
     log(`  Envoy ${envoys[0].envoy.version}, --concurrency ${ENVOY_WORKERS}; backend on port ${backend.port}`);
-    for (const kind of KINDS) await bench.prepare(kind, rows.filter((r) => r.kinds.includes(kind)));
+    for (const kind of KINDS)
+      await bench.prepare(
+        kind,
+        rows.filter((r) => r.kinds.includes(kind)),
+      );
     const sdk = await SdkClients.open(envoys[0].url(CALL_1K.path), s.sdkClients);
     const aigw = aigwTool.problem ? undefined : new AigwRows(aigwTool, backend, bench, log);
     try {
       for (let round = 0; round < s.rounds; round++) {
         for (const kind of KINDS) {
-          const here = rotate(rows.filter((r) => r.kinds.includes(kind)), round);
+          const here = rotate(
+            rows.filter((r) => r.kinds.includes(kind)),
+            round,
+          );
           for (const row of here) await bench.turn(row, kind, round);
         }
         if (aigw) await aigw.round(round);
@@ -131,10 +163,15 @@ export async function runProxies(s: ProxySettings, aigwTool: Aigw, log: (l: stri
       await sdk.close();
     }
     return {
-      settings: s, envoyVersion: envoys[0].envoy.version,
-      aigw: aigwTool.problem ? { skipped: aigwTool.problem } : { version: aigwTool.version!, envoyVersion: aigwTool.envoyVersion!, startSeconds: aigw!.startSeconds },
+      settings: s,
+      envoyVersion: envoys[0].envoy.version,
+      aigw: aigwTool.problem
+        ? { skipped: aigwTool.problem }
+        : { version: aigwTool.version!, envoyVersion: aigwTool.envoyVersion!, startSeconds: aigw!.startSeconds },
       kinds: KINDS.map((k) => ({ id: k.id, label: k.label, path: k.path, replyBytes: k.replyBytes })),
-      cells: bench.cells(), sdk: sdk.result(s), perRound: bench.perRound(),
+      cells: bench.cells(),
+      sdk: sdk.result(s),
+      perRound: bench.perRound(),
     };
   } finally {
     await Promise.all(envoys.map((e) => e.envoy.close()));
@@ -142,7 +179,10 @@ export async function runProxies(s: ProxySettings, aigwTool: Aigw, log: (l: stri
   }
 }
 
-const loadAverage = () => loadavg().map((v) => v.toFixed(1)).join(" ");
+const loadAverage = () =>
+  loadavg()
+    .map((v) => v.toFixed(1))
+    .join(" ");
 
 function rotate<T>(list: T[], by: number): T[] {
   const k = by % list.length;
@@ -155,20 +195,33 @@ class Bench {
   private readonly checks = new Map<string, string>();
   private readonly sessions = new Map<string, Record<string, string>>();
 
-  constructor(readonly s: ProxySettings, readonly backend: Backend, readonly log: (l: string) => void) {}
+  constructor(
+    readonly s: ProxySettings,
+    readonly backend: Backend,
+    readonly log: (l: string) => void,
+  ) {}
 
   /** Opens each row's session for the kind, checks one reply, and warms the row up (both Envoy workers included). */
   async prepare(kind: Kind, rows: Row[]): Promise<void> {
     for (const row of rows) await this.warm(row, kind);
-    this.log(`  ${kind.label}: checked ${rows.map((r) => `${r.id} ${this.checks.get(`${r.id} ${kind.id}`)}`).join(", ")}`);
+    this.log(
+      `  ${kind.label}: checked ${rows.map((r) => `${r.id} ${this.checks.get(`${r.id} ${kind.id}`)}`).join(", ")}`,
+    );
   }
 
   async warm(row: Row, kind: Kind): Promise<void> {
     const key = `${row.id} ${kind.id}`;
     const headers = await this.session(row, kind);
     this.checks.set(key, await checkReply(row.url(kind), headers, kind, row.toolPrefix, row.filtered));
-    const warm = await wrk({ url: row.url(kind), request: request(kind, row.toolPrefix), headers, seconds: 1, concurrency: this.s.concurrency });
-    if (warm.failed > 0 || warm.requests === 0) throw new Error(`${key}: ${warm.failed} of the warm-up's ${warm.requests} requests failed`);
+    const warm = await wrk({
+      url: row.url(kind),
+      request: request(kind, row.toolPrefix),
+      headers,
+      seconds: 1,
+      concurrency: this.s.concurrency,
+    });
+    if (warm.failed > 0 || warm.requests === 0)
+      throw new Error(`${key}: ${warm.failed} of the warm-up's ${warm.requests} requests failed`);
   }
 
   /** Session headers for a row's kind: its MCP session (none for the filter in mode higress, which keeps none). */
@@ -179,7 +232,10 @@ class Bench {
       const agent = newAgent(1);
       const session = await new McpSession(new URL(row.url(kind)), agent).open();
       agent.destroy();
-      headers = { "mcp-protocol-version": PROTOCOL_VERSION, ...(session.sessionId ? { "mcp-session-id": session.sessionId } : {}) };
+      headers = {
+        "mcp-protocol-version": PROTOCOL_VERSION,
+        ...(session.sessionId ? { "mcp-session-id": session.sessionId } : {}),
+      };
       this.sessions.set(key, headers);
     }
     return headers;
@@ -192,12 +248,23 @@ class Bench {
   async turn(row: Row, kind: Kind, round: number): Promise<Turn> {
     const headers = await this.session(row, kind);
     const before = { cpu: row.cpu(), counts: await this.backend.counts() };
-    const run = await wrk({ url: row.url(kind), request: request(kind, row.toolPrefix), headers, seconds: this.s.turnSeconds, concurrency: this.s.concurrency });
+    const run = await wrk({
+      url: row.url(kind),
+      request: request(kind, row.toolPrefix),
+      headers,
+      seconds: this.s.turnSeconds,
+      concurrency: this.s.concurrency,
+    });
     const after = { cpu: row.cpu(), counts: await this.backend.counts() };
     const requests = run.requests;
-    const perThousand = (a: number, b: number) => (b - a) / requests * 1000;
+    const perThousand = (a: number, b: number) => ((b - a) / requests) * 1000;
     const turn: Turn = {
-      round, requests, rps: run.rps, p50: run.p50, p99: run.p99, failed: run.failed,
+      round,
+      requests,
+      rps: run.rps,
+      p50: run.p50,
+      p99: run.p99,
+      failed: run.failed,
       envoyCpu: perThousand(before.cpu.envoy, after.cpu.envoy),
       ...(before.cpu.aigw !== undefined ? { aigwCpu: perThousand(before.cpu.aigw, after.cpu.aigw!) } : {}),
       upstream: (countAt(after.counts, kind.path) - countAt(before.counts, kind.path)) / requests,
@@ -212,10 +279,18 @@ class Bench {
       const [target, kind] = key.split(" ") as [TargetId, string];
       const of = (f: (t: Turn) => number) => spread(turns.map(f));
       return {
-        target, kind, requests: of((t) => t.requests).median, check: this.checks.get(key) ?? "", turns,
-        rps: of((t) => t.rps), p50: of((t) => t.p50), p99: of((t) => t.p99), envoyCpu: of((t) => t.envoyCpu),
+        target,
+        kind,
+        requests: of((t) => t.requests).median,
+        check: this.checks.get(key) ?? "",
+        turns,
+        rps: of((t) => t.rps),
+        p50: of((t) => t.p50),
+        p99: of((t) => t.p99),
+        envoyCpu: of((t) => t.envoyCpu),
         ...(turns[0].aigwCpu !== undefined ? { aigwCpu: of((t) => t.aigwCpu!) } : {}),
-        upstream: of((t) => t.upstream), failed: turns.reduce((sum, t) => sum + t.failed, 0),
+        upstream: of((t) => t.upstream),
+        failed: turns.reduce((sum, t) => sum + t.failed, 0),
       };
     });
   }
@@ -240,7 +315,13 @@ class Bench {
 }
 
 /** One request with our own client: the reply must be the backend's result (filtered where the row filters). */
-async function checkReply(url: string, headers: Record<string, string>, kind: Kind, toolPrefix: string, filtered: boolean): Promise<string> {
+async function checkReply(
+  url: string,
+  headers: Record<string, string>,
+  kind: Kind,
+  toolPrefix: string,
+  filtered: boolean,
+): Promise<string> {
   const agent = newAgent(1);
   try {
     // An open session: its headers (session id, protocol version) go along as the load generator's do.
@@ -248,11 +329,13 @@ async function checkReply(url: string, headers: Record<string, string>, kind: Ki
     const result = await session.request(kind.method, request(kind, toolPrefix).params);
     if (kind.method === "tools/list") {
       const want = expectedTools(kind, filtered);
-      if (result?.tools?.length !== want) throw new Error(`${url}: tools/list returned ${result?.tools?.length} tools, expected ${want}`);
+      if (result?.tools?.length !== want)
+        throw new Error(`${url}: tools/list returned ${result?.tools?.length} tools, expected ${want}`);
       return `${want} tools`;
     }
     const text = result?.content?.[0]?.text;
-    if (typeof text !== "string" || text.length !== kind.bytes) throw new Error(`${url}: tools/call returned ${JSON.stringify(result).slice(0, 200)}`);
+    if (typeof text !== "string" || text.length !== kind.bytes)
+      throw new Error(`${url}: tools/call returned ${JSON.stringify(result).slice(0, 200)}`);
     return `${text.length} B`;
   } finally {
     agent.destroy();
@@ -263,7 +346,12 @@ async function checkReply(url: string, headers: Record<string, string>, kind: Ki
 class AigwRows {
   readonly startSeconds: number[] = [];
 
-  constructor(readonly tool: Aigw, readonly backend: Backend, readonly bench: Bench, readonly log: (l: string) => void) {}
+  constructor(
+    readonly tool: Aigw,
+    readonly backend: Backend,
+    readonly bench: Bench,
+    readonly log: (l: string) => void,
+  ) {}
 
   async round(round: number): Promise<void> {
     for (const iterations of rotate(AIGW_ITERATIONS, round)) {
@@ -280,40 +368,67 @@ class AigwRows {
 
   private async measure(aigw: RunningAigw, round: number): Promise<void> {
     const id = `aigw-${aigw.iterations}` as TargetId;
-    const row: Row = { id, kinds: [CALL_1K], url: () => aigw.url, toolPrefix: "b__", filtered: false, cpu: () => ({ envoy: cpuMs(aigw.envoyPid), aigw: cpuMs(aigw.aigwPid) }) };
+    const row: Row = {
+      id,
+      kinds: [CALL_1K],
+      url: () => aigw.url,
+      toolPrefix: "b__",
+      filtered: false,
+      cpu: () => ({ envoy: cpuMs(aigw.envoyPid), aigw: cpuMs(aigw.aigwPid) }),
+    };
     this.bench.forget(id); // a new process: new sessions
     await this.bench.warm(row, CALL_1K);
     const turn = await this.bench.turn(row, CALL_1K, round);
-    this.log(`  ${id}: ${turn.rps.toFixed(0)} req/s, p50 ${turn.p50.toFixed(2)} ms, Envoy ${turn.envoyCpu.toFixed(0)} + aigw ${turn.aigwCpu!.toFixed(0)} ms CPU per 1,000`);
+    this.log(
+      `  ${id}: ${turn.rps.toFixed(0)} req/s, p50 ${turn.p50.toFixed(2)} ms, Envoy ${turn.envoyCpu.toFixed(0)} + aigw ${turn.aigwCpu!.toFixed(0)} ms CPU per 1,000`,
+    );
   }
 }
 
 /** The reference load: MCP SDK clients (one session each) through the plain router, closed loop. */
 class SdkClients {
-  private readonly turns: { rps: number; p50: number; p99: number; errors: number; cpu: number; seconds: number }[] = [];
+  private readonly turns: { rps: number; p50: number; p99: number; errors: number; cpu: number; seconds: number }[] =
+    [];
 
   private constructor(readonly clients: Client[]) {}
 
   static async open(url: string, n: number): Promise<SdkClients> {
-    const clients = await Promise.all(Array.from({ length: n }, async () => {
-      const client = new Client({ name: "bench-sdk", version: "1" });
-      await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-      return client;
-    }));
+    const clients = await Promise.all(
+      Array.from({ length: n }, async () => {
+        const client = new Client({ name: "bench-sdk", version: "1" });
+        await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+        return client;
+      }),
+    );
     return new SdkClients(clients);
   }
 
   async turn(router: BenchEnvoy, s: ProxySettings): Promise<void> {
     const before = router.envoy.cpuMs();
-    const r = await closedLoop((w) => this.clients[w].callTool({ name: "blob", arguments: { bytes: 1024 } }).then(() => undefined),
-      this.clients.length, s.turnSeconds * 1000);
-    this.turns.push({ rps: r.rps, p50: r.p50, p99: r.p99, errors: r.errors, cpu: (router.envoy.cpuMs() - before) / r.count * 1000, seconds: r.seconds });
+    const r = await closedLoop(
+      (w) => this.clients[w].callTool({ name: "blob", arguments: { bytes: 1024 } }).then(() => undefined),
+      this.clients.length,
+      s.turnSeconds * 1000,
+    );
+    this.turns.push({
+      rps: r.rps,
+      p50: r.p50,
+      p99: r.p99,
+      errors: r.errors,
+      cpu: ((router.envoy.cpuMs() - before) / r.count) * 1000,
+      seconds: r.seconds,
+    });
   }
 
   result(s: ProxySettings): SdkReference {
     return {
-      clients: this.clients.length, seconds: s.turnSeconds, rps: spread(this.turns.map((t) => t.rps)), p50: spread(this.turns.map((t) => t.p50)),
-      p99: spread(this.turns.map((t) => t.p99)), errors: this.turns.reduce((a, t) => a + t.errors, 0), routerCpu: spread(this.turns.map((t) => t.cpu)),
+      clients: this.clients.length,
+      seconds: s.turnSeconds,
+      rps: spread(this.turns.map((t) => t.rps)),
+      p50: spread(this.turns.map((t) => t.p50)),
+      p99: spread(this.turns.map((t) => t.p99)),
+      errors: this.turns.reduce((a, t) => a + t.errors, 0),
+      routerCpu: spread(this.turns.map((t) => t.cpu)),
     };
   }
 

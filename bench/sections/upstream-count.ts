@@ -31,7 +31,12 @@ export interface UpstreamCountRow {
 const WARM_CALLS = 50;
 const SPREAD_CALLS = 40;
 
-async function upstream(backend: Backend, path: string, action: () => Promise<unknown>, method?: string): Promise<number> {
+async function upstream(
+  backend: Backend,
+  path: string,
+  action: () => Promise<unknown>,
+  method?: string,
+): Promise<number> {
   await backend.reset();
   await action();
   return countAt(await backend.counts(), path, method);
@@ -40,7 +45,11 @@ async function upstream(backend: Backend, path: string, action: () => Promise<un
 export async function runUpstreamCount(log: (line: string) => void): Promise<UpstreamCountRow[]> {
   const backend = await startBackend();
   const paths = ["/json/10/mcp", "/sse/10/mcp"];
-  const gateway = await startBenchEnvoy("higress", paths.map((path) => ({ path, allowTools: allowList() })), backend.port);
+  const gateway = await startBenchEnvoy(
+    "higress",
+    paths.map((path) => ({ path, allowTools: allowList() })),
+    backend.port,
+  );
   try {
     const rows: UpstreamCountRow[] = [];
     for (const framing of ["json", "sse"] as const) {
@@ -51,7 +60,9 @@ export async function runUpstreamCount(log: (line: string) => void): Promise<Ups
       const call = (c: McpSession) => c.callTool("blob", { bytes: 1024 });
       const cold = await upstream(backend, path, () => call(client));
       const warm = await upstream(backend, path, () => call(client));
-      const many = await upstream(backend, path, async () => { for (let i = 0; i < WARM_CALLS; i++) await call(client); });
+      const many = await upstream(backend, path, async () => {
+        for (let i = 0; i < WARM_CALLS; i++) await call(client);
+      });
       const clientInitialize = await upstream(backend, path, () => client.open());
       const newClientWarm = await upstream(backend, path, async () => call(await new McpSession(url, agent).open()));
       agent.destroy();
@@ -64,10 +75,23 @@ export async function runUpstreamCount(log: (line: string) => void): Promise<Ups
         }
         spreadInitializes = countAt(await backend.counts(), path, "initialize");
       });
-      rows.push({ framing, clientInitialize, cold, warm, warmMean: many / WARM_CALLS, warmCalls: WARM_CALLS, newClientWarm,
-        spreadCalls: SPREAD_CALLS, spreadUpstream, spreadInitializes, higress: 3 });
-      log(`  ${framing}: cold call ${cold}, warm ${warm}, mean of ${WARM_CALLS} warm ${many / WARM_CALLS}, client initialize ${clientInitialize}, ` +
-        `new client ${newClientWarm}; ${SPREAD_CALLS} calls on new connections: ${spreadUpstream} upstream, ${spreadInitializes} initialize`);
+      rows.push({
+        framing,
+        clientInitialize,
+        cold,
+        warm,
+        warmMean: many / WARM_CALLS,
+        warmCalls: WARM_CALLS,
+        newClientWarm,
+        spreadCalls: SPREAD_CALLS,
+        spreadUpstream,
+        spreadInitializes,
+        higress: 3,
+      });
+      log(
+        `  ${framing}: cold call ${cold}, warm ${warm}, mean of ${WARM_CALLS} warm ${many / WARM_CALLS}, client initialize ${clientInitialize}, ` +
+          `new client ${newClientWarm}; ${SPREAD_CALLS} calls on new connections: ${spreadUpstream} upstream, ${spreadInitializes} initialize`,
+      );
     }
     return rows;
   } finally {

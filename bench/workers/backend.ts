@@ -11,11 +11,16 @@ import { blob, frame, toolList } from "../lib/payloads.ts";
 const counts = new Map<string, number>();
 function result(method: string, params: any, tools: number): string | undefined {
   if (method === "initialize") {
-    return JSON.stringify({ protocolVersion: params?.protocolVersion ?? "2025-06-18", capabilities: { tools: {} }, serverInfo: { name: "bench-backend", version: "1" } });
+    return JSON.stringify({
+      protocolVersion: params?.protocolVersion ?? "2025-06-18",
+      capabilities: { tools: {} },
+      serverInfo: { name: "bench-backend", version: "1" },
+    });
   }
   if (method === "tools/list") return toolList(tools);
   if (method === "tools/call" && params?.name === "blob") return blob(Number(params.arguments?.bytes ?? 1024));
-  if (method === "tools/call") return JSON.stringify({ content: [{ type: "text", text: String(params?.arguments?.message ?? "") }] });
+  if (method === "tools/call")
+    return JSON.stringify({ content: [{ type: "text", text: String(params?.arguments?.message ?? "") }] });
   if (method === "ping") return "{}";
   return undefined;
 }
@@ -31,17 +36,30 @@ function answer(res: http.ServerResponse, sse: boolean, body: string, sessionId?
 
 function serveMcp(req: http.IncomingMessage, res: http.ServerResponse, path: string, body: string): void {
   const [, framing, toolCount] = path.split("/");
-  if (req.method === "DELETE") { count(`${path} DELETE`); res.writeHead(200).end(); return; }
+  if (req.method === "DELETE") {
+    count(`${path} DELETE`);
+    res.writeHead(200).end();
+    return;
+  }
   const message = JSON.parse(body);
   count(`${path} ${message.method}`);
-  if (message.id === undefined) { res.writeHead(202).end(); return; }
+  if (message.id === undefined) {
+    res.writeHead(202).end();
+    return;
+  }
   const value = result(message.method, message.params, Number(toolCount));
   if (value === undefined) {
-    res.writeHead(200, { "content-type": "application/json" })
+    res
+      .writeHead(200, { "content-type": "application/json" })
       .end(`{"jsonrpc":"2.0","id":${JSON.stringify(message.id)},"error":{"code":-32601,"message":"Method not found"}}`);
     return;
   }
-  answer(res, framing === "sse", frame(message.id, value, framing === "sse"), message.method === "initialize" ? randomUUID() : undefined);
+  answer(
+    res,
+    framing === "sse",
+    frame(message.id, value, framing === "sse"),
+    message.method === "initialize" ? randomUUID() : undefined,
+  );
 }
 
 const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
@@ -49,8 +67,15 @@ const server = http.createServer({ keepAlive: true, noDelay: true }, (req, res) 
   req.on("data", (c: Buffer) => chunks.push(c));
   req.on("end", () => {
     const path = (req.url ?? "/").replace(/\?.*$/, "");
-    if (path === "/_counts") { res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(Object.fromEntries(counts))); return; }
-    if (path === "/_reset") { counts.clear(); res.writeHead(200).end(); return; }
+    if (path === "/_counts") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(Object.fromEntries(counts)));
+      return;
+    }
+    if (path === "/_reset") {
+      counts.clear();
+      res.writeHead(200).end();
+      return;
+    }
     try {
       serveMcp(req, res, path, Buffer.concat(chunks).toString("utf8"));
     } catch (error) {

@@ -8,7 +8,10 @@ import { join } from "node:path";
 // The copy of the SDK server-everything itself imports (node_modules has one), as an ES module as it does.
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 
-const everything = join(new URL("../..", import.meta.url).pathname, "node_modules/@modelcontextprotocol/server-everything/dist/server/index.js");
+const everything = join(
+  new URL("../..", import.meta.url).pathname,
+  "node_modules/@modelcontextprotocol/server-everything/dist/server/index.js",
+);
 const { createServer } = await import(everything);
 
 const transports = new Map<string, InstanceType<typeof StreamableHTTPServerTransport>>();
@@ -21,15 +24,31 @@ async function readBody(req: http.IncomingMessage): Promise<unknown> {
 }
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  if (!req.url?.startsWith("/mcp")) { res.writeHead(404).end(); return; }
+  if (!req.url?.startsWith("/mcp")) {
+    res.writeHead(404).end();
+    return;
+  }
   const id = req.headers["mcp-session-id"] as string | undefined;
   const body = req.method === "POST" ? await readBody(req) : undefined;
   let transport = id ? transports.get(id) : undefined;
-  if (id && !transport) { res.writeHead(404).end(); return; }
+  if (id && !transport) {
+    res.writeHead(404).end();
+    return;
+  }
   if (!transport) {
     const { server, cleanup } = createServer();
-    const created = new StreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (sid: string) => { transports.set(sid, created); } });
-    created.onclose = () => { if (created.sessionId) { transports.delete(created.sessionId); cleanup(created.sessionId); } };
+    const created = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      onsessioninitialized: (sid: string) => {
+        transports.set(sid, created);
+      },
+    });
+    created.onclose = () => {
+      if (created.sessionId) {
+        transports.delete(created.sessionId);
+        cleanup(created.sessionId);
+      }
+    };
     transport = created;
     await server.connect(transport);
   }
@@ -37,8 +56,12 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse): Prom
 }
 
 const httpServer = http.createServer({ keepAlive: true, noDelay: true }, (req, res) => {
-  handle(req, res).catch((error) => { if (!res.headersSent) res.writeHead(500).end(String(error)); });
+  handle(req, res).catch((error) => {
+    if (!res.headersSent) res.writeHead(500).end(String(error));
+  });
 });
 httpServer.keepAliveTimeout = 60_000;
-httpServer.listen(0, "127.0.0.1", () => process.stdout.write(JSON.stringify({ port: (httpServer.address() as { port: number }).port }) + "\n"));
+httpServer.listen(0, "127.0.0.1", () =>
+  process.stdout.write(JSON.stringify({ port: (httpServer.address() as { port: number }).port }) + "\n"),
+);
 process.on("disconnect", () => process.exit(0));

@@ -1,4 +1,11 @@
-import { parseConfig, HeadersMode, Mode, Transport, DEFAULT_TIMEOUT_MS, DEFAULT_DEADLINE_MS } from "../../assembly/config";
+import {
+  parseConfig,
+  HeadersMode,
+  Mode,
+  Transport,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_DEADLINE_MS,
+} from "../../assembly/config";
 import { Category, DomainKind } from "../../assembly/rules";
 
 function errorOf(json: string): string {
@@ -74,30 +81,62 @@ describe("configuration", () => {
     expect(errorOf("[]")).toBe("(root): must be a JSON object");
     expect(errorOf("{}")).toBe('server: required (or "servers")');
     expect(errorOf('{"server":{"name":"a","transport":"ws","mcpServerURL":"/m"}}')).toBe(
-      'server.transport: must be "http", "sse" or "stdio"');
+      'server.transport: must be "http", "sse" or "stdio"',
+    );
     expect(errorOf('{"server":{"name":"a","transport":"sse","mcpServerURL":"/m"}}')).toBe("");
-    expect(errorOf('{"requestHeadersMode":"continue","server":{"name":"a","transport":"sse","mcpServerURL":"/m"}}')
-      .startsWith('server.transport: "sse" needs requestHeadersMode "hold"')).toBe(true);
-    expect(errorOf('{"requestHeadersMode":"continue","servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"},' +
-      '{"pathPrefix":"/b","cluster":"c","name":"b","transport":"sse","mcpServerURL":"/sse"}]}')
-      .startsWith('servers[1].transport: "sse" needs')).toBe(true);
-    expect(errorOf('{"server":{"name":"a","transport":"http"}}')).toBe("server.mcpServerURL: required (a non-empty string)");
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"ftp://x"}}').includes("server.mcpServerURL")).toBe(true);
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","timeout":-1}}').includes("server.timeout")).toBe(true);
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","timeout":"5"}}')).toBe("server.timeout: must be a number");
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","defaultUpstreamSecurity":{"id":"x"}}}')).toBe(
-      'server.defaultUpstreamSecurity.id: no security scheme "x"');
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","securitySchemes":[{"id":"x","type":"oauth"}]}}')).toBe(
-      'server.securitySchemes[0].type: must be "http" or "apiKey"');
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m"},"allowTools":[1]}')).toBe("allowTools[0]: must be a string");
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m"},"forwardHeaders":["Cookie"]}').includes("forwardHeaders[0]")).toBe(true);
+    expect(
+      errorOf(
+        '{"requestHeadersMode":"continue","server":{"name":"a","transport":"sse","mcpServerURL":"/m"}}',
+      ).startsWith('server.transport: "sse" needs requestHeadersMode "hold"'),
+    ).toBe(true);
+    expect(
+      errorOf(
+        '{"requestHeadersMode":"continue","servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"},' +
+          '{"pathPrefix":"/b","cluster":"c","name":"b","transport":"sse","mcpServerURL":"/sse"}]}',
+      ).startsWith('servers[1].transport: "sse" needs'),
+    ).toBe(true);
+    expect(errorOf('{"server":{"name":"a","transport":"http"}}')).toBe(
+      "server.mcpServerURL: required (a non-empty string)",
+    );
+    expect(
+      errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"ftp://x"}}').includes("server.mcpServerURL"),
+    ).toBe(true);
+    expect(
+      errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","timeout":-1}}').includes("server.timeout"),
+    ).toBe(true);
+    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","timeout":"5"}}')).toBe(
+      "server.timeout: must be a number",
+    );
+    expect(
+      errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","defaultUpstreamSecurity":{"id":"x"}}}'),
+    ).toBe('server.defaultUpstreamSecurity.id: no security scheme "x"');
+    expect(
+      errorOf(
+        '{"server":{"name":"a","transport":"http","mcpServerURL":"/m","securitySchemes":[{"id":"x","type":"oauth"}]}}',
+      ),
+    ).toBe('server.securitySchemes[0].type: must be "http" or "apiKey"');
+    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m"},"allowTools":[1]}')).toBe(
+      "allowTools[0]: must be a string",
+    );
+    expect(
+      errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m"},"forwardHeaders":["Cookie"]}').includes(
+        "forwardHeaders[0]",
+      ),
+    ).toBe(true);
     expect(errorOf('{"servers":[{"pathPrefix":"/a","name":"a","transport":"http","mcpServerURL":"/m"}]}')).toBe(
-      "servers[0].cluster: required (a non-empty string)");
-    expect(errorOf('{"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowTools":["x"]}')).toBe(
-      'allowTools: put it in each "servers" entry');
+      "servers[0].cluster: required (a non-empty string)",
+    );
+    expect(
+      errorOf(
+        '{"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowTools":["x"]}',
+      ),
+    ).toBe('allowTools: put it in each "servers" entry');
     expect(errorOf('{"requestHeadersMode":"later","server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe(
-      'requestHeadersMode: must be "hold" or "continue"');
-    expect(errorOf('{"deadlineMs":0,"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe("deadlineMs: must be greater than 0");
+      'requestHeadersMode: must be "hold" or "continue"',
+    );
+    expect(errorOf('{"deadlineMs":0,"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe(
+      "deadlineMs: must be greater than 0",
+    );
   });
 });
 
@@ -169,7 +208,9 @@ describe("Higress _rules_", () => {
     expect(only.error).toBe("");
     expect(only.config!.global.servers.length).toBe(0);
     expect(only.config!.match("/m")).toBeNull();
-    expect(errorOf('{"requestHeadersMode":"continue","deadlineMs":5,"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}")).toBe("");
+    expect(
+      errorOf('{"requestHeadersMode":"continue","deadlineMs":5,"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}"),
+    ).toBe("");
     // Without rules a server stays required.
     expect(errorOf('{"deadlineMs":5}')).toBe('server: required (or "servers")');
   });
@@ -181,59 +222,105 @@ describe("Higress _rules_", () => {
   });
 
   it("each match key is a non-empty list of non-empty strings", () => {
-    expect(ruleError("")).toBe("_rules_[0]: needs _match_route_, _match_domain_, _match_service_ or _match_route_prefix_");
+    expect(ruleError("")).toBe(
+      "_rules_[0]: needs _match_route_, _match_domain_, _match_service_ or _match_route_prefix_",
+    );
     expect(ruleError('"_match_domain_":"a.com"')).toBe("_rules_[0]._match_domain_: must be an array");
     expect(ruleError('"_match_route_":[]')).toBe("_rules_[0]._match_route_: must list at least one entry");
     expect(ruleError('"_match_domain_":["a","b",""]')).toBe("_rules_[0]._match_domain_[2]: must be a non-empty string");
     expect(ruleError('"_match_service_":["a",1]')).toBe("_rules_[0]._match_service_[1]: must be a string");
-    expect(ruleError('"_match_route_prefix_":[""]')).toBe("_rules_[0]._match_route_prefix_[0]: must be a non-empty string");
+    expect(ruleError('"_match_route_prefix_":[""]')).toBe(
+      "_rules_[0]._match_route_prefix_[0]: must be a non-empty string",
+    );
   });
 
   it("refuses the combinations Higress would silently narrow; route + service is one rule", () => {
     expect(ruleError('"_match_route_":["r"],"_match_domain_":["a.com"]')).toBe(
-      "_rules_[0]._match_domain_: Higress would ignore it beside _match_route_ (only _match_route_ with _match_service_ combine); use another rule");
-    expect(ruleError('"_match_domain_":["a.com"],"_match_service_":["s"]').startsWith(
-      "_rules_[0]._match_service_: Higress would ignore it beside _match_domain_")).toBe(true);
-    expect(ruleError('"_match_route_":["r"],"_match_route_prefix_":["p"]').startsWith(
-      "_rules_[0]._match_route_prefix_: Higress would ignore it beside _match_route_")).toBe(true);
-    expect(ruleError('"_match_service_":["s"],"_match_route_prefix_":["p"]').startsWith(
-      "_rules_[0]._match_route_prefix_: Higress would ignore it beside _match_service_")).toBe(true);
+      "_rules_[0]._match_domain_: Higress would ignore it beside _match_route_ (only _match_route_ with _match_service_ combine); use another rule",
+    );
+    expect(
+      ruleError('"_match_domain_":["a.com"],"_match_service_":["s"]').startsWith(
+        "_rules_[0]._match_service_: Higress would ignore it beside _match_domain_",
+      ),
+    ).toBe(true);
+    expect(
+      ruleError('"_match_route_":["r"],"_match_route_prefix_":["p"]').startsWith(
+        "_rules_[0]._match_route_prefix_: Higress would ignore it beside _match_route_",
+      ),
+    ).toBe(true);
+    expect(
+      ruleError('"_match_service_":["s"],"_match_route_prefix_":["p"]').startsWith(
+        "_rules_[0]._match_route_prefix_: Higress would ignore it beside _match_service_",
+      ),
+    ).toBe(true);
     expect(ruleError('"_match_route_":["r"],"_match_service_":["s:80"]')).toBe("");
   });
 
   it("refuses domain and service entries Higress would match otherwise than they read", () => {
     expect(ruleError('"_match_domain_":["a.com","api.*.com"]')).toBe(
-      '_rules_[0]._match_domain_[1]: one "*" at most, first (*.example.com) or last (www.example.*): Higress matches any other "*" literally');
+      '_rules_[0]._match_domain_[1]: one "*" at most, first (*.example.com) or last (www.example.*): Higress matches any other "*" literally',
+    );
     expect(ruleError('"_match_domain_":["*.example.*"]').startsWith("_rules_[0]._match_domain_[0]: one")).toBe(true);
     expect(ruleError('"_match_domain_":["*"]')).toBe("");
-    expect(ruleError('"_match_service_":["s.ns","s.ns:http"]')).toBe('_rules_[0]._match_service_[1]: must be "fqdn" or "fqdn:port"');
+    expect(ruleError('"_match_service_":["s.ns","s.ns:http"]')).toBe(
+      '_rules_[0]._match_service_[1]: must be "fqdn" or "fqdn:port"',
+    );
     expect(ruleError('"_match_service_":[":80"]')).toBe('_rules_[0]._match_service_[0]: must be "fqdn" or "fqdn:port"');
   });
 
   it("plugin-wide settings belong to the top level", () => {
-    expect(errorOf('{"_rules_":[{"_match_route_":["r"],' + SERVER + '},{"_match_route_":["s"],"deadlineMs":5,' + SERVER + "}]}")).toBe(
-      "_rules_[1].deadlineMs: plugin-wide; set it in defaultConfig");
-    const keys = ["requestHeadersMode", "sessionIdleTimeoutMs", "maxBackendSessions", "maxRequestBodyBytes", "maxResponseBodyBytes", "forwardHeaders"];
+    expect(
+      errorOf(
+        '{"_rules_":[{"_match_route_":["r"],' + SERVER + '},{"_match_route_":["s"],"deadlineMs":5,' + SERVER + "}]}",
+      ),
+    ).toBe("_rules_[1].deadlineMs: plugin-wide; set it in defaultConfig");
+    const keys = [
+      "requestHeadersMode",
+      "sessionIdleTimeoutMs",
+      "maxBackendSessions",
+      "maxRequestBodyBytes",
+      "maxResponseBodyBytes",
+      "forwardHeaders",
+    ];
     for (let i = 0; i < keys.length; i++) {
-      expect(ruleError('"_match_route_":["r"],"' + keys[i] + '":1')).toBe("_rules_[0]." + keys[i] + ": plugin-wide; set it in defaultConfig");
+      expect(ruleError('"_match_route_":["r"],"' + keys[i] + '":1')).toBe(
+        "_rules_[0]." + keys[i] + ": plugin-wide; set it in defaultConfig",
+      );
     }
   });
 
   it("a rule's servers are read as the top level's, with the rule's path in errors", () => {
-    expect(errorOf('{"_rules_":[{"_match_route_":["r"],"allowTools":[]}]}')).toBe('_rules_[0].allowTools: needs "server"');
+    expect(errorOf('{"_rules_":[{"_match_route_":["r"],"allowTools":[]}]}')).toBe(
+      '_rules_[0].allowTools: needs "server"',
+    );
     expect(errorOf('{"_rules_":[{"_match_route_":["r"]}]}')).toBe('_rules_[0].server: required (or "servers")');
     expect(ruleError('"_match_route_":["r"],"server":{"name":"a","transport":"ws","mcpServerURL":"/m"}')).toBe(
-      '_rules_[0].server.transport: must be "http", "sse" or "stdio"');
-    expect(ruleError('"_match_route_":["r"],"servers":[{"pathPrefix":"/a","name":"a","transport":"http","mcpServerURL":"/m"}]')).toBe(
-      "_rules_[0].servers[0].cluster: required (a non-empty string)");
-    expect(ruleError('"_match_route_":["r"],"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowTools":["x"]')).toBe(
-      '_rules_[0].allowTools: put it in each "servers" entry');
+      '_rules_[0].server.transport: must be "http", "sse" or "stdio"',
+    );
+    expect(
+      ruleError(
+        '"_match_route_":["r"],"servers":[{"pathPrefix":"/a","name":"a","transport":"http","mcpServerURL":"/m"}]',
+      ),
+    ).toBe("_rules_[0].servers[0].cluster: required (a non-empty string)");
+    expect(
+      ruleError(
+        '"_match_route_":["r"],"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowTools":["x"]',
+      ),
+    ).toBe('_rules_[0].allowTools: put it in each "servers" entry');
     expect(ruleError('"_match_route_":["r"],"allowTools":[1]')).toBe("_rules_[0].allowTools[0]: must be a string");
-    expect(ruleError('"_match_route_":["r"],"tools":[{"name":"t","security":{"id":"x"}}]')).toBe('_rules_[0].tools[0].security.id: no security scheme "x"');
-    expect(ruleError('"_match_route_":["r"],"server":{"name":"a","transport":"sse","mcpServerURL":"/m"}', '"requestHeadersMode":"continue",')
-      .startsWith('_rules_[0].server.transport: "sse" needs requestHeadersMode "hold"')).toBe(true);
+    expect(ruleError('"_match_route_":["r"],"tools":[{"name":"t","security":{"id":"x"}}]')).toBe(
+      '_rules_[0].tools[0].security.id: no security scheme "x"',
+    );
+    expect(
+      ruleError(
+        '"_match_route_":["r"],"server":{"name":"a","transport":"sse","mcpServerURL":"/m"}',
+        '"requestHeadersMode":"continue",',
+      ).startsWith('_rules_[0].server.transport: "sse" needs requestHeadersMode "hold"'),
+    ).toBe(true);
     // The top level's own mistakes come first.
-    expect(errorOf('{"allowTools":["x"],"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}")).toBe('allowTools: needs "server"');
+    expect(errorOf('{"allowTools":["x"],"_rules_":[{"_match_route_":["r"],' + SERVER + "}]}")).toBe(
+      'allowTools: needs "server"',
+    );
   });
 });
 
@@ -250,17 +337,26 @@ describe("modes, allow-lists, origins", () => {
   });
 
   it("refuses what cannot work, naming the field", () => {
-    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","mode":"direct"}}')).toBe('server.mode: must be "higress" or "passthrough"');
+    expect(errorOf('{"server":{"name":"a","transport":"http","mcpServerURL":"/m","mode":"direct"}}')).toBe(
+      'server.mode: must be "higress" or "passthrough"',
+    );
     expect(errorOf('{"server":{"name":"a","transport":"sse","mcpServerURL":"/sse","mode":"passthrough"}}')).toBe(
-      'server.transport: "sse" (the legacy HTTP+SSE transport) works in mode "higress" only: the filter turns each request into the SSE GET');
-    expect(errorOf('{"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowPrompts":["x"]}')).toBe(
-      'allowPrompts: put it in each "servers" entry');
-    expect(errorOf('{"allowedOrigins":["app.example.com"],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}')).toBe(
-      'allowedOrigins[0]: must be an origin such as "https://app.example.com" (scheme://host[:port]), or "*"');
+      'server.transport: "sse" (the legacy HTTP+SSE transport) works in mode "higress" only: the filter turns each request into the SSE GET',
+    );
+    expect(
+      errorOf(
+        '{"servers":[{"pathPrefix":"/a","cluster":"c","name":"a","transport":"http","mcpServerURL":"/m"}],"allowPrompts":["x"]}',
+      ),
+    ).toBe('allowPrompts: put it in each "servers" entry');
+    expect(
+      errorOf('{"allowedOrigins":["app.example.com"],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}'),
+    ).toBe('allowedOrigins[0]: must be an origin such as "https://app.example.com" (scheme://host[:port]), or "*"');
   });
 
   it("allowedOrigins are lowercased without a trailing slash; identity headers are the forwarded ones that are not trace context", () => {
-    const c = parseConfig('{"allowedOrigins":["https://App.example.com/"],"forwardHeaders":["traceparent","X-User-Token"],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}').config!;
+    const c = parseConfig(
+      '{"allowedOrigins":["https://App.example.com/"],"forwardHeaders":["traceparent","X-User-Token"],"server":{"name":"a","transport":"http","mcpServerURL":"/m"}}',
+    ).config!;
     expect(c.allowedOrigins![0]).toBe("https://app.example.com");
     expect(c.identityHeaders.length).toBe(1);
     expect(c.identityHeaders[0]).toBe("x-user-token");

@@ -1,6 +1,13 @@
 import { base64, unbase64 } from "../../assembly/base64";
-import { SchemeType, SecurityScheme, extractCredential, queryParam, upstreamAuth, withQueryParam,
-  withoutQueryParam } from "../../assembly/credentials";
+import {
+  SchemeType,
+  SecurityScheme,
+  extractCredential,
+  queryParam,
+  upstreamAuth,
+  withQueryParam,
+  withoutQueryParam,
+} from "../../assembly/credentials";
 
 const bearer = new SecurityScheme("b", SchemeType.Bearer, "authorization", "");
 const basic = new SecurityScheme("u", SchemeType.Basic, "authorization", "alice:secret");
@@ -78,9 +85,17 @@ describe("credential details Higress's own tests expect", () => {
   });
 
   it("a defaultCredential that already carries its scheme's prefix is not prefixed again", () => {
-    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "Bearer abc"), "").value).toBe("Bearer abc");
-    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "bearer abc"), "").value).toBe("bearer abc");
-    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "abc"), "").value).toBe("Bearer abc");
-    expect(upstreamAuth(new SecurityScheme("u", SchemeType.Basic, "authorization", "Basic YTpi"), "").value).toBe("Basic YTpi");
+    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "Bearer abc"), "").value).toBe(
+      "Bearer abc",
+    );
+    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "bearer abc"), "").value).toBe(
+      "bearer abc",
+    );
+    expect(upstreamAuth(new SecurityScheme("b", SchemeType.Bearer, "authorization", "abc"), "").value).toBe(
+      "Bearer abc",
+    );
+    expect(upstreamAuth(new SecurityScheme("u", SchemeType.Basic, "authorization", "Basic YTpi"), "").value).toBe(
+      "Basic YTpi",
+    );
   });
 });

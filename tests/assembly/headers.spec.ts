@@ -4,13 +4,15 @@ import { HeaderSnapshot } from "../../assembly/headers";
 /** A header map in the ABI's flat form: u32 count, (name length, value length) pairs, then "name\0value\0" each. */
 function flat(pairs: string[][]): ArrayBuffer {
   let size = 4 + pairs.length * 8;
-  for (let i = 0; i < pairs.length; i++) size += String.UTF8.byteLength(pairs[i][0]) + String.UTF8.byteLength(pairs[i][1]) + 2;
+  for (let i = 0; i < pairs.length; i++)
+    size += String.UTF8.byteLength(pairs[i][0]) + String.UTF8.byteLength(pairs[i][1]) + 2;
   const buf = new ArrayBuffer(size);
   const base = changetype<usize>(buf);
   store<u32>(base, pairs.length);
   let at = 4 + pairs.length * 8;
   for (let i = 0; i < pairs.length; i++) {
-    const name = String.UTF8.encode(pairs[i][0]), value = String.UTF8.encode(pairs[i][1]);
+    const name = String.UTF8.encode(pairs[i][0]),
+      value = String.UTF8.encode(pairs[i][1]);
     store<u32>(base + 4 + i * 8, name.byteLength);
     store<u32>(base + 8 + i * 8, value.byteLength);
     memory.copy(base + at, changetype<usize>(name), name.byteLength);
@@ -27,7 +29,15 @@ function snapshot(buf: ArrayBuffer): HeaderSnapshot {
 
 describe("header snapshot", () => {
   it("finds values by name, first of duplicates, empty values included", () => {
-    const h = snapshot(flat([[":path", "/mcp?x=1"], ["accept", "a"], ["accept", "b"], ["x-empty", ""], ["é-h", "ünï"]]));
+    const h = snapshot(
+      flat([
+        [":path", "/mcp?x=1"],
+        ["accept", "a"],
+        ["accept", "b"],
+        ["x-empty", ""],
+        ["é-h", "ünï"],
+      ]),
+    );
     expect(h.get(":path")).toBe("/mcp?x=1");
     expect(h.get("accept")).toBe("a");
     expect(h.has("x-empty")).toBe(true);
@@ -41,7 +51,10 @@ describe("header snapshot", () => {
   });
 
   it("treats a map whose sizes do not add up as empty instead of reading past it", () => {
-    const good = flat([["a", "1"], ["b", "2"]]);
+    const good = flat([
+      ["a", "1"],
+      ["b", "2"],
+    ]);
     const truncated = good.slice(0, good.byteLength - 3);
     expect(snapshot(truncated).has("a")).toBe(false);
     const hugeCount = good.slice(0);

@@ -19,15 +19,52 @@ function text(buf: ArrayBuffer): string {
 
 describe("JSON validation", () => {
   it("accepts valid documents", () => {
-    const good = ['{}', '[]', ' {"a" : [1, -2.5e+3, 0, true, false, null, "x\\u00e9\\n"]} ', '"s"', '0', '-0.1E2',
-      '{"a":{"b":{"c":[[],[{}]]}}}', '"\\ud83d\\ude00"'];
+    const good = [
+      "{}",
+      "[]",
+      ' {"a" : [1, -2.5e+3, 0, true, false, null, "x\\u00e9\\n"]} ',
+      '"s"',
+      "0",
+      "-0.1E2",
+      '{"a":{"b":{"c":[[],[{}]]}}}',
+      '"\\ud83d\\ude00"',
+    ];
     for (let i = 0; i < good.length; i++) expect(isDoc(good[i])).toBe(true, good[i]);
   });
 
   it("rejects malformed documents", () => {
-    const bad = ['', ' ', '{', '}', '{"a"}', '{"a":}', '{"a":1,}', '[1,]', '[1 2]', '01', '1.', '.5', '-', '1e',
-      '"abc', '"\\x"', '"\\u12g4"', '"a\nb"', 'tru', 'nul', '{"a":1}x', '{a:1}', "{'a':1}", '[', '{"a":1 "b":2}',
-      '{"a" 1}', '+1', 'NaN', '{"a":[}', '[{]'];
+    const bad = [
+      "",
+      " ",
+      "{",
+      "}",
+      '{"a"}',
+      '{"a":}',
+      '{"a":1,}',
+      "[1,]",
+      "[1 2]",
+      "01",
+      "1.",
+      ".5",
+      "-",
+      "1e",
+      '"abc',
+      '"\\x"',
+      '"\\u12g4"',
+      '"a\nb"',
+      "tru",
+      "nul",
+      '{"a":1}x',
+      "{a:1}",
+      "{'a':1}",
+      "[",
+      '{"a":1 "b":2}',
+      '{"a" 1}',
+      "+1",
+      "NaN",
+      '{"a":[}',
+      "[{]",
+    ];
     for (let i = 0; i < bad.length; i++) expect(isDoc(bad[i])).toBe(false, bad[i]);
   });
 
@@ -43,7 +80,7 @@ describe("JSON validation", () => {
     expect(s.isDocument(doc)).toBe(true);
     const v = new Span();
     expect(s.member(doc, "key", v)).toBe(true);
-    expect(s.decodeSpan(v)).toBe("a\"b\\c/d\te\u00e9\ud83d\ude00");
+    expect(s.decodeSpan(v)).toBe('a"b\\c/d\te\u00e9\ud83d\ude00');
   });
 
   it("iterates members and elements as spans", () => {
@@ -76,7 +113,7 @@ describe("JSON-RPC messages", () => {
 
   it("tells malformed JSON from invalid JSON-RPC", () => {
     expect(parse('{"jsonrpc":"2.0","id":1,"method":"ping"').shape).toBe(Shape.Malformed);
-    expect(parse('').shape).toBe(Shape.Malformed);
+    expect(parse("").shape).toBe(Shape.Malformed);
     expect(parse('[{"jsonrpc":"2.0","id":1,"method":"ping"}]').shape).toBe(Shape.Invalid);
     expect(parse('{"id":1,"method":"ping"}').shape).toBe(Shape.Invalid);
     expect(parse('{"jsonrpc":"1.0","id":1,"method":"ping"}').shape).toBe(Shape.Invalid);
@@ -90,10 +127,15 @@ describe("JSON-RPC messages", () => {
 
   it("walks an indexed message exactly as a fresh scan does (large containers are jumped over)", () => {
     // Tool schemas well over the index threshold, nested, with strings holding brackets and escapes.
-    const schema = '{"type":"object","properties":{"q":{"type":"string","description":"a ] } [ { \\" quote"},' +
-      '"n":{"type":"array","items":{"type":"number"}},"deep":{"a":{"b":{"c":[1,2,3,{"d":"' + "x".repeat(80) + '"}]}}}}}';
+    const schema =
+      '{"type":"object","properties":{"q":{"type":"string","description":"a ] } [ { \\" quote"},' +
+      '"n":{"type":"array","items":{"type":"number"}},"deep":{"a":{"b":{"c":[1,2,3,{"d":"' +
+      "x".repeat(80) +
+      '"}]}}}}}';
     let tools = "";
-    for (let i = 0; i < 40; i++) tools += (i > 0 ? "," : "") + '{"inputSchema":' + schema + ',"name":"t' + i.toString() + '","x":[' + schema + "]}";
+    for (let i = 0; i < 40; i++)
+      tools +=
+        (i > 0 ? "," : "") + '{"inputSchema":' + schema + ',"name":"t' + i.toString() + '","x":[' + schema + "]}";
     const text = '{"jsonrpc":"2.0","id":1,"result":{"tools":[' + tools + '],"nextCursor":"c"}}';
     const indexed = parse(text);
     expect(indexed.shape).toBe(Shape.Response);
@@ -103,12 +145,15 @@ describe("JSON-RPC messages", () => {
     const freshResult = new Span();
     fresh.member(doc, "result", freshResult);
     expect(indexed.result.end).toBe(freshResult.end);
-    const a = new Span(), b = new Span();
+    const a = new Span(),
+      b = new Span();
     expect(indexed.s.member(indexed.result, "tools", a)).toBe(true);
     expect(fresh.member(freshResult, "tools", b)).toBe(true);
     expect(a.end).toBe(b.end);
-    const ia = new Elements(indexed.s, a.start), ib = new Elements(fresh, b.start);
-    const na = new Span(), nb = new Span();
+    const ia = new Elements(indexed.s, a.start),
+      ib = new Elements(fresh, b.start);
+    const na = new Span(),
+      nb = new Span();
     let n = 0;
     while (ia.next()) {
       expect(ib.next()).toBe(true);
@@ -143,9 +188,11 @@ describe("JSON-RPC messages", () => {
     const body = resultReply(ReplyId.of(m), Uint8Array.wrap(String.UTF8.encode('{"a":1}')), 0, 7);
     expect(text(body)).toBe('{"jsonrpc":"2.0","id":"x\\"1","result":{"a":1}}');
     const n = parse('{"jsonrpc":"2.0","id":1.50,"method":"ping"}');
-    expect(text(errorReply(ReplyId.of(n), -32601, "Method not found: \"x\""))).toBe(
-      '{"jsonrpc":"2.0","id":1.50,"error":{"code":-32601,"message":"Method not found: \\"x\\""}}');
+    expect(text(errorReply(ReplyId.of(n), -32601, 'Method not found: "x"'))).toBe(
+      '{"jsonrpc":"2.0","id":1.50,"error":{"code":-32601,"message":"Method not found: \\"x\\""}}',
+    );
     expect(text(errorReply(ReplyId.none(), -32700, "Parse error"))).toBe(
-      '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}');
+      '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}',
+    );
   });
 });

@@ -1,4 +1,12 @@
-import { NameFilter, Subject, effectiveToolFilter, filteredList, listShape, splitNames, targetOf } from "../../assembly/policy";
+import {
+  NameFilter,
+  Subject,
+  effectiveToolFilter,
+  filteredList,
+  listShape,
+  splitNames,
+  targetOf,
+} from "../../assembly/policy";
 import { Message, parseMessage } from "../../assembly/jsonrpc";
 import { Scanner } from "../../assembly/json";
 
@@ -82,29 +90,58 @@ function message(json: string): Message {
 
 describe("what a request names", () => {
   it("tools/call and prompts/get by name, resources/read and subscriptions by uri, completion by its ref", () => {
-    const call = targetOf("tools/call", message('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}'))!;
+    const call = targetOf(
+      "tools/call",
+      message('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}'),
+    )!;
     expect(call.subject).toBe(Subject.Tool);
     expect(call.name).toBe("echo");
-    expect(targetOf("resources/read", message('{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"test://x"}}'))!.name).toBe("test://x");
-    expect(targetOf("resources/subscribe", message('{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"test://y"}}'))!.subject).toBe(Subject.Resource);
-    const prompt = targetOf("completion/complete", message('{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"a","value":""}}}'))!;
+    expect(
+      targetOf(
+        "resources/read",
+        message('{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"test://x"}}'),
+      )!.name,
+    ).toBe("test://x");
+    expect(
+      targetOf(
+        "resources/subscribe",
+        message('{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"test://y"}}'),
+      )!.subject,
+    ).toBe(Subject.Resource);
+    const prompt = targetOf(
+      "completion/complete",
+      message(
+        '{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"a","value":""}}}',
+      ),
+    )!;
     expect(prompt.subject).toBe(Subject.Prompt);
     expect(prompt.name).toBe("greet");
-    const resource = targetOf("completion/complete", message('{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"test://t/{id}"}}}'))!;
+    const resource = targetOf(
+      "completion/complete",
+      message(
+        '{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"test://t/{id}"}}}',
+      ),
+    )!;
     expect(resource.subject).toBe(Subject.Resource);
   });
 
   it("a method that must name something and does not is invalid; others name nothing", () => {
     expect(targetOf("tools/call", message('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}'))).toBeNull();
     expect(targetOf("prompts/get", message('{"jsonrpc":"2.0","id":1,"method":"prompts/get"}'))).toBeNull();
-    expect(targetOf("tools/list", message('{"jsonrpc":"2.0","id":1,"method":"tools/list"}'))!.subject).toBe(Subject.None);
+    expect(targetOf("tools/list", message('{"jsonrpc":"2.0","id":1,"method":"tools/list"}'))!.subject).toBe(
+      Subject.None,
+    );
   });
 });
 
 describe("list filtering", () => {
   it("keeps only the allowed entries of a resources/list, every other byte as sent", () => {
-    const m = message('{"jsonrpc":"2.0","id":"a","result":{"resources":[{"uri":"test://public","name":"p"},{"uri":"test://private","name":"q"}],"nextCursor":"c2"}}');
-    const out = String.UTF8.decode(filteredList(m.s, m.result, listShape("resources/list")!, NameFilter.of(["test://public"], true)));
+    const m = message(
+      '{"jsonrpc":"2.0","id":"a","result":{"resources":[{"uri":"test://public","name":"p"},{"uri":"test://private","name":"q"}],"nextCursor":"c2"}}',
+    );
+    const out = String.UTF8.decode(
+      filteredList(m.s, m.result, listShape("resources/list")!, NameFilter.of(["test://public"], true)),
+    );
     expect(out).toBe('{"resources":[{"uri":"test://public","name":"p"}],"nextCursor":"c2"}');
   });
 

@@ -1,12 +1,26 @@
 import { parseConfig } from "../../assembly/config";
-import { DomainPattern, Fact, RequestFacts, Rule, Category, ServiceName, firstMatch, parseCluster, parseServiceEntry,
-  stripPort } from "../../assembly/rules";
+import {
+  DomainPattern,
+  Fact,
+  RequestFacts,
+  Rule,
+  Category,
+  ServiceName,
+  firstMatch,
+  parseCluster,
+  parseServiceEntry,
+  stripPort,
+} from "../../assembly/rules";
 
 /** Facts as the host would give them, counting every read. */
 class FakeFacts extends RequestFacts {
   reads: i32[] = [0, 0, 0];
 
-  constructor(public authority: string, public route: string, public cluster: string) {
+  constructor(
+    public authority: string,
+    public route: string,
+    public cluster: string,
+  ) {
     super();
   }
 
@@ -44,14 +58,26 @@ function serverOf(name: string): string {
   return '"server":{"name":"' + name + '","transport":"http","mcpServerURL":"/m"}';
 }
 
-const ORDERED = '{"_rules_":[' +
-  '{"_match_route_":["mcp/a"],"_match_service_":["svc.ns.svc.cluster.local:9090"],' + serverOf("route+service") + "}," +
-  '{"_match_route_":["mcp/a"],' + serverOf("route") + "}," +
-  '{"_match_domain_":["*.example.com"],' + serverOf("domain") + "}," +
-  '{"_match_service_":["svc.ns.svc.cluster.local"],' + serverOf("service") + "}," +
-  '{"_match_route_prefix_":["mcp/"],' + serverOf("prefix") + "}]}";
+const ORDERED =
+  '{"_rules_":[' +
+  '{"_match_route_":["mcp/a"],"_match_service_":["svc.ns.svc.cluster.local:9090"],' +
+  serverOf("route+service") +
+  "}," +
+  '{"_match_route_":["mcp/a"],' +
+  serverOf("route") +
+  "}," +
+  '{"_match_domain_":["*.example.com"],' +
+  serverOf("domain") +
+  "}," +
+  '{"_match_service_":["svc.ns.svc.cluster.local"],' +
+  serverOf("service") +
+  "}," +
+  '{"_match_route_prefix_":["mcp/"],' +
+  serverOf("prefix") +
+  "}]}";
 
-const WITH_GLOBAL = '{"servers":[{"pathPrefix":"/mcp/g","cluster":"g","name":"global","transport":"http","mcpServerURL":"/m"}],' +
+const WITH_GLOBAL =
+  '{"servers":[{"pathPrefix":"/mcp/g","cluster":"g","name":"global","transport":"http","mcpServerURL":"/m"}],' +
   '"_rules_":[{"_match_route_":["r"],"servers":[' +
   '{"pathPrefix":"/mcp","cluster":"c","name":"rule-mcp","transport":"http","mcpServerURL":"/m"},' +
   '{"pathPrefix":"/mcp/x","cluster":"c","name":"rule-x","transport":"http","mcpServerURL":"/m"}]}]}';
@@ -136,7 +162,9 @@ describe("rule matching", () => {
     expect(pick(ORDERED, "/mcp", new FakeFacts("api.example.com", "mcp/a", SVC))).toBe("route");
     expect(pick(ORDERED, "/mcp", new FakeFacts("api.example.com", "mcp/b", SVC))).toBe("domain");
     expect(pick(ORDERED, "/mcp", new FakeFacts("other.org", "mcp/b", SVC))).toBe("service");
-    expect(pick(ORDERED, "/mcp", new FakeFacts("other.org", "mcp/b", "outbound|80||x.ns.svc.cluster.local"))).toBe("prefix");
+    expect(pick(ORDERED, "/mcp", new FakeFacts("other.org", "mcp/b", "outbound|80||x.ns.svc.cluster.local"))).toBe(
+      "prefix",
+    );
     expect(pick(ORDERED, "/mcp", new FakeFacts("other.org", "b", "x"))).toBe("-");
   });
 

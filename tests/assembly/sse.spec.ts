@@ -59,7 +59,7 @@ describe("SSE parser", () => {
   });
 
   it("is incremental: any split gives the same events, a CRLF split across chunks included", () => {
-    const stream = "event: message\r\nid: 42\r\ndata: {\"x\":\r\ndata: 1}\r\n\r\n: c\r\ndata: tail\r\n\r\n";
+    const stream = 'event: message\r\nid: 42\r\ndata: {"x":\r\ndata: 1}\r\n\r\n: c\r\ndata: tail\r\n\r\n';
     for (let cut = 0; cut <= stream.length; cut++) {
       const p = new SseParser();
       feed(p, stream.substring(0, cut));
