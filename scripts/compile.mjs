@@ -1,5 +1,5 @@
 // The one way the project compiles a filter — the gateway (scripts/build.mjs), the test filters
-// (tests/helpers/sdk-build.ts) and the bench's floor filters: asconfig.json's options, and the filter's own
+// (tests/helpers/sdk-build.ts) and the builds bench/ab.ts compares: asconfig.json's options, and the filter's own
 // collector (assembly/runtime.ts) in place of the minimal runtime's (~lib/rt/tcms). asc can take a runtime by path,
 // but compiles any such runtime the incremental runtime's way (a shadow stack in every function, write barriers);
 // swapping the one library file keeps the minimal runtime's compilation. The swap is checked: a compiler other than
