@@ -7,15 +7,9 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { interactiveBackend } from "../../fixtures/backends/interactive-backend.ts";
+import { POLICY, assertFilteredLists, interactiveBackend } from "../../fixtures/backends/interactive-backend.ts";
 import { send } from "../../helpers/harness.ts";
 import { json, post, startGateway } from "../../helpers/gateway.ts";
-
-const POLICY = {
-  allowTools: ["echo", "count", "ask"],
-  allowResources: ["test://public", "test://items/*"],
-  allowPrompts: ["greet"],
-};
 
 async function gateway(t: TestContext, replies: "json" | "sse", timeout = 20_000) {
   const backend = await interactiveBackend(t, replies);
@@ -48,18 +42,7 @@ for (const replies of ["json", "sse"] as const) {
     async (t) => {
       const { url, backend } = await gateway(t, replies);
       const c = await client(t, url);
-      assert.deepEqual(
-        (await c.listResources()).resources.map((x) => x.uri),
-        ["test://public"],
-      );
-      assert.deepEqual(
-        (await c.listResourceTemplates()).resourceTemplates.map((x) => x.uriTemplate),
-        ["test://items/{id}"],
-      );
-      assert.deepEqual(
-        (await c.listPrompts()).prompts.map((x) => x.name),
-        ["greet"],
-      );
+      await assertFilteredLists(c);
       assert.deepEqual((await c.readResource({ uri: "test://public" })).contents, [
         { uri: "test://public", text: "public text" },
       ]);

@@ -3,7 +3,7 @@
 // applied in line: allow-lists on lists (JSON and SSE replies) and on calls, reads and gets; credentials; Origin.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { Latch, interactiveBackend } from "../../fixtures/backends/interactive-backend.ts";
+import { Latch, POLICY, assertFilteredLists, interactiveBackend } from "../../fixtures/backends/interactive-backend.ts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -11,12 +11,6 @@ import { parse, stringify } from "yaml";
 import { bootstrapYaml } from "../../helpers/bootstrap.ts";
 import { ownEnvoy, type EnvoyRelease } from "../../helpers/envoy.ts";
 import { filterWasm, json, post, startGateway } from "../../helpers/gateway.ts";
-
-const POLICY = {
-  allowTools: ["echo", "count", "ask"],
-  allowResources: ["test://public", "test://items/*"],
-  allowPrompts: ["greet"],
-};
 
 async function gateway(t: TestContext, replies: "json" | "sse", top: Record<string, unknown> = {}, latch?: Latch) {
   const backend = await interactiveBackend(t, replies, latch);
@@ -59,18 +53,7 @@ for (const replies of ["json", "sse"] as const) {
         (await c.listTools()).tools.map((x) => x.name),
         ["echo", "count", "ask"],
       );
-      assert.deepEqual(
-        (await c.listResources()).resources.map((x) => x.uri),
-        ["test://public"],
-      );
-      assert.deepEqual(
-        (await c.listResourceTemplates()).resourceTemplates.map((x) => x.uriTemplate),
-        ["test://items/{id}"],
-      );
-      assert.deepEqual(
-        (await c.listPrompts()).prompts.map((x) => x.name),
-        ["greet"],
-      );
+      await assertFilteredLists(c);
       assert.deepEqual((await c.callTool({ name: "echo", arguments: { message: "hi" } })).content, [
         { type: "text", text: "echo: hi" },
       ]);
