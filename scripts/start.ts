@@ -117,7 +117,8 @@ function waitForEnvoy(proc: Proc, adminPort: number): Promise<void> {
   return waitUntil(proc, "live (admin /ready)", live);
 }
 
-function connects(port: number): Promise<boolean> {
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+export function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
     socket.once("connect", () => {

@@ -1,4 +1,5 @@
 // Small real HTTP upstreams on 127.0.0.1 (ephemeral ports) for the end-to-end tests.
+import type { TestContext } from "node:test";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 
@@ -34,6 +35,13 @@ async function listen(server: Server): Promise<number> {
 async function stop(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Serves `server` on an ephemeral port of 127.0.0.1 until the test ends (its connections cut then); its port. */
+export async function listenUntilEnd(t: TestContext, server: Server): Promise<number> {
+  const port = await listen(server);
+  t.after(() => stop(server));
+  return port;
 }
 
 /** An upstream that reads the whole request body, records it, then lets `handler` answer. */

@@ -5,23 +5,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import net from "node:net";
-import { DEMO_PORTS } from "../../../scripts/start.ts";
+import { DEMO_PORTS, connects } from "../../../scripts/start.ts";
 import { NPM } from "../../../scripts/npm.mjs";
 import { envoyRelease } from "../../helpers/envoy.ts";
 import { processes } from "../../sidecar/helpers.ts";
 import { repoRoot } from "../../helpers/gateway.ts";
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
 
 /** The JSON-RPC reply in a JSON body, or in the last `data:` line of an SSE body (a backend may answer either). */
 function rpcReply(contentType: string, body: string) {
@@ -41,7 +29,7 @@ function tree(pid: number) {
 test("npm start comes up, serves tools/list at a printed URL, and stops everything on Ctrl-C", async (t) => {
   for (const [what, port] of Object.entries(DEMO_PORTS)) {
     assert.equal(
-      await listening(port),
+      await connects(port),
       false,
       `npm start needs port ${port} (${what}) but something listens there: stop it and rerun`,
     );
@@ -124,5 +112,5 @@ test("npm start comes up, serves tools/list at a printed URL, and stops everythi
   for (let i = 0; i < 50 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(left(), [], "processes left behind");
   for (const [what, port] of Object.entries(DEMO_PORTS))
-    assert.equal(await listening(port), false, `port ${port} (${what}) still open`);
+    assert.equal(await connects(port), false, `port ${port} (${what}) still open`);
 });

@@ -10,12 +10,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { own } from "../../helpers/harness.ts";
-import { closedPort } from "../../helpers/upstream.ts";
+import { closedPort, listenUntilEnd } from "../../helpers/upstream.ts";
 import { startTestSidecar } from "../../sidecar/helpers.ts";
 import { connected, pythonServer, runPythonClient } from "../../python/harness.ts";
 import { connectClient, startGateway } from "../../helpers/gateway.ts";
@@ -205,15 +204,8 @@ async function loopbackSite(t: TestContext) {
           "<p>This page never left the machine: it is served to mcp-server-fetch from 127.0.0.1 during the test.</p></article></body></html>",
       );
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths };
+  const port = await listenUntilEnd(t, server);
+  return { url: `http://127.0.0.1:${port}`, paths };
 }
 
 test(

@@ -4,7 +4,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenUntilEnd } from "../../helpers/upstream.ts";
 import { own, send } from "../../helpers/harness.ts";
 import { waitFor } from "../../helpers/harness.ts";
 import { parse, stringify } from "yaml";
@@ -23,15 +23,8 @@ async function routeSink(t: TestContext) {
     req.on("aborted", () => (seen.aborted = true));
     req.resume();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return { port: (server.address() as AddressInfo).port, requests };
+  const port = await listenUntilEnd(t, server);
+  return { port, requests };
 }
 
 async function gateway(t: TestContext, release: EnvoyRelease, mode: string, flag: boolean, deadlineMs = 30_000) {
