@@ -15,6 +15,7 @@
 //   node --import tsx scripts/conformance.ts [--suite 2025|2026]... [--kind http-json|http-sse|stdio]...
 //        [--mode higress|passthrough]... [--era dual|2025|2026] [--jobs N] [--scenario NAME]
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { cacheDir } from "./cache.mjs";
 import { NPM } from "./npm.mjs";
 import {
   copyFileSync,
@@ -29,7 +30,7 @@ import {
   createWriteStream,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -70,14 +71,14 @@ const LOCAL_DOMAINS = ["localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*", "
 
 // --- installing the runners ---------------------------------------------------------------------------------------
 
-const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "mcp-proxy-wasm", "conformance");
+const runnersDir = join(cacheDir, "conformance");
 
 /**
  * `npm install SPEC` into its own directory of the cache unless there; returns the directory. Installed beside the
  * final directory and renamed when complete, so an interrupted install never looks cached.
  */
 function cachedInstall(name: string, spec: string): string {
-  const dir = join(cacheDir, name);
+  const dir = join(runnersDir, name);
   if (existsSync(join(dir, ".installed"))) return dir;
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });

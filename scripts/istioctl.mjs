@@ -9,9 +9,9 @@
 //   node scripts/istioctl.mjs --cached  prints the path if it is there already, else exits 1 without building
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { cacheDir } from "./cache.mjs";
 
 /**
  * The Go module proxy serves no release of istio.io/istio (its tags have no "v"), only pseudo-versions of a few
@@ -26,7 +26,6 @@ export const ISTIO = {
   describe: "Istio 1.31 (release-1.31 branch at eed52ebb66ad, 2026-08-27, after 1.31.0-rc.0)",
 };
 
-export const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "mcp-proxy-wasm");
 const binDir = join(cacheDir, "istioctl", ISTIO.version);
 const goDir = join(cacheDir, "go");
 

@@ -12,7 +12,7 @@ import { NPM } from "./npm.mjs";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { cacheDir } from "./istioctl.mjs";
+import { cacheDir } from "./cache.mjs";
 
 /**
  * Node 20 reached its end of life on 2026-04-30; users run 22 or 24. The newest release of each line the npm registry

@@ -33,7 +33,8 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import Ajv from "ajv";
 import { parseAllDocuments } from "yaml";
-import { ISTIO, cacheDir, cachedIstioctl, ensureIstioctl, haveGo } from "./istioctl.mjs";
+import { cacheDir } from "./cache.mjs";
+import { ISTIO, cachedIstioctl, ensureIstioctl, haveGo } from "./istioctl.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const DEFAULT_PATHS = { istio: ["envoy/istio", "envoy/k8s"], higress: ["envoy/higress"] };

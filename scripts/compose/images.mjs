@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { ENVOY_VERSIONS, envoyVersionOf, installEnvoy } from "../envoy.mjs";
-import { cacheDir } from "../istioctl.mjs";
+import { cacheDir } from "../cache.mjs";
 import { PYTHON_PACKAGES } from "../python.mjs";
 import { RUN_DIR } from "./engine.mjs";
 import { capture, runLogged, say } from "./run.mjs";
